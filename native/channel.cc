@@ -1,0 +1,395 @@
+// NativeChannel: a connected AF_UNIX stream socket that carries bytes and
+// descriptors, driven by the libuv loop of the calling environment.
+//
+// Why SOCK_STREAM and not SOCK_SEQPACKET: macOS has no SOCK_SEQPACKET for
+// AF_UNIX, and one socket type everywhere keeps one code path. Boundaries are
+// the protocol's job (see PROTOCOL.md); the only boundary this file keeps is
+// the one the kernel keeps for us: a message that carries descriptors goes out
+// in a sendmsg of its own, so its descriptors ride on its first byte.
+//
+// It never blocks: every call uses MSG_DONTWAIT on a non-blocking socket,
+// writes that do not fit wait in a queue for UV_WRITABLE, and reads happen when
+// the poll says the socket is readable.
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <deque>
+#include <memory>
+#include <vector>
+
+#include "channel.h"
+#include "errors.h"
+#include "platform.h"
+#include "watcher.h"
+
+namespace handoff {
+namespace {
+
+constexpr size_t kReadBufferSize = 64 * 1024;
+// Bounded work per poll event, so one busy peer cannot starve the loop.
+constexpr int kMaxReadsPerEvent = 32;
+constexpr int kMaxIovecs = 64;
+
+struct OutMessage {
+  std::vector<char> data;
+  std::vector<int> fds;  // borrowed: the caller keeps them open until written
+  size_t offset = 0;
+};
+
+class NativeChannel;
+
+class ChannelWatcher : public Watcher {
+ public:
+  ChannelWatcher(Napi::Env env, int fd, NativeChannel* owner) : Watcher(env, fd), owner_(owner) {}
+
+ protected:
+  void OnPoll(int status, int events) override;
+  void OnTeardown() override;
+
+ private:
+  NativeChannel* owner_;
+};
+
+class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "NativeChannel",
+                       {
+                           InstanceMethod<&NativeChannel::Send>("send"),
+                           InstanceMethod<&NativeChannel::Close>("close"),
+                           InstanceMethod<&NativeChannel::Ref>("ref"),
+                           InstanceMethod<&NativeChannel::Unref>("unref"),
+                           InstanceMethod<&NativeChannel::Pause>("pause"),
+                           InstanceMethod<&NativeChannel::Resume>("resume"),
+                           InstanceAccessor<&NativeChannel::Pending>("pending"),
+                           InstanceAccessor<&NativeChannel::Fd>("fd"),
+                       });
+  }
+
+  // new NativeChannel(fd, { onRead, onWritten, onError, onEnd })
+  explicit NativeChannel(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeChannel>(info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsObject()) {
+      Napi::TypeError::New(env, "NativeChannel(fd, callbacks)").ThrowAsJavaScriptException();
+      return;
+    }
+    int fd = info[0].As<Napi::Number>().Int32Value();
+    Napi::Object cbs = info[1].As<Napi::Object>();
+    const char* names[] = {"onRead", "onWritten", "onError", "onEnd"};
+    Napi::FunctionReference* refs[] = {&on_read_, &on_written_, &on_error_, &on_end_};
+    for (int i = 0; i < 4; i++) {
+      Napi::Value v = cbs.Get(names[i]);
+      if (!v.IsFunction()) {
+        Napi::TypeError::New(env, std::string("callbacks.") + names[i] + " must be a function")
+            .ThrowAsJavaScriptException();
+        return;
+      }
+      *refs[i] = Napi::Persistent(v.As<Napi::Function>());
+    }
+    if (SetNonBlocking(fd) != 0) {
+      SystemError(env, errno, "fcntl").ThrowAsJavaScriptException();
+      return;
+    }
+    SetNoSigpipe(fd);
+    async_context_ = std::make_unique<Napi::AsyncContext>(env, "HandoffChannel", info.This().As<Napi::Object>());
+    read_buffer_.resize(kReadBufferSize);
+    watcher_ = std::make_unique<ChannelWatcher>(env, fd, this);
+    // An open channel keeps its JS object alive, like a net.Socket's handle.
+    Napi::ObjectWrap<NativeChannel>::Ref();
+    UpdatePoll();
+  }
+
+  ~NativeChannel() override {
+    if (watcher_) watcher_->Close();
+  }
+
+  void OnPoll(int status, int events) {
+    Napi::Env env = Env();
+    Napi::HandleScope handle_scope(env);
+    Napi::CallbackScope scope(env, *async_context_);
+    if (status < 0) {
+      ReportError(-status, "poll");
+      return;
+    }
+    if (events & UV_WRITABLE) {
+      int err = 0;
+      size_t done = Flush(&err);
+      if (done > 0) CallJs(env, on_written_, {Napi::Number::New(env, static_cast<double>(done))});
+      if (err != 0) {
+        ReportError(err, "sendmsg");
+        return;
+      }
+      if (IsClosed()) return;
+    }
+    if (events & (UV_READABLE | UV_DISCONNECT)) ReadSome();
+  }
+
+  // The environment is going away: nothing more reaches JS (ReportError
+  // checks tearing_down()); the ObjectWrap reference dies with the env.
+  void OnTeardown() {}
+
+ private:
+  bool IsClosed() const { return !watcher_ || watcher_->closed(); }
+
+  void DropSelfReference() {
+    if (!self_released_) {
+      self_released_ = true;
+      Napi::ObjectWrap<NativeChannel>::Unref();
+    }
+  }
+
+  void UpdatePoll() {
+    if (IsClosed()) return;
+    int events = 0;
+    if (reading_ && !ended_) events |= UV_READABLE | UV_DISCONNECT;
+    if (!queue_.empty()) events |= UV_WRITABLE;
+    int r = watcher_->Poll(events);
+    if (r < 0) ReportError(-r, "uv_poll_start");
+  }
+
+  void ReportError(int sys_errno, const char* syscall) {
+    if (IsClosed() || watcher_->tearing_down()) return;
+    Napi::Env env = Env();
+    Napi::Error err = SystemError(env, sys_errno, syscall);
+    // The socket is unusable after any of these: stop polling so a level-
+    // triggered poll does not spin, and let JS decide when to close.
+    reading_ = false;
+    queue_.clear();
+    watcher_->Poll(0);
+    CallJs(env, on_error_, {err.Value()});
+  }
+
+  // Writes as much of the queue as the kernel takes. Returns how many queued
+  // messages were completed; sets *err to an errno on a fatal error.
+  size_t Flush(int* err) {
+    size_t completed = 0;
+    while (!queue_.empty() && !IsClosed()) {
+      struct iovec iov[kMaxIovecs];
+      int iovcnt = 0;
+      OutMessage& first = queue_.front();
+      bool with_fds = first.offset == 0 && !first.fds.empty();
+      iov[iovcnt].iov_base = first.data.data() + first.offset;
+      iov[iovcnt].iov_len = first.data.size() - first.offset;
+      iovcnt++;
+      // Messages without descriptors may share a sendmsg; a message with
+      // descriptors always starts a sendmsg of its own and ends it.
+      if (!with_fds) {
+        for (size_t i = 1; i < queue_.size() && iovcnt < kMaxIovecs; i++) {
+          OutMessage& m = queue_[i];
+          if (!m.fds.empty()) break;
+          iov[iovcnt].iov_base = m.data.data();
+          iov[iovcnt].iov_len = m.data.size();
+          iovcnt++;
+        }
+      }
+      struct msghdr msg;
+      memset(&msg, 0, sizeof(msg));
+      msg.msg_iov = iov;
+      msg.msg_iovlen = iovcnt;
+      std::vector<char> control;
+      if (with_fds) {
+        size_t payload = first.fds.size() * sizeof(int);
+        control.assign(CMSG_SPACE(payload), 0);
+        msg.msg_control = control.data();
+        msg.msg_controllen = control.size();
+        struct cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
+        cmsg->cmsg_level = SOL_SOCKET;
+        cmsg->cmsg_type = SCM_RIGHTS;
+        cmsg->cmsg_len = CMSG_LEN(payload);
+        memcpy(CMSG_DATA(cmsg), first.fds.data(), payload);
+      }
+      ssize_t n = sendmsg(watcher_->fd(), &msg, kSendFlags);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) break;
+#if defined(__APPLE__)
+        // macOS reports a full peer buffer as EMSGSIZE when descriptors are
+        // attached (libuv PR #1739): it is back-pressure, not an error.
+        if (errno == EMSGSIZE && with_fds) break;
+#endif
+        *err = errno;
+        break;
+      }
+      size_t left = static_cast<size_t>(n);
+      while (left > 0 && !queue_.empty()) {
+        OutMessage& m = queue_.front();
+        size_t remaining = m.data.size() - m.offset;
+        if (left >= remaining) {
+          left -= remaining;
+          queue_.pop_front();
+          completed++;
+        } else {
+          m.offset += left;  // its descriptors are gone with the first part
+          left = 0;
+        }
+      }
+    }
+    UpdatePoll();
+    return completed;
+  }
+
+  void ReadSome() {
+    Napi::Env env = Env();
+    char control[CMSG_SPACE(sizeof(int) * kMaxFdsPerMessage)];
+    for (int round = 0; round < kMaxReadsPerEvent; round++) {
+      if (IsClosed() || !reading_ || ended_) return;
+      struct iovec iov = {read_buffer_.data(), read_buffer_.size()};
+      struct msghdr msg;
+      memset(&msg, 0, sizeof(msg));
+      msg.msg_iov = &iov;
+      msg.msg_iovlen = 1;
+      msg.msg_control = control;
+      msg.msg_controllen = sizeof(control);
+      ssize_t n = recvmsg(watcher_->fd(), &msg, kRecvFlags);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+        ReportError(errno, "recvmsg");
+        return;
+      }
+      std::vector<int> fds;
+      if (msg.msg_controllen > 0) {
+        for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+          if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+          size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+          const int* p = reinterpret_cast<const int*>(CMSG_DATA(c));
+          for (size_t i = 0; i < count; i++) {
+            int fd;
+            memcpy(&fd, p + i, sizeof(int));
+            if (kNeedCloexecAfterRecv) SetCloexec(fd);
+            fds.push_back(fd);
+          }
+        }
+      }
+      // MSG_CTRUNC: the kernel dropped (and closed) descriptors that did not
+      // fit, typically because this process is at its fd limit. The message
+      // is incomplete: close what did arrive and say so.
+      bool truncated = (msg.msg_flags & MSG_CTRUNC) != 0;
+      if (truncated) {
+        for (int fd : fds) close(fd);
+        fds.clear();
+      }
+      if (n == 0 && fds.empty()) {
+        ended_ = true;
+        UpdatePoll();
+        CallJs(env, on_end_, {});
+        return;
+      }
+      Napi::Array fd_array = Napi::Array::New(env, fds.size());
+      for (size_t i = 0; i < fds.size(); i++) fd_array.Set(i, Napi::Number::New(env, fds[i]));
+      CallJs(env, on_read_,
+             {Napi::Buffer<char>::Copy(env, read_buffer_.data(), static_cast<size_t>(n)),
+              fd_array, Napi::Boolean::New(env, truncated)});
+    }
+  }
+
+  // send(buffer, fds): queue one message and try to write now. Returns how
+  // many queued messages this call completed (not reported through onWritten).
+  Napi::Value Send(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (IsClosed()) {
+      SystemError(env, EBADF, "sendmsg").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    if (info.Length() < 1 || !info[0].IsBuffer()) {
+      Napi::TypeError::New(env, "send(buffer, fds?)").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    Napi::Buffer<char> buf = info[0].As<Napi::Buffer<char>>();
+    if (buf.Length() == 0) {
+      Napi::RangeError::New(env, "a message must not be empty").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    OutMessage m;
+    if (info.Length() > 1 && info[1].IsArray()) {
+      Napi::Array arr = info[1].As<Napi::Array>();
+      if (arr.Length() > static_cast<uint32_t>(kMaxFdsPerMessage)) {
+        Napi::RangeError::New(env, "at most 253 descriptors per message").ThrowAsJavaScriptException();
+        return env.Undefined();
+      }
+      for (uint32_t i = 0; i < arr.Length(); i++) {
+        int fd = arr.Get(i).As<Napi::Number>().Int32Value();
+        // Refuse a dead descriptor now, while the caller can still hear it;
+        // inside the queue it would poison the whole channel.
+        if (fcntl(fd, F_GETFD) == -1) {
+          SystemError(env, errno, "sendmsg").ThrowAsJavaScriptException();
+          return env.Undefined();
+        }
+        m.fds.push_back(fd);
+      }
+    }
+    m.data.assign(buf.Data(), buf.Data() + buf.Length());
+    queue_.push_back(std::move(m));
+    int err = 0;
+    size_t done = Flush(&err);
+    if (err != 0) {
+      Napi::Error e = SystemError(env, err, "sendmsg");
+      e.Set("completed", Napi::Number::New(env, static_cast<double>(done)));
+      reading_ = false;
+      queue_.clear();
+      watcher_->Poll(0);
+      e.ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    return Napi::Number::New(env, static_cast<double>(done));
+  }
+
+  // close(done?): `done` runs once the fd is really closed.
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    if (watcher_ && !watcher_->closed()) watcher_->Close(info.Length() > 0 && info[0].IsFunction() ? static_cast<napi_value>(info[0]) : nullptr);
+    queue_.clear();
+    DropSelfReference();
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Ref(const Napi::CallbackInfo& info) {
+    if (watcher_) watcher_->Ref();
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Unref(const Napi::CallbackInfo& info) {
+    if (watcher_) watcher_->Unref();
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Pause(const Napi::CallbackInfo& info) {
+    reading_ = false;
+    UpdatePoll();
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Resume(const Napi::CallbackInfo& info) {
+    reading_ = true;
+    UpdatePoll();
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Pending(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(queue_.size()));
+  }
+
+  Napi::Value Fd(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), IsClosed() ? -1 : watcher_->fd());
+  }
+
+  std::unique_ptr<ChannelWatcher> watcher_;
+  std::unique_ptr<Napi::AsyncContext> async_context_;
+  Napi::FunctionReference on_read_, on_written_, on_error_, on_end_;
+  std::deque<OutMessage> queue_;
+  std::vector<char> read_buffer_;
+  bool reading_ = true;
+  bool ended_ = false;
+  bool self_released_ = false;
+};
+
+void ChannelWatcher::OnPoll(int status, int events) { owner_->OnPoll(status, events); }
+void ChannelWatcher::OnTeardown() { owner_->OnTeardown(); }
+
+}  // namespace
+
+Napi::Function InitChannel(Napi::Env env) { return NativeChannel::Init(env); }
+
+}  // namespace handoff

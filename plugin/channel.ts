@@ -1,0 +1,262 @@
+// Channel: whole frames and the descriptors that belong to each, over a
+// connected AF_UNIX stream socket. This is the face of the native addon for
+// messages; it knows nothing of what the frames mean (a Framer says only how
+// long each one is and how many descriptors it declares).
+import { EventEmitter } from 'node:events'
+import { binding, type NativeChannel, type PeerCredentials } from './native.js'
+import {
+  ERR_HANDOFF_CHANNEL_CLOSED, ERR_HANDOFF_CHANNEL_ENDED, ERR_HANDOFF_FD_MISMATCH,
+  ERR_HANDOFF_FDS_TRUNCATED, ERR_HANDOFF_ORPHAN_FDS
+} from './errors.js'
+
+/** How to cut the byte stream into frames. */
+export interface Framer {
+  /** Bytes needed before `parse` can tell the frame's size. */
+  headerSize: number
+  /** A frame declaring more than this is fatal for the channel. */
+  maxFrameSize: number
+  /** Throws on a header that cannot be trusted (fatal: the stream cannot be resynchronised). */
+  parse (header: Buffer): { frameSize: number, fdCount: number }
+}
+
+export type SendCallback = (err?: Error | null) => void
+
+/** Descriptors returned by one recvmsg, with the stream range of its bytes. */
+interface FdBatch {
+  start: number
+  end: number
+  fds: number[]
+  truncated: boolean
+}
+
+interface CurrentFrame {
+  start: number
+  size: number
+  fdCount: number
+}
+
+export interface ChannelEvents {
+  message: [frame: Buffer, fds: number[]]
+  frameError: [err: Error, frame: Buffer]
+  error: [err: Error]
+  end: []
+  close: []
+}
+
+export function closeFds (fds: readonly number[]): void {
+  for (const fd of fds) {
+    try { binding.closeFd(fd) } catch { /* already gone: nothing left to release */ }
+  }
+}
+
+export class Channel extends EventEmitter<ChannelEvents> {
+  readonly framer: Framer
+  private native: NativeChannel | null
+  private readonly fdNumber: number
+  private readonly callbacks: SendCallback[] = []
+  private chunks: Buffer[] = []
+  private buffered = 0
+  /** Stream offset of the first byte in `chunks` (the start of the next frame). */
+  private frameStart = 0
+  private received = 0
+  private batches: FdBatch[] = []
+  private current: CurrentFrame | null = null
+
+  /** Takes ownership of `fd`, a connected AF_UNIX stream socket. */
+  constructor (fd: number, framer: Framer) {
+    super()
+    this.framer = framer
+    this.fdNumber = fd
+    this.native = new binding.NativeChannel(fd, {
+      onRead: (data, fds, truncated) => this.onRead(data, fds, truncated),
+      onWritten: (count) => this.complete(count),
+      onError: (err) => this.fail(err),
+      onEnd: () => this.onEnd()
+    })
+  }
+
+  /** A connected pair, e.g. for a child process (pass one end's fd with stdio). */
+  static pair (framer: Framer): [Channel, Channel] {
+    const [a, b] = binding.socketpair()
+    return [new Channel(a, framer), new Channel(b, framer)]
+  }
+
+  get fd (): number { return this.native === null ? -1 : this.fdNumber }
+  get closed (): boolean { return this.native === null }
+  /** Frames queued in the addon, not yet fully in the kernel. */
+  get pending (): number { return this.callbacks.length }
+
+  peerCredentials (): PeerCredentials {
+    if (this.native === null) throw new ERR_HANDOFF_CHANNEL_CLOSED()
+    return binding.peerCredentials(this.fdNumber)
+  }
+
+  /**
+   * Queues a frame and its descriptors. The callback runs once the whole frame
+   * is in the kernel: from then on the receiver has its own copies and the
+   * caller may close `fds` (ownership still moves only on the peer's answer).
+   */
+  sendWithCallback (frame: Buffer, fds: readonly number[], cb: SendCallback): void {
+    if (this.native === null) {
+      process.nextTick(cb, new ERR_HANDOFF_CHANNEL_CLOSED())
+      return
+    }
+    this.callbacks.push(cb)
+    let done: number
+    try {
+      done = this.native.send(frame, fds as number[])
+    } catch (err) {
+      this.callbacks.pop()
+      const completed = (err as { completed?: number }).completed
+      if (completed === undefined) {
+        // Refused before queueing (a dead descriptor, bad arguments): only
+        // this frame fails; the channel goes on.
+        process.nextTick(cb, err)
+        return
+      }
+      this.complete(completed)
+      process.nextTick(cb, err)
+      this.fail(err as Error)
+      return
+    }
+    if (done > 0) this.complete(done)
+  }
+
+  send (frame: Buffer, fds: readonly number[] = []): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.sendWithCallback(frame, fds, (err) => { if (err) reject(err); else resolve() })
+    })
+  }
+
+  ref (): this { this.native?.ref(); return this }
+  unref (): this { this.native?.unref(); return this }
+  pause (): this { this.native?.pause(); return this }
+  resume (): this { this.native?.resume(); return this }
+
+  /**
+   * Stops polling and closes every descriptor not yet delivered; 'close' is
+   * emitted once the socket itself is closed (after libuv released it).
+   */
+  close (): void {
+    const native = this.native
+    if (native === null) return
+    this.native = null
+    native.close(() => this.emit('close'))
+    for (const batch of this.batches) closeFds(batch.fds)
+    this.batches = []
+    this.chunks = []
+    this.buffered = 0
+    const callbacks = this.callbacks.splice(0)
+    for (const cb of callbacks) cb(new ERR_HANDOFF_CHANNEL_CLOSED())
+  }
+
+  private complete (count: number): void {
+    const done = this.callbacks.splice(0, count)
+    for (const cb of done) cb(null)
+  }
+
+  private fail (err: Error): void {
+    if (this.native === null) return
+    this.emit('error', err)
+    this.close()
+  }
+
+  private onEnd (): void {
+    if (this.buffered > 0) this.emit('frameError', new ERR_HANDOFF_CHANNEL_ENDED(), this.take(this.buffered))
+    this.emit('end')
+    this.close()
+  }
+
+  private onRead (data: Buffer, fds: number[], truncated: boolean): void {
+    const start = this.received
+    this.received += data.length
+    if (fds.length > 0 || truncated) this.batches.push({ start, end: this.received, fds, truncated })
+    if (data.length > 0) {
+      this.chunks.push(data)
+      this.buffered += data.length
+    }
+    this.parse()
+  }
+
+  private parse (): void {
+    const { framer } = this
+    while (this.native !== null) {
+      if (this.current === null) {
+        if (this.buffered < framer.headerSize) break
+        let parsed: { frameSize: number, fdCount: number }
+        try {
+          parsed = framer.parse(this.peek(framer.headerSize))
+          if (parsed.frameSize > framer.maxFrameSize) {
+            throw Object.assign(new Error(`frame of ${parsed.frameSize} bytes exceeds the limit of ${framer.maxFrameSize}`),
+              { code: 'ERR_HANDOFF_FRAME_TOO_LARGE' })
+          }
+        } catch (err) {
+          this.fail(err as Error)
+          return
+        }
+        this.current = { start: this.frameStart, size: parsed.frameSize, fdCount: parsed.fdCount }
+        this.dropOrphans(this.frameStart)
+      }
+      const frame = this.current
+      if (this.buffered < frame.size) break
+      this.current = null
+      this.frameStart += frame.size
+      this.deliver(this.take(frame.size), frame, this.claimBatch(frame))
+    }
+  }
+
+  // The descriptors of one recvmsg belong to the frame holding the last byte
+  // that recvmsg returned, and that frame must begin within those bytes (the
+  // sender writes a frame with descriptors in a sendmsg of its own; the kernel
+  // ends a read at the end of the buffer that carried them). PROTOCOL.md says so.
+  private claimBatch (frame: CurrentFrame): FdBatch | null {
+    const batch = this.batches[0]
+    if (batch === undefined || batch.end - 1 >= frame.start + frame.size) return null
+    this.batches.shift()
+    if (batch.start > frame.start) {
+      // Arrived in the middle of the frame: it was not sent with it.
+      closeFds(batch.fds)
+      this.emit('frameError', new ERR_HANDOFF_ORPHAN_FDS(batch.fds.length), Buffer.alloc(0))
+      return null
+    }
+    return batch
+  }
+
+  /** Batches whose bytes all came before `offset` were claimed by no frame. */
+  private dropOrphans (offset: number): void {
+    while (this.batches.length > 0 && this.batches[0].end <= offset) {
+      const batch = this.batches.shift() as FdBatch
+      closeFds(batch.fds)
+      this.emit('frameError', new ERR_HANDOFF_ORPHAN_FDS(batch.fds.length), Buffer.alloc(0))
+    }
+  }
+
+  private deliver (bytes: Buffer, frame: CurrentFrame, batch: FdBatch | null): void {
+    const fds = batch?.fds ?? []
+    if (batch?.truncated === true) {
+      this.emit('frameError', new ERR_HANDOFF_FDS_TRUNCATED(), bytes)
+    } else if (fds.length !== frame.fdCount) {
+      closeFds(fds)
+      this.emit('frameError', new ERR_HANDOFF_FD_MISMATCH(frame.fdCount, fds.length), bytes)
+    } else {
+      this.emit('message', bytes, fds)
+    }
+  }
+
+  private peek (size: number): Buffer {
+    const first = this.chunks[0]
+    if (first.length >= size) return first.subarray(0, size)
+    const joined = Buffer.concat(this.chunks)
+    this.chunks = [joined]
+    return joined.subarray(0, size)
+  }
+
+  private take (size: number): Buffer {
+    const head = this.peek(size)
+    const first = this.chunks[0]
+    if (first.length === size) this.chunks.shift()
+    else this.chunks[0] = first.subarray(size)
+    this.buffered -= size
+    return head
+  }
+}

@@ -1,0 +1,72 @@
+// The one place the addon is loaded. Everything else imports its typed view
+// from here (and, for messages, only through channel.ts).
+import path from 'node:path'
+import { ERR_HANDOFF_NATIVE_LOAD, ERR_HANDOFF_UNSUPPORTED_PLATFORM } from './errors.js'
+
+export interface FdInfo {
+  kind: 'socket' | 'file' | 'fifo' | 'char' | 'dir' | 'other'
+  family?: 'unix' | 'inet' | 'inet6' | number
+  type?: 'stream' | 'dgram' | 'seqpacket' | number
+  listening?: boolean
+}
+
+export interface PeerCredentials {
+  /** -1 where the kernel does not tell */
+  pid: number
+  uid: number
+  gid: number
+}
+
+export interface NativeChannelCallbacks {
+  onRead (data: Buffer, fds: number[], truncated: boolean): void
+  onWritten (count: number): void
+  onError (err: Error): void
+  onEnd (): void
+}
+
+export interface NativeChannel {
+  /** Queues one message; returns how many queued messages this call completed. */
+  send (data: Buffer, fds?: number[]): number
+  /** `done` runs once the descriptor is really closed (libuv's close phase). */
+  close (done?: () => void): void
+  ref (): void
+  unref (): void
+  pause (): void
+  resume (): void
+  readonly pending: number
+  readonly fd: number
+}
+
+export interface NativeListener {
+  close (done?: () => void): void
+  ref (): void
+  unref (): void
+  pause (): void
+  resume (): void
+}
+
+export interface Binding {
+  NativeChannel: new (fd: number, callbacks: NativeChannelCallbacks) => NativeChannel
+  NativeListener: new (fd: number, callbacks: { onConnection (fd: number): void, onError (err: Error): void }) => NativeListener
+  socketpair (): [number, number]
+  listenUnix (name: string, abstract: boolean, backlog: number, mode: number): number
+  connectUnix (name: string, abstract: boolean): number
+  fdInfo (fd: number): FdInfo
+  peerCredentials (fd: number): PeerCredentials
+  closeFd (fd: number): void
+}
+
+function load (): Binding {
+  if (process.platform !== 'linux' && process.platform !== 'darwin') {
+    throw new ERR_HANDOFF_UNSUPPORTED_PLATFORM(process.platform)
+  }
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const build = require('node-gyp-build') as (dir: string) => Binding
+    return build(path.join(__dirname, '..'))
+  } catch (err) {
+    throw Object.assign(new ERR_HANDOFF_NATIVE_LOAD((err as Error).message), { cause: err })
+  }
+}
+
+export const binding: Binding = load()
