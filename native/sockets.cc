@@ -235,6 +235,20 @@ Napi::Value PeerCredentials(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// setBufferSizes(fd, sndbuf, rcvbuf): 0 leaves a size alone. Small buffers
+// make back-pressure (EAGAIN, partial writes) happen early, e.g. in tests.
+Napi::Value SetBufferSizes(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  int sizes[2] = {info[1].As<Napi::Number>().Int32Value(), info[2].As<Napi::Number>().Int32Value()};
+  int opts[2] = {SO_SNDBUF, SO_RCVBUF};
+  for (int i = 0; i < 2; i++) {
+    if (sizes[i] > 0 && setsockopt(fd, SOL_SOCKET, opts[i], &sizes[i], sizeof(int)) != 0)
+      HANDOFF_THROW_ERRNO(env, "setsockopt");
+  }
+  return env.Undefined();
+}
+
 // closeFd(fd): for descriptors that never reached a libuv handle (a rejected
 // handoff, the spare end of a socketpair). Never for one that libuv watches.
 Napi::Value CloseFd(const Napi::CallbackInfo& info) {
@@ -252,6 +266,7 @@ void InitSockets(Napi::Env env, Napi::Object exports) {
   exports.Set("connectUnix", Napi::Function::New<ConnectUnix>(env, "connectUnix"));
   exports.Set("fdInfo", Napi::Function::New<FdInfo>(env, "fdInfo"));
   exports.Set("peerCredentials", Napi::Function::New<PeerCredentials>(env, "peerCredentials"));
+  exports.Set("setBufferSizes", Napi::Function::New<SetBufferSizes>(env, "setBufferSizes"));
   exports.Set("closeFd", Napi::Function::New<CloseFd>(env, "closeFd"));
 }
 

@@ -54,6 +54,8 @@ export interface Binding {
   fdInfo (fd: number): FdInfo
   peerCredentials (fd: number): PeerCredentials
   closeFd (fd: number): void
+  /** SO_SNDBUF / SO_RCVBUF; 0 leaves one alone. */
+  setBufferSizes (fd: number, sndbuf: number, rcvbuf: number): void
 }
 
 function load (): Binding {
