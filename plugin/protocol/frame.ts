@@ -1,0 +1,229 @@
+// The frame: a 16-byte header (big-endian) and a body. PROTOCOL.md, "Frames".
+import {
+  HEADER_SIZE, MAX_FRAME_SIZE, MIN_MAX_FRAME_SIZE, MAX_MAX_FRAME_SIZE, MAX_FDS_PER_FRAME, FDS_PER_HANDOFF
+} from './limits.js'
+import {
+  BadMagicError, BadVersionError, BadTypeError, BadFrameError, FrameTooLargeError,
+  DescriptorError, InvalidArgumentError
+} from './errors.js'
+
+/** "HO" */
+export const MAGIC = 0x484f
+/** The version this codec speaks, and the one every HELLO frame is sent with. */
+export const PROTOCOL_VERSION = 1
+export const PROTOCOL_NAME = 'fastify-handoff'
+
+export enum FrameType {
+  Hello = 1,
+  Handoff = 2,
+  Accept = 3,
+  Reject = 4,
+  Status = 5,
+  Goodbye = 6,
+  Error = 7
+}
+
+export const FRAME_TYPE_NAMES: Readonly<Record<FrameType, string>> = {
+  [FrameType.Hello]: 'HELLO',
+  [FrameType.Handoff]: 'HANDOFF',
+  [FrameType.Accept]: 'ACCEPT',
+  [FrameType.Reject]: 'REJECT',
+  [FrameType.Status]: 'STATUS',
+  [FrameType.Goodbye]: 'GOODBYE',
+  [FrameType.Error]: 'ERROR'
+}
+
+/** Who may send each type. A frame received from the wrong role is "unexpected-frame". */
+export const SENT_BY: Readonly<Record<FrameType, 'sender' | 'receiver' | 'both'>> = {
+  [FrameType.Hello]: 'both',
+  [FrameType.Handoff]: 'sender',
+  [FrameType.Accept]: 'receiver',
+  [FrameType.Reject]: 'receiver',
+  [FrameType.Status]: 'receiver',
+  [FrameType.Goodbye]: 'both',
+  [FrameType.Error]: 'both'
+}
+
+/** Flag bits each type may set. Version 1 defines none: every flag bit must be 0. */
+export const ALLOWED_FLAGS: Readonly<Record<FrameType, number>> = {
+  [FrameType.Hello]: 0,
+  [FrameType.Handoff]: 0,
+  [FrameType.Accept]: 0,
+  [FrameType.Reject]: 0,
+  [FrameType.Status]: 0,
+  [FrameType.Goodbye]: 0,
+  [FrameType.Error]: 0
+}
+
+export interface FrameHeader {
+  version: number
+  type: FrameType
+  flags: number
+  fdCount: number
+  id: number
+  bodyLength: number
+}
+
+/** How to cut the channel's byte stream into frames (docs/ARCHITECTURE.md). */
+export interface Framer {
+  /** Bytes needed before `parse` can tell the frame's size. */
+  headerSize: number
+  /** A frame declaring more than this is fatal for the peer. */
+  maxFrameSize: number
+  /** Throws a fatal HandoffProtocolError on a header that cannot be trusted. */
+  parse (header: Buffer): { frameSize: number, fdCount: number }
+}
+
+export function isFrameType (value: number): value is FrameType {
+  return Number.isInteger(value) && value >= FrameType.Hello && value <= FrameType.Error
+}
+
+/** HANDOFF, ACCEPT and REJECT name a handoff (id ≠ 0); the others concern the connection (id = 0). */
+export function isHandoffLevel (type: FrameType): boolean {
+  return type === FrameType.Handoff || type === FrameType.Accept || type === FrameType.Reject
+}
+
+function isUint32 (value: number): boolean {
+  return Number.isInteger(value) && value >= 0 && value <= 0xFFFFFFFF
+}
+
+function checkMaxFrameSize (maxFrameSize: number): void {
+  if (!Number.isInteger(maxFrameSize) || maxFrameSize < MIN_MAX_FRAME_SIZE || maxFrameSize > MAX_MAX_FRAME_SIZE) {
+    throw new InvalidArgumentError(
+      `maxFrameSize must be an integer from ${MIN_MAX_FRAME_SIZE} to ${MAX_MAX_FRAME_SIZE}, got ${String(maxFrameSize)}`)
+  }
+}
+
+/**
+ * Builds a whole frame. Refuses (InvalidArgumentError) anything `decodeHeader`
+ * would find fatal, so a frame it returns never makes a peer drop the channel;
+ * a frame over `maxFrameSize` is a (not fatal) FrameTooLargeError.
+ */
+export function encodeFrame (type: FrameType, id: number, body: Buffer, fdCount = 0, flags = 0,
+  maxFrameSize = MAX_FRAME_SIZE): Buffer {
+  if (!isFrameType(type)) throw new InvalidArgumentError(`unknown frame type ${String(type)}`)
+  if (!isUint32(id)) throw new InvalidArgumentError(`id must be a uint32, got ${String(id)}`)
+  if (isHandoffLevel(type) ? id === 0 : id !== 0) {
+    throw new InvalidArgumentError(`${FRAME_TYPE_NAMES[type]} frames must have ${isHandoffLevel(type) ? 'a non-zero' : 'a zero'} id`)
+  }
+  const expectedFds = type === FrameType.Handoff ? FDS_PER_HANDOFF : 0
+  if (fdCount !== expectedFds) {
+    throw new InvalidArgumentError(`${FRAME_TYPE_NAMES[type]} frames carry ${expectedFds} descriptor(s), not ${String(fdCount)}`)
+  }
+  if (!Number.isInteger(flags) || (flags & ~ALLOWED_FLAGS[type]) !== 0 || flags < 0 || flags > 0xFF) {
+    throw new InvalidArgumentError(`flags 0x${Number(flags).toString(16)} are not defined for ${FRAME_TYPE_NAMES[type]}`)
+  }
+  if (!Buffer.isBuffer(body)) throw new InvalidArgumentError('body must be a Buffer')
+  checkMaxFrameSize(maxFrameSize)
+  const frameSize = HEADER_SIZE + body.length
+  if (frameSize > maxFrameSize) {
+    throw new FrameTooLargeError(`${FRAME_TYPE_NAMES[type]} frame`, frameSize, maxFrameSize, { fatal: false, id })
+  }
+  const frame = Buffer.allocUnsafe(frameSize)
+  frame.writeUInt16BE(MAGIC, 0)
+  frame.writeUInt8(PROTOCOL_VERSION, 2)
+  frame.writeUInt8(type, 3)
+  frame.writeUInt8(flags, 4)
+  frame.writeUInt8(fdCount, 5)
+  frame.writeUInt16BE(0, 6)
+  frame.writeUInt32BE(id, 8)
+  frame.writeUInt32BE(body.length, 12)
+  body.copy(frame, HEADER_SIZE)
+  return frame
+}
+
+/**
+ * Reads and checks a header (the first 16 bytes of `buf`). Every failure is
+ * fatal; checks run in field order: magic, version, type, flags, fdCount,
+ * reserved, id, bodyLength. A HANDOFF declaring other than one descriptor is
+ * NOT refused here (its frame is well delimited: it gets a REJECT, see
+ * `checkDescriptors`).
+ */
+export function decodeHeader (buf: Buffer, maxFrameSize = MAX_FRAME_SIZE): FrameHeader {
+  if (buf.length < HEADER_SIZE) {
+    throw new BadFrameError(`a header is ${HEADER_SIZE} bytes, got ${buf.length}`, { fatal: true })
+  }
+  const magic = buf.readUInt16BE(0)
+  if (magic !== MAGIC) throw new BadMagicError(magic)
+  const version = buf.readUInt8(2)
+  if (version !== PROTOCOL_VERSION) throw new BadVersionError(version)
+  const type = buf.readUInt8(3)
+  if (!isFrameType(type)) throw new BadTypeError(type)
+  const name = FRAME_TYPE_NAMES[type]
+  const flags = buf.readUInt8(4)
+  if ((flags & ~ALLOWED_FLAGS[type]) !== 0) {
+    throw new BadFrameError(`${name}: undefined flag bits 0x${flags.toString(16).padStart(2, '0')}`, { fatal: true })
+  }
+  const fdCount = buf.readUInt8(5)
+  if (fdCount > MAX_FDS_PER_FRAME) {
+    throw new BadFrameError(`${name}: fdCount ${fdCount} exceeds ${MAX_FDS_PER_FRAME}`, { fatal: true })
+  }
+  if (fdCount !== 0 && type !== FrameType.Handoff) {
+    throw new BadFrameError(`${name}: declares ${fdCount} descriptor(s); only HANDOFF carries descriptors`, { fatal: true })
+  }
+  const reserved = buf.readUInt16BE(6)
+  if (reserved !== 0) {
+    throw new BadFrameError(`${name}: reserved bytes are 0x${reserved.toString(16).padStart(4, '0')}, must be 0`, { fatal: true })
+  }
+  const id = buf.readUInt32BE(8)
+  if (isHandoffLevel(type) && id === 0) throw new BadFrameError(`${name}: id must not be 0`, { fatal: true })
+  if (!isHandoffLevel(type) && id !== 0) throw new BadFrameError(`${name}: id must be 0, got ${id}`, { fatal: true })
+  const bodyLength = buf.readUInt32BE(12)
+  const frameSize = HEADER_SIZE + bodyLength
+  if (frameSize > maxFrameSize) {
+    throw new FrameTooLargeError(`${name} frame`, frameSize, maxFrameSize, { fatal: true, id: isHandoffLevel(type) ? id : undefined })
+  }
+  return { version, type, flags, fdCount, id, bodyLength }
+}
+
+/** Splits a whole frame (exactly header + body, as a Channel delivers it). Fatal errors only. */
+export function decodeFrame (frame: Buffer, maxFrameSize = MAX_FRAME_SIZE): { header: FrameHeader, body: Buffer } {
+  const header = decodeHeader(frame, maxFrameSize)
+  const expected = HEADER_SIZE + header.bodyLength
+  if (frame.length !== expected) {
+    throw new BadFrameError(`${FRAME_TYPE_NAMES[header.type]}: frame is ${frame.length} bytes, header says ${expected}`,
+      { fatal: true })
+  }
+  return { header, body: frame.subarray(HEADER_SIZE) }
+}
+
+/** A Framer for a Channel, refusing frames over `maxFrameSize` (default MAX_FRAME_SIZE). */
+export function createFramer (maxFrameSize = MAX_FRAME_SIZE): Framer {
+  checkMaxFrameSize(maxFrameSize)
+  return Object.freeze({
+    headerSize: HEADER_SIZE,
+    maxFrameSize,
+    parse (header: Buffer): { frameSize: number, fdCount: number } {
+      const h = decodeHeader(header, maxFrameSize)
+      return { frameSize: HEADER_SIZE + h.bodyLength, fdCount: h.fdCount }
+    }
+  })
+}
+
+/** The Framer of PROTOCOL.md with the default 1 MiB limit. */
+export const protocolFramer: Framer = createFramer()
+
+/**
+ * Checks the descriptors that came with a frame (PROTOCOL.md, "Descriptors").
+ * For a HANDOFF, throws a DescriptorError (not fatal) whose `reason` goes in
+ * the REJECT: "descriptors-truncated" if the kernel truncated them
+ * (MSG_CTRUNC), "descriptors-missing" for none, "too-many-descriptors" for
+ * more than one (declared or received). Other types never throw: descriptors
+ * on them are closed by the caller and the frame is processed as if none had
+ * come.
+ */
+export function checkDescriptors (header: FrameHeader, received: number, truncated = false): void {
+  if (header.type !== FrameType.Handoff) return
+  if (truncated) {
+    throw new DescriptorError('descriptors-truncated',
+      `HANDOFF ${header.id}: descriptors were truncated in transit (MSG_CTRUNC)`, header.id)
+  }
+  if (header.fdCount > FDS_PER_HANDOFF || received > FDS_PER_HANDOFF) {
+    throw new DescriptorError('too-many-descriptors',
+      `HANDOFF ${header.id}: declared ${header.fdCount} and received ${received} descriptors, expected ${FDS_PER_HANDOFF}`, header.id)
+  }
+  if (header.fdCount < FDS_PER_HANDOFF || received < FDS_PER_HANDOFF) {
+    throw new DescriptorError('descriptors-missing',
+      `HANDOFF ${header.id}: declared ${header.fdCount} and received ${received} descriptors, expected ${FDS_PER_HANDOFF}`, header.id)
+  }
+}

@@ -1,0 +1,539 @@
+// Message bodies: encode (whole frames) and decode (bodies) for every frame
+// type of PROTOCOL.md. Pure: no I/O. Decoders validate strictly and throw the
+// typed errors of ./errors.ts; an encoder refuses what a decoder would refuse.
+import {
+  FrameType, FRAME_TYPE_NAMES, PROTOCOL_NAME, PROTOCOL_VERSION, encodeFrame, decodeFrame, checkDescriptors,
+  type FrameHeader
+} from './frame.js'
+import {
+  FDS_PER_HANDOFF, HANDOFF_PREFIX_SIZE, HEADER_SIZE, MAX_BUFFERED_SIZE, MAX_CONTROL_BODY_SIZE, MAX_FRAME_SIZE, MAX_HEAD_SIZE,
+  MAX_MAX_FRAME_SIZE, MAX_META_SIZE, MAX_NAME_LENGTH, MAX_REASON_LENGTH, MIN_MAX_FRAME_SIZE
+} from './limits.js'
+import {
+  BadFrameError, BadMessageError, FrameTooLargeError, HandoffProtocolError, InvalidArgumentError, RoleMismatchError,
+  UnsupportedVersionError, type ErrorReason, type RejectReason
+} from './errors.js'
+
+// ---------------------------------------------------------------------------
+// Types
+
+export type Role = 'sender' | 'receiver'
+export const ROLES: readonly Role[] = ['sender', 'receiver']
+
+export interface Hello {
+  protocol: typeof PROTOCOL_NAME
+  /** Highest protocol version the peer speaks. */
+  version: number
+  /** Lowest protocol version the peer speaks. */
+  minVersion: number
+  role: Role
+  /** The peer's process id, for logs (0 when unknown). Not a credential. */
+  pid: number
+  /** Largest frame (header included) the peer accepts. */
+  maxFrameSize: number
+  /** Optional label of the peer (service or instance name), for logs. */
+  name?: string
+}
+
+export interface HelloInit {
+  role: Role
+  pid: number
+  maxFrameSize?: number
+  name?: string
+}
+
+export type HandoffKind = 'upgrade' | 'request' | 'raw'
+export const HANDOFF_KINDS: readonly HandoffKind[] = ['upgrade', 'request', 'raw']
+export type AddressFamily = 'IPv4' | 'IPv6'
+
+export interface HandoffMeta {
+  /** "upgrade": an HTTP Upgrade request; "request": a plain HTTP request; "raw": just a connection. */
+  kind: HandoffKind
+  /** Which of the receiver's targets should serve it; absent means its default. */
+  target?: string
+  /** Whether the client connection is keep-alive (HTTP/1.1 without "Connection: close"). */
+  keepAlive: boolean
+  /** When the sender sent it, ms since the Unix epoch. */
+  sentAt: number
+  /** The client's address and port as the sender saw them. */
+  remoteAddress?: string
+  remotePort?: number
+  /** The sender's end of the client connection. */
+  localAddress?: string
+  localPort?: number
+  family?: AddressFamily
+  /** Arbitrary JSON from the application (absent when not given). */
+  context?: unknown
+}
+
+export interface HandoffRequest {
+  meta: HandoffMeta
+  /** The HTTP request head as received (request line + headers + CRLF CRLF); may be empty for "raw". */
+  head: Buffer
+  /** Bytes the sender had already read after the head; they come before anything left on the socket. */
+  buffered: Buffer
+}
+
+export interface Accept {
+  /** Connections the receiver serves now, this one included. */
+  live: number
+  /** Its limit, or null for none. */
+  max: number | null
+}
+
+/** Reason strings: the ones version 1 defines, or any other (forward compatible). */
+export type Reason<Known extends string> = Known | (string & {})
+
+export interface Reject {
+  reason: Reason<RejectReason>
+  message: string
+  /** May the sender try this handoff again (it still owns the connection)? */
+  retryable: boolean
+}
+
+export interface RejectInit {
+  reason: Reason<RejectReason>
+  message?: string
+  retryable?: boolean
+}
+
+export interface Status {
+  live: number
+  max: number | null
+  /** True while the receiver refuses new handoffs (REJECT "draining"). */
+  draining: boolean
+}
+
+export type GoodbyeReason = 'draining' | 'shutdown'
+
+export interface Goodbye {
+  reason: Reason<GoodbyeReason>
+  message: string
+}
+
+export interface ErrorBody {
+  reason: Reason<ErrorReason>
+  message: string
+}
+
+/** Whether a REJECT of each reason is retryable when the receiver does not say. */
+export const DEFAULT_RETRYABLE: Readonly<Record<RejectReason, boolean>> = {
+  capacity: true,
+  draining: true,
+  'unknown-target': false,
+  'bad-descriptor': false,
+  'descriptors-missing': false,
+  'descriptors-truncated': true,
+  'too-many-descriptors': false,
+  'bad-frame': false,
+  'bad-metadata': false,
+  'frame-too-large': false,
+  unauthorized: false,
+  internal: false,
+  'closed-client': false
+}
+
+// ---------------------------------------------------------------------------
+// Validation helpers. `fail` decides which error a problem becomes: decoders
+// raise protocol errors, encoders raise InvalidArgumentError.
+
+type Fail = (message: string, cause?: unknown) => never
+type JsonObject = Record<string, unknown>
+
+const REASON_RE = new RegExp(`^[a-z][a-z0-9-]{0,${MAX_REASON_LENGTH - 1}}$`)
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
+
+function has (obj: JsonObject, key: string): boolean {
+  return Object.prototype.hasOwnProperty.call(obj, key) && obj[key] !== undefined
+}
+
+function getString (obj: JsonObject, key: string, fail: Fail, maxLength = Infinity, minLength = 0): string {
+  const value = obj[key]
+  if (typeof value !== 'string') return fail(`"${key}" must be a string`)
+  if (value.length < minLength || value.length > maxLength) {
+    return fail(`"${key}" must be ${minLength} to ${maxLength} characters`)
+  }
+  return value
+}
+
+function getOptionalString (obj: JsonObject, key: string, fail: Fail, maxLength: number): string | undefined {
+  return has(obj, key) ? getString(obj, key, fail, maxLength, 1) : undefined
+}
+
+function getInteger (obj: JsonObject, key: string, fail: Fail, min: number, max: number): number {
+  const value = obj[key]
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+    return fail(`"${key}" must be an integer from ${min} to ${max}`)
+  }
+  return value
+}
+
+function getLimit (obj: JsonObject, key: string, fail: Fail): number | null {
+  if (obj[key] === null) return null
+  return getInteger(obj, key, fail, 0, Number.MAX_SAFE_INTEGER)
+}
+
+function getBoolean (obj: JsonObject, key: string, fail: Fail): boolean {
+  const value = obj[key]
+  if (typeof value !== 'boolean') return fail(`"${key}" must be a boolean`)
+  return value
+}
+
+function getReason (obj: JsonObject, key: string, fail: Fail): string {
+  const value = obj[key]
+  if (typeof value !== 'string' || !REASON_RE.test(value)) {
+    return fail(`"${key}" must match ${REASON_RE.source}`)
+  }
+  return value
+}
+
+function parseJsonObject (bytes: Buffer, what: string, fail: Fail): JsonObject {
+  let text: string
+  try {
+    text = utf8.decode(bytes)
+  } catch (err) {
+    return fail(`${what} is not valid UTF-8`, err)
+  }
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch (err) {
+    return fail(`${what} is not valid JSON: ${(err as Error).message}`, err)
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    return fail(`${what} must be a JSON object`)
+  }
+  return value as JsonObject
+}
+
+function toJson (value: JsonObject, what: string): Buffer {
+  let text: string
+  try {
+    text = JSON.stringify(value)
+  } catch (err) {
+    throw new InvalidArgumentError(`${what} cannot be serialized as JSON: ${(err as Error).message}`, err)
+  }
+  return Buffer.from(text, 'utf8')
+}
+
+function encoderFail (what: string): Fail {
+  return (message, cause) => { throw new InvalidArgumentError(`${what}: ${message}`, cause) }
+}
+
+/** Control frames (every type but HANDOFF): a problem in the body is fatal. */
+function controlFail (type: FrameType): Fail {
+  return (message, cause) => {
+    throw new BadMessageError(`${FRAME_TYPE_NAMES[type]}: ${message}`, { fatal: true, cause })
+  }
+}
+
+function decodeControl (type: FrameType, body: Buffer): JsonObject {
+  if (body.length > MAX_CONTROL_BODY_SIZE) {
+    throw new FrameTooLargeError(`${FRAME_TYPE_NAMES[type]} body`, body.length, MAX_CONTROL_BODY_SIZE, { fatal: true })
+  }
+  return parseJsonObject(body, `${FRAME_TYPE_NAMES[type]} body`, controlFail(type))
+}
+
+function encodeControl (type: FrameType, id: number, value: JsonObject): Buffer {
+  const body = toJson(value, FRAME_TYPE_NAMES[type])
+  if (body.length > MAX_CONTROL_BODY_SIZE) {
+    throw new FrameTooLargeError(`${FRAME_TYPE_NAMES[type]} body`, body.length, MAX_CONTROL_BODY_SIZE,
+      { fatal: false, id: id === 0 ? undefined : id })
+  }
+  return encodeFrame(type, id, body)
+}
+
+/** Drops undefined members so that JSON.stringify and key order are predictable. */
+function compact (entries: Array<[string, unknown]>): JsonObject {
+  const out: JsonObject = {}
+  for (const [key, value] of entries) if (value !== undefined) out[key] = value
+  return out
+}
+
+function asObject (value: unknown, what: string): JsonObject {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new InvalidArgumentError(`${what} must be an object`)
+  }
+  return value as JsonObject
+}
+
+// ---------------------------------------------------------------------------
+// HELLO (type 1)
+
+function validateHello (obj: JsonObject, fail: Fail): Hello {
+  if (obj.protocol !== PROTOCOL_NAME) return fail(`"protocol" must be "${PROTOCOL_NAME}"`)
+  const version = getInteger(obj, 'version', fail, 1, 255)
+  const minVersion = getInteger(obj, 'minVersion', fail, 1, version)
+  const role = obj.role
+  if (role !== 'sender' && role !== 'receiver') return fail('"role" must be "sender" or "receiver"')
+  const pid = getInteger(obj, 'pid', fail, 0, Number.MAX_SAFE_INTEGER)
+  const maxFrameSize = getInteger(obj, 'maxFrameSize', fail, MIN_MAX_FRAME_SIZE, MAX_MAX_FRAME_SIZE)
+  const name = getOptionalString(obj, 'name', fail, MAX_NAME_LENGTH)
+  const hello: Hello = { protocol: PROTOCOL_NAME, version, minVersion, role, pid, maxFrameSize }
+  if (name !== undefined) hello.name = name
+  return hello
+}
+
+/** A whole HELLO frame, always sent with header version 1. */
+export function encodeHello (init: HelloInit): Buffer {
+  const obj = asObject(init, 'HELLO')
+  const hello = validateHello({
+    ...obj, protocol: PROTOCOL_NAME, version: PROTOCOL_VERSION, minVersion: PROTOCOL_VERSION,
+    maxFrameSize: obj.maxFrameSize ?? MAX_FRAME_SIZE
+  }, encoderFail('HELLO'))
+  return encodeControl(FrameType.Hello, 0, compact([
+    ['protocol', hello.protocol], ['version', hello.version], ['minVersion', hello.minVersion],
+    ['role', hello.role], ['pid', hello.pid], ['maxFrameSize', hello.maxFrameSize], ['name', hello.name]
+  ]))
+}
+
+export function decodeHello (body: Buffer): Hello {
+  return validateHello(decodeControl(FrameType.Hello, body), controlFail(FrameType.Hello))
+}
+
+/**
+ * Checks the peer's HELLO against ours and returns the version to speak:
+ * the highest both support. Throws RoleMismatchError or
+ * UnsupportedVersionError (both fatal: send ERROR and close).
+ */
+export function negotiateHello (local: Pick<Hello, 'role' | 'version' | 'minVersion'>, remote: Hello): number {
+  if (local.role === remote.role) throw new RoleMismatchError(remote.role)
+  const version = Math.min(local.version, remote.version)
+  const floor = Math.max(local.minVersion, remote.minVersion)
+  if (version < floor) {
+    throw new UnsupportedVersionError(
+      `no common protocol version: we speak ${local.minVersion}..${local.version}, the peer ${remote.minVersion}..${remote.version}`)
+  }
+  return version
+}
+
+// ---------------------------------------------------------------------------
+// HANDOFF (type 2)
+
+function validateMeta (obj: JsonObject, head: Buffer, fail: Fail): HandoffMeta {
+  const kind = obj.kind
+  if (typeof kind !== 'string' || !(HANDOFF_KINDS as readonly string[]).includes(kind)) {
+    return fail(`"kind" must be one of ${HANDOFF_KINDS.join(', ')}`)
+  }
+  if (kind !== 'raw' && head.length === 0) return fail(`a "${kind}" handoff needs the request head`)
+  const keepAlive = getBoolean(obj, 'keepAlive', fail)
+  const sentAt = obj.sentAt
+  if (typeof sentAt !== 'number' || !Number.isFinite(sentAt) || sentAt < 0) {
+    return fail('"sentAt" must be a finite number >= 0 (ms since the epoch)')
+  }
+  const meta: HandoffMeta = { kind: kind as HandoffKind, keepAlive, sentAt }
+  const target = getOptionalString(obj, 'target', fail, MAX_NAME_LENGTH)
+  if (target !== undefined) meta.target = target
+  const remoteAddress = getOptionalString(obj, 'remoteAddress', fail, MAX_NAME_LENGTH)
+  if (remoteAddress !== undefined) meta.remoteAddress = remoteAddress
+  if (has(obj, 'remotePort')) meta.remotePort = getInteger(obj, 'remotePort', fail, 0, 65535)
+  const localAddress = getOptionalString(obj, 'localAddress', fail, MAX_NAME_LENGTH)
+  if (localAddress !== undefined) meta.localAddress = localAddress
+  if (has(obj, 'localPort')) meta.localPort = getInteger(obj, 'localPort', fail, 0, 65535)
+  if (has(obj, 'family')) {
+    if (obj.family !== 'IPv4' && obj.family !== 'IPv6') return fail('"family" must be "IPv4" or "IPv6"')
+    meta.family = obj.family
+  }
+  if (Object.prototype.hasOwnProperty.call(obj, 'context')) meta.context = obj.context
+  return meta
+}
+
+/**
+ * A whole HANDOFF frame (fdCount 1; send it with the client's descriptor, in a
+ * sendmsg of its own). Section or frame over its limit: FrameTooLargeError
+ * (not fatal: nothing was sent, the caller still owns the connection).
+ */
+export function encodeHandoff (id: number, request: HandoffRequest, maxFrameSize = MAX_FRAME_SIZE): Buffer {
+  const fail = encoderFail('HANDOFF')
+  const { meta, head, buffered } = asObject(request, 'HANDOFF') as unknown as HandoffRequest
+  if (!Buffer.isBuffer(head)) return fail('"head" must be a Buffer')
+  if (!Buffer.isBuffer(buffered)) return fail('"buffered" must be a Buffer')
+  const m = validateMeta(asObject(meta, 'HANDOFF meta'), head, fail)
+  const metaBytes = toJson(compact([
+    ['kind', m.kind], ['target', m.target], ['keepAlive', m.keepAlive], ['sentAt', m.sentAt],
+    ['remoteAddress', m.remoteAddress], ['remotePort', m.remotePort],
+    ['localAddress', m.localAddress], ['localPort', m.localPort], ['family', m.family],
+    ['context', m.context]
+  ]), 'HANDOFF meta')
+  const sections: Array<[string, Buffer, number]> = [
+    ['meta', metaBytes, MAX_META_SIZE], ['head', head, MAX_HEAD_SIZE], ['buffered', buffered, MAX_BUFFERED_SIZE]
+  ]
+  let size = 0
+  for (const [name, bytes, limit] of sections) {
+    if (bytes.length > limit) throw new FrameTooLargeError(`HANDOFF ${name}`, bytes.length, limit, { fatal: false, id })
+    size += 4 + bytes.length
+  }
+  const body = Buffer.allocUnsafe(size)
+  let offset = 0
+  for (const [, bytes] of sections) {
+    offset = body.writeUInt32BE(bytes.length, offset)
+    offset += bytes.copy(body, offset)
+  }
+  return encodeFrame(FrameType.Handoff, id, body, FDS_PER_HANDOFF, 0, maxFrameSize)
+}
+
+/**
+ * Decodes a HANDOFF body. Errors are never fatal (the frame was well
+ * delimited): BadFrameError "bad-frame" for an inconsistent layout,
+ * FrameTooLargeError "frame-too-large" for a section over its limit,
+ * BadMessageError "bad-metadata" for bad metadata. head and buffered are copies.
+ */
+export function decodeHandoff (body: Buffer): HandoffRequest {
+  const limits: Array<[string, number]> = [['meta', MAX_META_SIZE], ['head', MAX_HEAD_SIZE], ['buffered', MAX_BUFFERED_SIZE]]
+  const parts: Buffer[] = []
+  let offset = 0
+  for (const [name, limit] of limits) {
+    if (body.length - offset < 4) {
+      throw new BadFrameError(`HANDOFF: body ends before the length of section "${name}"`, { fatal: false })
+    }
+    const length = body.readUInt32BE(offset)
+    offset += 4
+    if (length > limit) throw new FrameTooLargeError(`HANDOFF ${name}`, length, limit, { fatal: false })
+    if (body.length - offset < length) {
+      throw new BadFrameError(`HANDOFF: section "${name}" of ${length} bytes overruns the body`, { fatal: false })
+    }
+    parts.push(body.subarray(offset, offset + length))
+    offset += length
+  }
+  if (offset !== body.length) {
+    throw new BadFrameError(`HANDOFF: ${body.length - offset} byte(s) after the last section`, { fatal: false })
+  }
+  const [metaBytes, head, buffered] = parts
+  const fail: Fail = (message, cause) => {
+    throw new BadMessageError(`HANDOFF meta: ${message}`, { fatal: false, cause })
+  }
+  const meta = validateMeta(parseJsonObject(metaBytes, 'metadata', fail), head, fail)
+  return { meta, head: Buffer.from(head), buffered: Buffer.from(buffered) }
+}
+
+/** Size of the HANDOFF frame `encodeHandoff` would build for these section sizes. */
+export function handoffFrameSize (metaLength: number, headLength: number, bufferedLength: number): number {
+  return HEADER_SIZE + HANDOFF_PREFIX_SIZE + metaLength + headLength + bufferedLength
+}
+
+// ---------------------------------------------------------------------------
+// ACCEPT (3), REJECT (4), STATUS (5), GOODBYE (6), ERROR (7)
+
+function validateAccept (obj: JsonObject, fail: Fail): Accept {
+  return { live: getInteger(obj, 'live', fail, 0, Number.MAX_SAFE_INTEGER), max: getLimit(obj, 'max', fail) }
+}
+
+export function encodeAccept (id: number, accept: Accept): Buffer {
+  const a = validateAccept(asObject(accept, 'ACCEPT'), encoderFail('ACCEPT'))
+  return encodeControl(FrameType.Accept, id, { live: a.live, max: a.max })
+}
+
+export function decodeAccept (body: Buffer): Accept {
+  return validateAccept(decodeControl(FrameType.Accept, body), controlFail(FrameType.Accept))
+}
+
+function validateReject (obj: JsonObject, fail: Fail): Reject {
+  return {
+    reason: getReason(obj, 'reason', fail),
+    message: getString(obj, 'message', fail),
+    retryable: getBoolean(obj, 'retryable', fail)
+  }
+}
+
+/** `retryable` defaults to DEFAULT_RETRYABLE[reason] (false for a reason v1 does not define); `message` to "". */
+export function encodeReject (id: number, reject: RejectInit): Buffer {
+  const obj = asObject(reject, 'REJECT')
+  const reason = obj.reason
+  const fallback = typeof reason === 'string' && Object.prototype.hasOwnProperty.call(DEFAULT_RETRYABLE, reason)
+    ? DEFAULT_RETRYABLE[reason as RejectReason]
+    : false
+  const r = validateReject({ ...obj, message: obj.message ?? '', retryable: obj.retryable ?? fallback },
+    encoderFail('REJECT'))
+  return encodeControl(FrameType.Reject, id, { reason: r.reason, message: r.message, retryable: r.retryable })
+}
+
+export function decodeReject (body: Buffer): Reject {
+  return validateReject(decodeControl(FrameType.Reject, body), controlFail(FrameType.Reject))
+}
+
+function validateStatus (obj: JsonObject, fail: Fail): Status {
+  return {
+    live: getInteger(obj, 'live', fail, 0, Number.MAX_SAFE_INTEGER),
+    max: getLimit(obj, 'max', fail),
+    draining: getBoolean(obj, 'draining', fail)
+  }
+}
+
+export function encodeStatus (status: Status): Buffer {
+  const s = validateStatus(asObject(status, 'STATUS'), encoderFail('STATUS'))
+  return encodeControl(FrameType.Status, 0, { live: s.live, max: s.max, draining: s.draining })
+}
+
+export function decodeStatus (body: Buffer): Status {
+  return validateStatus(decodeControl(FrameType.Status, body), controlFail(FrameType.Status))
+}
+
+function validateReasonMessage (obj: JsonObject, fail: Fail): { reason: string, message: string } {
+  return { reason: getReason(obj, 'reason', fail), message: getString(obj, 'message', fail) }
+}
+
+export function encodeGoodbye (goodbye: { reason: Reason<GoodbyeReason>, message?: string }): Buffer {
+  const obj = asObject(goodbye, 'GOODBYE')
+  const g = validateReasonMessage({ ...obj, message: obj.message ?? '' }, encoderFail('GOODBYE'))
+  return encodeControl(FrameType.Goodbye, 0, { reason: g.reason, message: g.message })
+}
+
+export function decodeGoodbye (body: Buffer): Goodbye {
+  return validateReasonMessage(decodeControl(FrameType.Goodbye, body), controlFail(FrameType.Goodbye))
+}
+
+export function encodeError (error: { reason: Reason<ErrorReason>, message?: string }): Buffer {
+  const obj = asObject(error, 'ERROR')
+  const e = validateReasonMessage({ ...obj, message: obj.message ?? '' }, encoderFail('ERROR'))
+  return encodeControl(FrameType.Error, 0, { reason: e.reason, message: e.message })
+}
+
+export function decodeError (body: Buffer): ErrorBody {
+  return validateReasonMessage(decodeControl(FrameType.Error, body), controlFail(FrameType.Error))
+}
+
+// ---------------------------------------------------------------------------
+// Any frame
+
+export type Message =
+  | { type: FrameType.Hello, id: number, header: FrameHeader, body: Hello }
+  | { type: FrameType.Handoff, id: number, header: FrameHeader, body: HandoffRequest }
+  | { type: FrameType.Accept, id: number, header: FrameHeader, body: Accept }
+  | { type: FrameType.Reject, id: number, header: FrameHeader, body: Reject }
+  | { type: FrameType.Status, id: number, header: FrameHeader, body: Status }
+  | { type: FrameType.Goodbye, id: number, header: FrameHeader, body: Goodbye }
+  | { type: FrameType.Error, id: number, header: FrameHeader, body: ErrorBody }
+
+export interface DecodeOptions {
+  /** Descriptors that arrived with the frame (default: as many as it declares). */
+  fds?: number
+  /** The kernel truncated the descriptors (MSG_CTRUNC). */
+  truncated?: boolean
+  maxFrameSize?: number
+}
+
+/**
+ * Decodes a whole frame as a Channel delivers it. Fatal errors: the header, or
+ * the body of a control frame. Not fatal (REJECT with `err.reason` and
+ * `err.id`): a HANDOFF whose descriptors or body are wrong.
+ */
+export function decodeMessage (frame: Buffer, options: DecodeOptions = {}): Message {
+  const { header, body } = decodeFrame(frame, options.maxFrameSize ?? MAX_FRAME_SIZE)
+  const { id } = header
+  try {
+    switch (header.type) {
+      case FrameType.Hello: return { type: header.type, id, header, body: decodeHello(body) }
+      case FrameType.Handoff:
+        checkDescriptors(header, options.fds ?? header.fdCount, options.truncated === true)
+        return { type: header.type, id, header, body: decodeHandoff(body) }
+      case FrameType.Accept: return { type: header.type, id, header, body: decodeAccept(body) }
+      case FrameType.Reject: return { type: header.type, id, header, body: decodeReject(body) }
+      case FrameType.Status: return { type: header.type, id, header, body: decodeStatus(body) }
+      case FrameType.Goodbye: return { type: header.type, id, header, body: decodeGoodbye(body) }
+      case FrameType.Error: return { type: header.type, id, header, body: decodeError(body) }
+    }
+  } catch (err) {
+    if (err instanceof HandoffProtocolError && err.id === undefined && id !== 0) err.id = id
+    throw err
+  }
+}

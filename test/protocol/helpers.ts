@@ -1,0 +1,69 @@
+// Shared by the protocol tests: catching typed errors and crafting raw frames
+// that no encoder would produce.
+import tap, { type Test } from 'tap'
+import { HandoffProtocolError, HEADER_SIZE, decodeHeader, FrameType } from '../../plugin/protocol/index.js'
+
+export interface RawHeader {
+  magic?: number
+  version?: number
+  type?: number
+  flags?: number
+  fdCount?: number
+  reserved?: number
+  id?: number
+  bodyLength?: number
+}
+
+/** A header with every field settable (defaults: a valid HELLO header with an empty body). */
+export function rawHeader (h: RawHeader = {}): Buffer {
+  const b = Buffer.alloc(HEADER_SIZE)
+  b.writeUInt16BE(h.magic ?? 0x484f, 0)
+  b.writeUInt8(h.version ?? 1, 2)
+  b.writeUInt8(h.type ?? 1, 3)
+  b.writeUInt8(h.flags ?? 0, 4)
+  b.writeUInt8(h.fdCount ?? 0, 5)
+  b.writeUInt16BE(h.reserved ?? 0, 6)
+  b.writeUInt32BE(h.id ?? 0, 8)
+  b.writeUInt32BE(h.bodyLength ?? 0, 12)
+  return b
+}
+
+/** A whole frame whose bodyLength matches `body`. */
+export function rawFrame (h: RawHeader, body: Buffer | string): Buffer {
+  const bytes = typeof body === 'string' ? Buffer.from(body) : body
+  return Buffer.concat([rawHeader({ ...h, bodyLength: bytes.length }), bytes])
+}
+
+/** The HandoffProtocolError `fn` throws (fails the test if it throws nothing or something else). */
+export function caught (t: Test, fn: () => unknown, message?: string): HandoffProtocolError {
+  try {
+    fn()
+  } catch (err) {
+    if (err instanceof HandoffProtocolError) return err
+    t.fail(`${message ?? 'expected a HandoffProtocolError'}: got ${String(err)}`)
+    throw err
+  }
+  t.fail(`${message ?? 'expected a HandoffProtocolError'}: nothing was thrown`)
+  throw new Error('nothing thrown')
+}
+
+/** Asserts the error `fn` throws has these properties (and is an instance of `cls`). */
+export function throwsProtocol (t: Test, fn: () => unknown,
+  expected: { cls: abstract new (...args: never[]) => HandoffProtocolError, code: string, fatal: boolean, reason: string, id?: number },
+  message: string): HandoffProtocolError {
+  const err = caught(t, fn, message)
+  t.ok(err instanceof expected.cls, `${message}: ${expected.cls.name}`)
+  t.match({ code: err.code, fatal: err.fatal, reason: err.reason },
+    { code: expected.code, fatal: expected.fatal, reason: expected.reason }, message)
+  if ('id' in expected) t.equal(err.id, expected.id, `${message}: id`)
+  return err
+}
+
+// tap runs every file of this folder: run directly, this one checks the helpers.
+if (require.main === module) {
+  tap.same(decodeHeader(rawHeader()), { version: 1, type: FrameType.Hello, flags: 0, fdCount: 0, id: 0, bodyLength: 0 },
+    'the default raw header is a valid HELLO header')
+  tap.equal(rawFrame({ type: 3, id: 9 }, '{}').readUInt32BE(12), 2, 'rawFrame sets bodyLength')
+  tap.equal(caught(tap, () => decodeHeader(rawHeader({ magic: 0 }))).code, 'ERR_HANDOFF_BAD_MAGIC',
+    'caught returns the protocol error')
+}
