@@ -8,16 +8,9 @@ import {
   ERR_HANDOFF_CHANNEL_CLOSED, ERR_HANDOFF_CHANNEL_ENDED, ERR_HANDOFF_FD_MISMATCH,
   ERR_HANDOFF_FDS_TRUNCATED, ERR_HANDOFF_ORPHAN_FDS
 } from './errors.js'
+import type { Framer } from './framer.js'
 
-/** How to cut the byte stream into frames. */
-export interface Framer {
-  /** Bytes needed before `parse` can tell the frame's size. */
-  headerSize: number
-  /** A frame declaring more than this is fatal for the channel. */
-  maxFrameSize: number
-  /** Throws on a header that cannot be trusted (fatal: the stream cannot be resynchronised). */
-  parse (header: Buffer): { frameSize: number, fdCount: number }
-}
+export type { Framer }
 
 export type SendCallback = (err?: Error | null) => void
 
@@ -234,6 +227,7 @@ export class Channel extends EventEmitter<ChannelEvents> {
   private deliver (bytes: Buffer, frame: CurrentFrame, batch: FdBatch | null): void {
     const fds = batch?.fds ?? []
     if (batch?.truncated === true) {
+      // The addon already closed what arrived of a truncated batch.
       this.emit('frameError', new ERR_HANDOFF_FDS_TRUNCATED(), bytes)
     } else if (fds.length !== frame.fdCount) {
       closeFds(fds)

@@ -6,6 +6,9 @@ import {
   BadMagicError, BadVersionError, BadTypeError, BadFrameError, FrameTooLargeError,
   DescriptorError, InvalidArgumentError
 } from './errors.js'
+import type { Framer } from '../framer.js'
+
+export type { Framer }
 
 /** "HO" */
 export const MAGIC = 0x484f
@@ -62,16 +65,6 @@ export interface FrameHeader {
   fdCount: number
   id: number
   bodyLength: number
-}
-
-/** How to cut the channel's byte stream into frames (docs/ARCHITECTURE.md). */
-export interface Framer {
-  /** Bytes needed before `parse` can tell the frame's size. */
-  headerSize: number
-  /** A frame declaring more than this is fatal for the peer. */
-  maxFrameSize: number
-  /** Throws a fatal HandoffProtocolError on a header that cannot be trusted. */
-  parse (header: Buffer): { frameSize: number, fdCount: number }
 }
 
 export function isFrameType (value: number): value is FrameType {
