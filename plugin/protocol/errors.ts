@@ -21,7 +21,8 @@ export const REJECT_REASONS = [
   'frame-too-large',
   'unauthorized',
   'internal',
-  'closed-client'
+  'closed-client',
+  'expired'
 ] as const
 export type RejectReason = typeof REJECT_REASONS[number]
 

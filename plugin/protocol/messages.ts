@@ -55,6 +55,13 @@ export interface HandoffMeta {
   keepAlive: boolean
   /** When the sender sent it, ms since the Unix epoch. */
   sentAt: number
+  /**
+   * ms since the Unix epoch (the host's clock, shared by both peers): the
+   * receiver must not ACCEPT at or after it (REJECT "expired" instead). The
+   * sender gives the handoff up (and answers the client itself) only after
+   * the deadline plus a grace period. Absent: no deadline.
+   */
+  deadline?: number
   /** The client's address and port as the sender saw them. */
   remoteAddress?: string
   remotePort?: number
@@ -130,7 +137,8 @@ export const DEFAULT_RETRYABLE: Readonly<Record<RejectReason, boolean>> = {
   'frame-too-large': false,
   unauthorized: false,
   internal: false,
-  'closed-client': false
+  'closed-client': false,
+  expired: false
 }
 
 // ---------------------------------------------------------------------------
@@ -322,6 +330,13 @@ function validateMeta (obj: JsonObject, head: Buffer, fail: Fail): HandoffMeta {
     return fail('"sentAt" must be a finite number >= 0 (ms since the epoch)')
   }
   const meta: HandoffMeta = { kind: kind as HandoffKind, keepAlive, sentAt }
+  if (has(obj, 'deadline')) {
+    const deadline = obj.deadline
+    if (typeof deadline !== 'number' || !Number.isFinite(deadline) || deadline < 0) {
+      return fail('"deadline" must be a finite number >= 0 (ms since the epoch)')
+    }
+    meta.deadline = deadline
+  }
   const target = getOptionalString(obj, 'target', fail, MAX_NAME_LENGTH)
   if (target !== undefined) meta.target = target
   const remoteAddress = getOptionalString(obj, 'remoteAddress', fail, MAX_NAME_LENGTH)
@@ -351,6 +366,7 @@ export function encodeHandoff (id: number, request: HandoffRequest, maxFrameSize
   const m = validateMeta(asObject(meta, 'HANDOFF meta'), head, fail)
   const metaBytes = toJson(compact([
     ['kind', m.kind], ['target', m.target], ['keepAlive', m.keepAlive], ['sentAt', m.sentAt],
+    ['deadline', m.deadline],
     ['remoteAddress', m.remoteAddress], ['remotePort', m.remotePort],
     ['localAddress', m.localAddress], ['localPort', m.localPort], ['family', m.family],
     ['context', m.context]

@@ -51,7 +51,7 @@ t.test('every error class: Error, code, fatal, reason, name', async (t) => {
 t.test('reason lists', async (t) => {
   t.same([...REJECT_REASONS], ['capacity', 'draining', 'unknown-target', 'bad-descriptor', 'descriptors-missing',
     'descriptors-truncated', 'too-many-descriptors', 'bad-frame', 'bad-metadata', 'frame-too-large', 'unauthorized',
-    'internal', 'closed-client'])
+    'internal', 'closed-client', 'expired'])
   t.same([...ERROR_REASONS], ['bad-magic', 'bad-version', 'bad-type', 'bad-frame', 'bad-message', 'frame-too-large',
     'unsupported-version', 'role-mismatch', 'unexpected-frame', 'duplicate-id', 'unauthorized', 'timeout', 'internal'])
   for (const reason of [...REJECT_REASONS, ...ERROR_REASONS]) {
