@@ -19,6 +19,7 @@ const VERDICT_TIMEOUT_MS = P.DEFAULT_VERDICT_TIMEOUT_MS
 let server = null
 let link = null // { pass(socket, fd) → Promise<'passed' | 'kept'>, close() }
 let accepted = 0
+let outcomes = 0 // passes whose outcome is known (sent, ACCEPT, REJECT, failed)
 let settled = 0
 let failures = 0
 
@@ -57,6 +58,7 @@ async function onConnection (socket) {
     outcome = 'kept'
     error(`passing fd=${fd}: ${describeError(err)}`)
   }
+  outcomes++
   if (outcome === 'passed') {
     await closeOwnCopy(socket, fd)
   } else {
@@ -79,6 +81,12 @@ function done () {
 
 function onLinkLost (why) {
   if (link === null) return
+  if (outcomes >= flags.count) {
+    // Every connection has its outcome: nothing more to send on it.
+    log(`uds-server closed the channel (${why})`)
+    link = null
+    return
+  }
   error(`lost uds-server: ${why}`)
   link = null
   failures++
