@@ -1,0 +1,152 @@
+// Cross-language proof: a Python peer (test/fixtures/seed_peer.py, standard
+// library only) and the Node programs pass live TCP connections both ways, in
+// the Go format, and with the full protocol of PROTOCOL.md.
+import t, { type Test } from 'tap'
+import net from 'node:net'
+import path from 'node:path'
+import { checkFdLeaks } from '../helpers/fds.js'
+import { exitsWith, listeningPort, node, python, tmpDir } from '../fixtures/seed-procs.js'
+
+/** A TCP client in this process, recording what happened in order. */
+function connect (t: Test, port: number): { socket: net.Socket, events: string[], data: () => string, ended: Promise<void> } {
+  const socket = net.connect({ port, host: '127.0.0.1' })
+  t.teardown(() => { socket.destroy() })
+  const events: string[] = []
+  let text = ''
+  socket.on('data', (chunk) => { text += chunk.toString(); events.push(`data:${chunk.toString()}`) })
+  const ended = new Promise<void>((resolve, reject) => {
+    socket.on('end', () => { events.push('end'); resolve() })
+    socket.on('error', reject)
+  })
+  return { socket, events, data: () => text, ended }
+}
+
+function waitForData (socket: net.Socket, has: () => boolean): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (has()) { resolve(); return }
+    const onData = (): void => { if (has()) { cleanup(); resolve() } }
+    const onEnd = (): void => { cleanup(); reject(new Error('the connection ended first')) }
+    function cleanup (): void { socket.off('data', onData); socket.off('end', onEnd) }
+    socket.on('data', onData)
+    socket.on('end', onEnd)
+  })
+}
+
+t.test('Go format, Python → Node: the Python tcp-server passes a connection to the Node uds-server', async (t) => {
+  checkFdLeaks(t)
+  const uds = path.join(tmpDir(t), 'py-to-node.sock')
+  const udsServer = node(t, 'uds-server', ['--uds', uds, '--count', '2'])
+  await udsServer.waitFor(/^\[uds-server\] listening on /)
+  const pyServer = python(t, ['tcp-server', '--uds', uds, '--port', '0', '--count', '2'])
+  const port = await listeningPort(pyServer)
+  const client = node(t, 'tcp-client', ['--port', String(port), '--count', '2'])
+  await exitsWith(t, client, 0)
+  await exitsWith(t, pyServer, 0)
+  await exitsWith(t, udsServer, 0)
+  t.equal(pyServer.count(/^\[py-tcp-server\] passing fd=\d+$/), 2, 'Python passed two')
+  t.equal(udsServer.count(/^\[uds-server\] received fd=\d+$/), 2, 'Node received two')
+  t.equal(client.count(/^\[tcp-client\] read: hello$/), 2, 'the client read hello from Node')
+  t.equal(udsServer.count(/^\[uds-server\] read: HELLO$/), 2, 'Node read HELLO')
+  t.equal(udsServer.count(/./, 'stderr'), 0, 'no error', { output: udsServer.text() })
+})
+
+t.test('Go format, Node → Python: the Node tcp-server passes a connection to a Python receiver; its close sends no FIN', async (t) => {
+  checkFdLeaks(t)
+  const uds = path.join(tmpDir(t), 'node-to-py.sock')
+  const pyServer = python(t, ['uds-server', '--uds', uds, '--hold'])
+  await pyServer.waitFor(/^\[py-uds-server\] listening on /)
+  const tcpServer = node(t, 'tcp-server', ['--uds', uds, '--port', '0'])
+  const port = await listeningPort(tcpServer)
+  const client = connect(t, port)
+
+  const [, fd] = await tcpServer.waitFor(/^\[tcp-server\] passing fd=(\d+)$/)
+  // The Python receiver has the connection and holds it; tcp-server has
+  // closed its own copy (the handle's close callback ran) and exited.
+  await pyServer.waitFor(/^\[py-uds-server\] received fd=\d+$/)
+  await pyServer.waitFor(/^\[py-uds-server\] holding/)
+  await tcpServer.waitFor(new RegExp(`^\\[tcp-server\\] closed its copy of fd=${fd}$`))
+  await exitsWith(t, tcpServer, 0)
+  // Only now may the receiver write. Had tcp-server's close shut the
+  // connection down (FIN), Python's write would fail with EPIPE and the
+  // client would see its end before any data.
+  pyServer.send('go')
+  await waitForData(client.socket, () => client.data().includes('\n'))
+  t.equal(client.data(), 'hello\n', 'hello from Python, after tcp-server closed its copy')
+  t.same(client.events, ['data:hello\n'], 'no end before hello')
+  client.socket.write('HELLO\n')
+  await client.ended
+  t.same(client.events, ['data:hello\n', 'end'], 'the end comes from the receiver, after HELLO')
+  await pyServer.waitFor(/^\[py-uds-server\] read: HELLO$/)
+  await exitsWith(t, pyServer, 0)
+})
+
+t.test('full protocol, Node → Python: the Python peer (PROTOCOL.md alone) receives a connection and decodes its metadata', async (t) => {
+  checkFdLeaks(t)
+  const uds = path.join(tmpDir(t), 'full-node-to-py.sock')
+  const pyServer = python(t, ['uds-server', '--uds', uds, '--protocol', 'full', '--hold'])
+  await pyServer.waitFor(/^\[py-uds-server\] listening on .*\(full protocol/)
+  const tcpServer = node(t, 'tcp-server', ['--uds', uds, '--port', '0', '--protocol', 'full'])
+  await pyServer.waitFor(/^\[py-uds-server\] HELLO from seed-demo tcp-server \(pid \d+\), protocol version 1$/)
+  await tcpServer.waitFor(/^\[tcp-server\] HELLO from seed_peer.py receiver \(pid \d+\), protocol version 1$/)
+  const port = await listeningPort(tcpServer)
+  const before = Date.now()
+  const client = connect(t, port)
+  await new Promise((resolve) => client.socket.once('connect', resolve))
+
+  const [, metaJson] = await pyServer.waitFor(/^\[py-uds-server\] meta (.*)$/)
+  const meta = JSON.parse(metaJson) as Record<string, unknown>
+  t.same(meta, {
+    kind: 'raw',
+    keepAlive: false,
+    sentAt: meta.sentAt,
+    remoteAddress: '127.0.0.1',
+    remotePort: client.socket.localPort,
+    localAddress: '127.0.0.1',
+    localPort: port,
+    family: 'IPv4',
+    context: { demo: 'seed-demo', connection: 1 }
+  }, 'the metadata Python decoded is the connection the client made')
+  t.ok(typeof meta.sentAt === 'number' && meta.sentAt >= before - 1000 && meta.sentAt <= Date.now() + 1000, 'sentAt is now')
+  await pyServer.waitFor(/^\[py-uds-server\] head 0 bytes, buffered 0 bytes$/)
+  await pyServer.waitFor(/^\[py-uds-server\] ACCEPT 1$/)
+  // The sender closes its copy only after the ACCEPT.
+  await tcpServer.waitFor(/^\[tcp-server\] ACCEPT 1 \(receiver serves 1\)$/)
+  const [, fd] = await tcpServer.waitFor(/^\[tcp-server\] passing fd=(\d+)$/)
+  await tcpServer.waitFor(new RegExp(`^\\[tcp-server\\] closed its copy of fd=${fd}$`))
+  const order = tcpServer.lines.map((l) => l.text)
+  t.ok(order.findIndex((l) => l.startsWith('[tcp-server] ACCEPT 1')) < order.findIndex((l) => l.startsWith('[tcp-server] closed its copy')),
+    'tcp-server closed its copy after the ACCEPT')
+  await exitsWith(t, tcpServer, 0)
+
+  pyServer.send('go')
+  await waitForData(client.socket, () => client.data().includes('\n'))
+  t.same(client.events, ['data:hello\n'], 'hello, no end before it')
+  client.socket.write('HELLO\n')
+  await client.ended
+  await pyServer.waitFor(/^\[py-uds-server\] read: HELLO$/)
+  await exitsWith(t, pyServer, 0)
+  t.equal(pyServer.count(/./, 'stderr'), 0, 'Python saw no protocol error', { output: pyServer.text() })
+})
+
+t.test('full protocol, Python → Node: the Python sender hands a connection to the Node uds-server', async (t) => {
+  checkFdLeaks(t)
+  const uds = path.join(tmpDir(t), 'full-py-to-node.sock')
+  const udsServer = node(t, 'uds-server', ['--uds', uds, '--protocol', 'full', '--count', '2'])
+  await udsServer.waitFor(/^\[uds-server\] listening on .*\(full protocol/)
+  const pyServer = python(t, ['tcp-server', '--uds', uds, '--port', '0', '--protocol', 'full', '--count', '2'])
+  const port = await listeningPort(pyServer)
+  const client = node(t, 'tcp-client', ['--port', String(port), '--count', '2'])
+  await exitsWith(t, client, 0)
+  await exitsWith(t, pyServer, 0)
+  await exitsWith(t, udsServer, 0)
+  t.equal(udsServer.count(/^\[uds-server\] HELLO from seed_peer.py sender \(pid \d+\), protocol version 1$/), 1)
+  const metas = udsServer.lines.map((l) => /^\[uds-server\] HANDOFF (\d+): (.*)$/.exec(l.text)).filter((m) => m !== null)
+  t.same(metas.map((m) => Number(m[1])), [1, 2], 'HANDOFF ids 1 and 2')
+  for (const [i, m] of metas.entries()) {
+    t.match(JSON.parse(m[2]), { kind: 'raw', keepAlive: false, remoteAddress: '127.0.0.1', localPort: port, family: 'IPv4', context: { from: 'seed_peer.py', connection: i + 1 } })
+  }
+  t.equal(pyServer.count(/^\[py-tcp-server\] ACCEPT [12] \(receiver serves \d+\)$/), 2, 'Python got both ACCEPTs')
+  t.equal(udsServer.count(/^\[uds-server\] read: HELLO$/), 2)
+  t.equal(udsServer.count(/./, 'stderr') + pyServer.count(/./, 'stderr'), 0, 'no error on either side',
+    { output: `${udsServer.text()}\n${pyServer.text()}` })
+})
