@@ -36,3 +36,13 @@ export const ERR_HANDOFF_CHANNEL_ENDED = createError(
 // Unix sockets
 export const ERR_HANDOFF_PATH_IN_USE = createError<[string]>(
   'ERR_HANDOFF_PATH_IN_USE', 'a live process is listening on %s; refusing to take it over')
+
+// Receiver
+export const ERR_HANDOFF_RECEIVER_OPTION = createError<[string, string]>(
+  'ERR_HANDOFF_RECEIVER_OPTION', 'invalid receiver option "%s": %s', 500, TypeError)
+export const ERR_HANDOFF_PEER_REFUSED = createError<[number, number, number]>(
+  'ERR_HANDOFF_PEER_REFUSED', 'refused a sender with uid %d gid %d (pid %d): not in the receiver\'s allowlist')
+export const ERR_HANDOFF_PEER_ERROR = createError<[string, string]>(
+  'ERR_HANDOFF_PEER_ERROR', 'the sender ended the channel with ERROR %s: %s')
+export const ERR_HANDOFF_HELLO_TIMEOUT = createError<[number]>(
+  'ERR_HANDOFF_HELLO_TIMEOUT', 'no HELLO from the peer within %d ms')

@@ -1,0 +1,125 @@
+// Replaying a handed-off connection into a node:http server (or the one
+// inside a Fastify instance) as if that server had accepted it itself.
+//
+// net.Server's accept path (onconnection in lib/net.js) does four things
+// before emitting 'connection': it applies the server's socket options
+// (noDelay, keepAlive), counts the socket in `_connections` and points
+// `socket._server` at the server (so `server.close()` waits for it,
+// `getConnections()` counts it and the socket decrements the count when it
+// is destroyed), and refuses connections beyond `server.maxConnections`. The
+// HTTP layer then attaches its parser in its 'connection' listener. We do the
+// same, so connection counts, timeouts, close() and closeIdleConnections()
+// treat a handed-off connection like a local one.
+import http from 'node:http'
+import type net from 'node:net'
+import tls from 'node:tls'
+import { ERR_HANDOFF_RECEIVER_OPTION } from '../errors.js'
+import { Refusal } from './refusal.js'
+
+/** What a Fastify instance looks like to the receiver (no type dependency on fastify). */
+export interface FastifyLike {
+  server: http.Server
+  ready (): PromiseLike<unknown>
+}
+
+export type DeliveryServer = http.Server | FastifyLike
+
+/** The private bits of net.Server that its own accept path maintains. */
+interface ServerInternals {
+  _connections: number
+  noDelay?: boolean
+  keepAlive?: boolean
+  keepAliveInitialDelay?: number
+  highWaterMark?: number
+  maxConnections?: number
+  allowHalfOpen?: boolean
+}
+
+interface SocketInternals {
+  server: net.Server | null
+  _server: net.Server | null
+}
+
+function isFastify (value: unknown): value is FastifyLike {
+  return typeof value === 'object' && value !== null &&
+    typeof (value as FastifyLike).ready === 'function' && (value as FastifyLike).server instanceof http.Server
+}
+
+/**
+ * The node:http server to replay into. TLS servers are refused: the client
+ * negotiated TLS with the web app (or a proxy in front of it), and TLS state
+ * cannot move between processes; hand off plaintext connections only.
+ */
+export function resolveServer (server: unknown): { http: http.Server, fastify?: FastifyLike } {
+  if (server instanceof tls.Server) {
+    throw new ERR_HANDOFF_RECEIVER_OPTION('server',
+      'a TLS server cannot serve a handed-off connection (TLS state does not move between processes); use a plain http.Server')
+  }
+  if (server instanceof http.Server) return { http: server }
+  if (isFastify(server)) {
+    if (server.server instanceof tls.Server) return resolveServer(server.server)
+    return { http: server.server, fastify: server }
+  }
+  throw new ERR_HANDOFF_RECEIVER_OPTION('server', 'expected a node:http Server or a Fastify instance')
+}
+
+/** Options the server's own accept path would have given the socket. */
+export function socketOptionsOf (server: http.Server): { allowHalfOpen: boolean, highWaterMark?: number } {
+  const s = server as unknown as ServerInternals
+  return {
+    allowHalfOpen: s.allowHalfOpen === true,
+    ...(typeof s.highWaterMark === 'number' ? { highWaterMark: s.highWaterMark } : {})
+  }
+}
+
+/** net.Server drops connections beyond `maxConnections`; we refuse them instead, so the sender can fall back. */
+export function checkServerCapacity (server: http.Server): void {
+  const s = server as unknown as ServerInternals
+  if (typeof s.maxConnections === 'number' && s.maxConnections > 0 && s._connections >= s.maxConnections) {
+    throw new Refusal('capacity', `the server is at its maxConnections (${s.maxConnections})`)
+  }
+}
+
+// node:http checks headersTimeout and requestTimeout on a list of
+// connections that it creates when the server starts listening. A sibling's
+// server need not listen anywhere (every connection may come by handoff):
+// then create that list the way 'listening' would, or those timeouts never
+// fire and closeIdleConnections() finds nothing to close.
+let setupConnectionsTracking: ((this: http.Server) => void) | undefined | null = null
+
+function ensureConnectionsTracking (server: http.Server): void {
+  if (server.listening) return
+  const tracked = Object.getOwnPropertySymbols(server)
+    .some((symbol) => symbol.description === 'http.server.connections' &&
+      (server as unknown as Record<symbol, unknown>)[symbol] !== undefined)
+  if (tracked) return
+  if (setupConnectionsTracking === null) {
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const fn = (require('_http_server') as { setupConnectionsTracking?: unknown }).setupConnectionsTracking
+      setupConnectionsTracking = typeof fn === 'function' ? fn as (this: http.Server) => void : undefined
+    } catch {
+      setupConnectionsTracking = undefined
+    }
+  }
+  setupConnectionsTracking?.call(server)
+}
+
+/**
+ * Hands `socket` (its prefix already in front) to `server` exactly as
+ * net.Server's accept path would. Synchronous; the HTTP parser reads the
+ * prefix on the next tick, so nothing is written to the client before the
+ * caller has sent its ACCEPT.
+ */
+export function deliverToServer (server: http.Server, socket: net.Socket): void {
+  const s = server as unknown as ServerInternals
+  if (s.noDelay === true) socket.setNoDelay(true)
+  // net.Server keeps the initial delay in seconds; setKeepAlive takes ms.
+  if (s.keepAlive === true) socket.setKeepAlive(true, (s.keepAliveInitialDelay ?? 0) * 1000)
+  ensureConnectionsTracking(server)
+  s._connections++
+  const internals = socket as unknown as SocketInternals
+  internals.server = server
+  internals._server = server
+  server.emit('connection', socket)
+}

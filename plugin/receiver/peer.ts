@@ -1,0 +1,298 @@
+// One sender's channel, from the receiver's side: the HELLO exchange, the
+// frames that follow, and the verdicts going back (PROTOCOL.md §5–§9). It
+// knows nothing of sockets or servers: every HANDOFF goes to the host, which
+// answers through accept() or reject() exactly once.
+import { EventEmitter } from 'node:events'
+import { Channel, closeFds } from '../channel.js'
+import type { PeerCredentials } from '../native.js'
+import {
+  FrameType, FRAME_TYPE_NAMES, HEADER_SIZE, PROTOCOL_VERSION, protocolFramer,
+  decodeHeader, decodeMessage, negotiateHello, checkDescriptors, isProtocolError,
+  encodeHello, encodeAccept, encodeReject, encodeStatus, encodeGoodbye, encodeError,
+  type Accept, type ErrorReason, type GoodbyeReason, type HandoffRequest, type Hello, type Message,
+  type RejectReason, type Status
+} from '../protocol/index.js'
+import { ERR_HANDOFF_CHANNEL_CLOSED, ERR_HANDOFF_HELLO_TIMEOUT, ERR_HANDOFF_PEER_ERROR } from '../errors.js'
+import type { Refusal } from './refusal.js'
+
+export interface PeerHost {
+  /** Must answer with peer.accept(id) or peer.reject(id) exactly once, and own `fd` from now on. Never throws. */
+  handoff (peer: Peer, id: number, request: HandoffRequest, fd: number): void
+  status (): Status
+  readonly draining: boolean
+  readonly helloTimeout: number
+  readonly name?: string
+}
+
+/** Who a peer is, for logs and events. */
+export interface PeerIdentity {
+  pid: number
+  uid: number
+  gid: number
+  /** The name from its HELLO, once known. */
+  name?: string
+}
+
+export interface PeerEvents {
+  /** The HELLOs were exchanged: HANDOFFs may come. */
+  ready: []
+  /** The peer is being dropped because of `err` (a protocol violation, a timeout, a channel failure). */
+  error: [err: Error]
+  /** A frame problem that did not cost the peer its channel (descriptors that belonged to no frame). */
+  warning: [err: Error]
+  close: []
+}
+
+type State = 'hello' | 'ready' | 'closing' | 'closed'
+
+/** How long to wait for our last frames (ERROR, GOODBYE) to reach the kernel before closing anyway. */
+const FLUSH_TIMEOUT_MS = 1000
+
+export class Peer extends EventEmitter<PeerEvents> {
+  readonly credentials: PeerCredentials
+  hello: Hello | null = null
+  private readonly host: PeerHost
+  private readonly channel: Channel
+  private state: State = 'hello'
+  private helloTimer: NodeJS.Timeout | null = null
+  /** Ids whose verdict is not in the kernel yet: a HANDOFF reusing one is "duplicate-id". */
+  private readonly undecided = new Set<number>()
+  private lastSend: Promise<void> = Promise.resolve()
+  private saidGoodbye = false
+
+  /** Takes ownership of `fd`, a connected AF_UNIX socket whose credentials were already checked. */
+  constructor (fd: number, credentials: PeerCredentials, host: PeerHost) {
+    super()
+    this.credentials = credentials
+    this.host = host
+    this.channel = new Channel(fd, protocolFramer)
+    this.channel.on('message', (frame, fds) => this.onFrame(frame, fds))
+    this.channel.on('frameError', (err, frame) => this.onFrameError(err, frame))
+    this.channel.on('error', (err) => this.onChannelError(err))
+    this.channel.on('close', () => this.onClose())
+  }
+
+  get identity (): PeerIdentity {
+    const { pid, uid, gid } = this.credentials
+    return this.hello?.name === undefined ? { pid, uid, gid } : { pid, uid, gid, name: this.hello.name }
+  }
+
+  get ready (): boolean { return this.state === 'ready' }
+  get closed (): boolean { return this.state === 'closed' }
+
+  /** Sends our HELLO (each side sends its own at once, §5) and waits for the peer's. */
+  start (): void {
+    this.send(encodeHello({ role: 'receiver', pid: process.pid, ...(this.host.name === undefined ? {} : { name: this.host.name }) }))
+    const timeout = this.host.helloTimeout
+    this.helloTimer = setTimeout(() => {
+      this.fail('timeout', new ERR_HANDOFF_HELLO_TIMEOUT(timeout))
+    }, timeout)
+    this.helloTimer.unref()
+  }
+
+  /**
+   * Queues ACCEPT; resolves to null once it is completely in the channel (the
+   * sender will read it before any end of the stream), or to the error that
+   * kept it from getting there (then the sender owns the connection, §7).
+   */
+  accept (id: number, load: Accept): Promise<Error | null> {
+    return this.verdict(id, encodeAccept(id, load))
+  }
+
+  reject (id: number, refusal: Refusal): void {
+    void this.verdict(id, encodeReject(id, { reason: refusal.reason, message: refusal.message, retryable: refusal.retryable }))
+  }
+
+  sendStatus (status: Status): void {
+    if (this.state === 'ready' && !this.saidGoodbye) this.send(encodeStatus(status))
+  }
+
+  /** "I will accept no more handoffs" (§6.6). The sender closes the channel once it has nothing in flight. */
+  goodbye (reason: GoodbyeReason, message = ''): void {
+    if (this.state !== 'ready' || this.saidGoodbye) return
+    this.saidGoodbye = true
+    this.send(encodeGoodbye({ reason, message }))
+  }
+
+  /** Closes the channel once what we queued is in the kernel (or after a short while). */
+  end (): void {
+    if (this.state === 'closed' || this.state === 'closing') return
+    this.state = 'closing'
+    this.clearHelloTimer()
+    this.channel.pause()
+    const timer = setTimeout(() => this.channel.close(), FLUSH_TIMEOUT_MS)
+    timer.unref()
+    void this.lastSend.then(() => {
+      clearTimeout(timer)
+      this.channel.close()
+    })
+  }
+
+  /** Closes the channel now. */
+  destroy (): void {
+    this.clearHelloTimer()
+    this.channel.close()
+  }
+
+  // ---------------------------------------------------------------------------
+
+  /**
+   * Resolves to null once `frame` is completely in the kernel, or to the
+   * error that stopped it (the channel failed or closed: its 'error' and
+   * 'close' handlers deal with the peer itself).
+   */
+  private send (frame: Buffer): Promise<Error | null> {
+    const sent = this.channel.send(frame).then(() => null, (err: Error) => err)
+    this.lastSend = sent.then(() => {})
+    return sent
+  }
+
+  private verdict (id: number, frame: Buffer): Promise<Error | null> {
+    if (this.state === 'closed') return Promise.resolve(new ERR_HANDOFF_CHANNEL_CLOSED())
+    this.undecided.add(id)
+    return this.send(frame).then((err) => {
+      this.undecided.delete(id)
+      return err
+    })
+  }
+
+  private fail (reason: ErrorReason, err: Error): void {
+    if (this.state === 'closed' || this.state === 'closing') return
+    this.emit('error', err)
+    void this.send(encodeError({ reason, message: err.message.slice(0, 1000) }))
+    this.end()
+  }
+
+  private onFrame (frame: Buffer, fds: number[]): void {
+    if (this.state !== 'hello' && this.state !== 'ready') {
+      closeFds(fds)
+      return
+    }
+    let message: Message
+    try {
+      message = decodeMessage(frame, { fds: fds.length })
+    } catch (err) {
+      closeFds(fds)
+      if (isProtocolError(err) && !err.fatal && err.id !== undefined && err.id !== 0 && this.state === 'ready') {
+        this.rejectBadFrame(err.id, err.reason as RejectReason, err.message)
+      } else {
+        this.fail(isProtocolError(err) ? err.reason as ErrorReason : 'internal', err as Error)
+      }
+      return
+    }
+    if (this.state === 'hello') {
+      this.onHello(message, fds)
+      return
+    }
+    switch (message.type) {
+      case FrameType.Handoff:
+        if (this.undecided.has(message.id)) {
+          closeFds(fds)
+          this.fail('duplicate-id', new Error(`HANDOFF ${message.id} reuses the id of a handoff still in flight`))
+          return
+        }
+        this.host.handoff(this, message.id, message.body, fds[0])
+        return
+      case FrameType.Goodbye:
+        // "I will send no more handoffs": every one it sent was answered when
+        // it arrived, so close once those answers are out.
+        this.end()
+        return
+      case FrameType.Error:
+        this.emit('error', new ERR_HANDOFF_PEER_ERROR(message.body.reason, message.body.message))
+        this.destroy()
+        return
+      default:
+        // A second HELLO, or a type only a receiver sends.
+        closeFds(fds)
+        this.fail('unexpected-frame', new Error(`unexpected ${FRAME_TYPE_NAMES[message.type]} frame from a sender`))
+    }
+  }
+
+  private onHello (message: Message, fds: number[]): void {
+    closeFds(fds)
+    if (message.type !== FrameType.Hello) {
+      this.fail('unexpected-frame', new Error(`the first frame must be HELLO, got ${FRAME_TYPE_NAMES[message.type]}`))
+      return
+    }
+    try {
+      negotiateHello({ role: 'receiver', version: PROTOCOL_VERSION, minVersion: PROTOCOL_VERSION }, message.body)
+    } catch (err) {
+      this.fail(isProtocolError(err) ? err.reason as ErrorReason : 'internal', err as Error)
+      return
+    }
+    this.clearHelloTimer()
+    this.hello = message.body
+    this.state = 'ready'
+    this.sendStatus(this.host.status())
+    this.emit('ready')
+    if (this.host.draining) this.goodbye('draining', 'the receiver is draining')
+  }
+
+  private rejectBadFrame (id: number, reason: RejectReason, message: string): void {
+    void this.verdict(id, encodeReject(id, { reason, message: message.slice(0, 1000) }))
+  }
+
+  /**
+   * A well-delimited frame whose descriptors did not match (the channel has
+   * closed them). A HANDOFF gets a REJECT with the descriptor reason; any
+   * other frame is processed as if no descriptor had come (§9); descriptors
+   * that belonged to no frame cost nothing more than a warning.
+   */
+  private onFrameError (err: Error, frame: Buffer): void {
+    if (this.state !== 'hello' && this.state !== 'ready') return
+    const code = (err as { code?: string }).code
+    if (code === 'ERR_HANDOFF_CHANNEL_ENDED') return // the peer went away mid-frame: nothing to answer
+    if (frame.length < HEADER_SIZE) {
+      this.emit('warning', err)
+      return
+    }
+    let header
+    try {
+      header = decodeHeader(frame)
+    } catch (headerErr) {
+      this.fail(isProtocolError(headerErr) ? headerErr.reason as ErrorReason : 'bad-frame', headerErr as Error)
+      return
+    }
+    if (header.type !== FrameType.Handoff) {
+      this.onFrame(frame, [])
+      return
+    }
+    if (this.state !== 'ready') {
+      this.fail('unexpected-frame', new Error('the first frame must be HELLO, got HANDOFF'))
+      return
+    }
+    const truncated = code === 'ERR_HANDOFF_FDS_TRUNCATED'
+    // The channel says how many arrived only in its message ("... but N arrived").
+    const arrived = truncated ? 0 : Number(/but (\d+) arrived/.exec(err.message)?.[1] ?? 0)
+    let reason: RejectReason = truncated ? 'descriptors-truncated' : 'descriptors-missing'
+    try {
+      checkDescriptors(header, arrived, truncated)
+    } catch (descriptorErr) {
+      if (isProtocolError(descriptorErr)) reason = descriptorErr.reason as RejectReason
+    }
+    this.rejectBadFrame(header.id, reason, err.message)
+  }
+
+  private onChannelError (err: Error): void {
+    // Fatal for this channel only (a bad header, a socket error): the channel
+    // has closed itself, so there is no ERROR frame to send.
+    if (this.state === 'closed') return
+    this.emit('error', err)
+  }
+
+  private onClose (): void {
+    if (this.state === 'closed') return
+    this.state = 'closed'
+    this.clearHelloTimer()
+    this.undecided.clear()
+    this.emit('close')
+  }
+
+  private clearHelloTimer (): void {
+    if (this.helloTimer !== null) {
+      clearTimeout(this.helloTimer)
+      this.helloTimer = null
+    }
+  }
+}

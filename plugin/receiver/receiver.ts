@@ -1,0 +1,469 @@
+// The receiver: listens on a Unix socket, checks who connects, runs one Peer
+// per sender, and turns each HANDOFF into a served connection or a REJECT.
+// Limits, draining and the load it reports to senders live here too.
+import { EventEmitter } from 'node:events'
+import type http from 'node:http'
+import type net from 'node:net'
+import { Channel } from '../channel.js'
+import { binding, type PeerCredentials } from '../native.js'
+import { listenUnix, type UnixAddress, type UnixListener } from '../unix.js'
+import {
+  DEFAULT_HELLO_TIMEOUT_MS, MAX_NAME_LENGTH, encodeError, protocolFramer,
+  type HandoffRequest, type Status
+} from '../protocol/index.js'
+import { ERR_HANDOFF_PEER_REFUSED, ERR_HANDOFF_RECEIVER_OPTION } from '../errors.js'
+import { credentialPolicy, type Allowlist, type CredentialPolicy } from './credentials.js'
+import { checkServerCapacity, deliverToServer, resolveServer, socketOptionsOf, type DeliveryServer } from './deliver.js'
+import { attachInfo, type HandoffInfo } from './info.js'
+import { defaultLogger, type Logger } from './logger.js'
+import { Peer, type PeerHost, type PeerIdentity } from './peer.js'
+import { checkDescriptor, isClientGone, putBack, rebuildSocket } from './rebuild.js'
+import { Refusal } from './refusal.js'
+
+export interface ReceiverOptions {
+  /** Filesystem path of the Unix socket. Exactly one of `path` and `abstract`. */
+  path?: string
+  /** Linux abstract socket name (no file, no permissions: only the credential check guards it). */
+  abstract?: string
+  /** File mode of the socket; default 0o600. */
+  mode?: number
+  /** Who may hand off connections; default: only this process's uid. A peer matching any uid or gid is allowed. */
+  allow?: Allowlist
+  /** Live handed-off connections beyond which HANDOFFs get REJECT "capacity" (retryable). Default: no limit. */
+  maxConnections?: number
+  /** Replay every handoff into this server (or Fastify instance) as if it had accepted the connection itself. */
+  server?: DeliveryServer
+  /** Target names this receiver serves; a HANDOFF naming another gets REJECT "unknown-target". Default: any. */
+  targets?: string[]
+  /** A label sent in our HELLO, for the senders' logs. */
+  name?: string
+  /** How long a sender has to send its HELLO (ms); default 5000. */
+  helloTimeout?: number
+  /** listen(2) backlog; default 511. */
+  backlog?: number
+  logger?: Logger
+}
+
+export interface ReceiverStats {
+  /** Handed-off connections open now. */
+  live: number
+  /** Handoffs accepted since the start. */
+  total: number
+  /** HANDOFFs answered with REJECT. */
+  rejected: number
+  /** Sender channels open now. */
+  peers: number
+  /** Connecting processes refused for their credentials. */
+  refusedPeers: number
+  draining: boolean
+}
+
+export interface RejectEvent {
+  id: number
+  reason: string
+  message: string
+  retryable: boolean
+  peer: PeerIdentity
+  kind?: string
+  target?: string
+}
+
+export interface ReceiverEvents {
+  /** A handed-off connection, when no `server` is given. The listener owns the socket from now on. */
+  handoff: [socket: net.Socket, info: HandoffInfo]
+  /** A sender completed its HELLO. */
+  peer: [peer: PeerIdentity]
+  /** A connecting process was refused for its credentials (before any frame was read). */
+  peerRefused: [peer: PeerIdentity, err: Error]
+  /** A sender's channel closed. */
+  peerClose: [peer: PeerIdentity]
+  /** A HANDOFF was answered with REJECT. */
+  reject: [event: RejectEvent]
+  /** Something went wrong that the receiver survived (a peer dropped, accept failing). Emitted only if listened to; always logged. */
+  error: [err: Error & { peer?: PeerIdentity }]
+  close: []
+}
+
+function validate (options: ReceiverOptions): { address: UnixAddress, max: number | null } {
+  if (typeof options !== 'object' || options === null) throw new ERR_HANDOFF_RECEIVER_OPTION('options', 'expected an object')
+  const { path, abstract } = options
+  if ((path === undefined) === (abstract === undefined)) {
+    throw new ERR_HANDOFF_RECEIVER_OPTION('path', 'give exactly one of "path" and "abstract"')
+  }
+  if (path !== undefined && (typeof path !== 'string' || path.length === 0)) {
+    throw new ERR_HANDOFF_RECEIVER_OPTION('path', 'expected a non-empty string')
+  }
+  if (abstract !== undefined && (typeof abstract !== 'string' || abstract.length === 0)) {
+    throw new ERR_HANDOFF_RECEIVER_OPTION('abstract', 'expected a non-empty string')
+  }
+  if (abstract !== undefined && process.platform !== 'linux') {
+    throw new ERR_HANDOFF_RECEIVER_OPTION('abstract', 'abstract socket names exist only on Linux')
+  }
+  if (options.mode !== undefined && (!Number.isInteger(options.mode) || options.mode < 0 || options.mode > 0o777)) {
+    throw new ERR_HANDOFF_RECEIVER_OPTION('mode', 'expected a file mode from 0 to 0o777')
+  }
+  const max = options.maxConnections
+  if (max !== undefined && (!Number.isInteger(max) || max < 0)) {
+    throw new ERR_HANDOFF_RECEIVER_OPTION('maxConnections', 'expected a non-negative integer')
+  }
+  const timeout = options.helloTimeout
+  if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout > 0))) {
+    throw new ERR_HANDOFF_RECEIVER_OPTION('helloTimeout', 'expected a positive number of milliseconds')
+  }
+  if (options.targets !== undefined &&
+      (!Array.isArray(options.targets) || !options.targets.every((t) => typeof t === 'string' && t.length > 0))) {
+    throw new ERR_HANDOFF_RECEIVER_OPTION('targets', 'expected an array of non-empty strings')
+  }
+  if (options.name !== undefined && (typeof options.name !== 'string' || options.name.length === 0 || options.name.length > MAX_NAME_LENGTH)) {
+    throw new ERR_HANDOFF_RECEIVER_OPTION('name', `expected a string of 1 to ${MAX_NAME_LENGTH} characters`)
+  }
+  return { address: path !== undefined ? path : { abstract: abstract as string }, max: max ?? null }
+}
+
+/** How long a refused peer's socket stays open for its ERROR frame to go out. */
+const REFUSE_FLUSH_MS = 1000
+
+export class Receiver extends EventEmitter<ReceiverEvents> implements PeerHost {
+  readonly address: UnixAddress
+  readonly helloTimeout: number
+  readonly name?: string
+  private readonly listener: UnixListener
+  private readonly policy: CredentialPolicy
+  private readonly max: number | null
+  private readonly targets: Set<string> | null
+  private readonly server: http.Server | null
+  private readonly logger: Logger
+  private readonly peers = new Set<Peer>()
+  private readonly connections = new Set<net.Socket>()
+  private total = 0
+  private rejected = 0
+  private refusedPeers = 0
+  private isDraining = false
+  private closing: Promise<void> | null = null
+  private statusPending: NodeJS.Immediate | null = null
+  private drainWaiters: Array<() => void> = []
+
+  /** Use createReceiver(): listening is asynchronous. */
+  constructor (listener: UnixListener, options: ReceiverOptions, policy: CredentialPolicy, max: number | null,
+    server: http.Server | null) {
+    super()
+    this.listener = listener
+    this.address = listener.address
+    this.policy = policy
+    this.max = max
+    this.server = server
+    this.targets = options.targets === undefined ? null : new Set(options.targets)
+    this.helloTimeout = options.helloTimeout ?? DEFAULT_HELLO_TIMEOUT_MS
+    if (options.name !== undefined) this.name = options.name
+    this.logger = options.logger ?? defaultLogger
+    listener.on('connection', (fd) => this.onConnection(fd))
+    listener.on('error', (err) => this.report(err, 'accepting a sender failed; retrying shortly'))
+  }
+
+  get draining (): boolean { return this.isDraining }
+
+  get stats (): ReceiverStats {
+    return {
+      live: this.connections.size,
+      total: this.total,
+      rejected: this.rejected,
+      peers: this.peers.size,
+      refusedPeers: this.refusedPeers,
+      draining: this.isDraining
+    }
+  }
+
+  /** The load report of STATUS and ACCEPT, for senders balancing by least connections. */
+  status (): Status {
+    return { live: this.connections.size, max: this.max, draining: this.isDraining }
+  }
+
+  /**
+   * Stops taking handoffs: every sender gets STATUS { draining: true } and
+   * GOODBYE "draining", and HANDOFFs that crossed it get REJECT "draining"
+   * (retryable). Connections already handed off keep being served. Resolves
+   * once all of them have closed; it does not close anything itself.
+   */
+  drain (): Promise<void> {
+    this.startDraining('draining', 'the receiver is draining')
+    if (this.connections.size === 0) return Promise.resolve()
+    return new Promise((resolve) => this.drainWaiters.push(resolve))
+  }
+
+  /**
+   * Stops listening (the socket file is removed), says GOODBYE "shutdown" to
+   * every sender and closes their channels. Connections already handed off
+   * are NOT closed: they belong to the server they were delivered to (or to
+   * the 'handoff' listener), which keeps serving them; close that server, or
+   * await drain() first, to end them.
+   */
+  close (): Promise<void> {
+    if (this.closing !== null) return this.closing
+    this.startDraining('shutdown', 'the receiver is shutting down')
+    const listenerClosed = new Promise<void>((resolve) => {
+      if (this.listener.closed) resolve()
+      else this.listener.once('close', () => resolve())
+    })
+    this.listener.close()
+    const peersClosed = [...this.peers].map((peer) => new Promise<void>((resolve) => {
+      if (peer.closed) resolve()
+      else peer.once('close', () => resolve())
+      peer.end()
+    }))
+    this.closing = Promise.all([listenerClosed, ...peersClosed]).then(() => {
+      if (this.statusPending !== null) clearImmediate(this.statusPending)
+      this.statusPending = null
+      this.emit('close')
+    })
+    return this.closing
+  }
+
+  // ---------------------------------------------------------------------------
+  // Peers
+
+  private onConnection (fd: number): void {
+    if (this.closing !== null) {
+      binding.closeFd(fd)
+      return
+    }
+    let credentials: PeerCredentials
+    try {
+      credentials = binding.peerCredentials(fd)
+    } catch (err) {
+      binding.closeFd(fd)
+      this.report(err as Error, 'cannot read a connecting sender\'s credentials; dropped it')
+      return
+    }
+    if (!this.policy.allows(credentials)) {
+      this.refuse(fd, credentials)
+      return
+    }
+    const peer = new Peer(fd, credentials, this)
+    this.peers.add(peer)
+    peer.on('ready', () => {
+      this.logger.info({ peer: peer.identity }, 'sender connected')
+      this.emit('peer', peer.identity)
+    })
+    peer.on('error', (err) => this.report(Object.assign(err, { peer: peer.identity }), 'dropped a sender channel'))
+    peer.on('warning', (err) => this.logger.warn({ peer: peer.identity, err }, 'descriptors that belong to no frame were closed'))
+    peer.on('close', () => {
+      this.peers.delete(peer)
+      this.emit('peerClose', peer.identity)
+    })
+    peer.start()
+  }
+
+  /**
+   * A stranger: logged, told ERROR "unauthorized" (§9) and dropped. Its
+   * channel never reads: no frame and no descriptor of it is ever taken in
+   * (whatever it sent dies with the socket in the kernel).
+   */
+  private refuse (fd: number, credentials: PeerCredentials): void {
+    this.refusedPeers++
+    const err = new ERR_HANDOFF_PEER_REFUSED(credentials.uid, credentials.gid, credentials.pid)
+    const identity = { pid: credentials.pid, uid: credentials.uid, gid: credentials.gid }
+    this.logger.warn({ peer: identity, allowed: this.policy.describe() }, err.message)
+    const channel = new Channel(fd, protocolFramer)
+    channel.pause()
+    channel.on('error', () => {})
+    const timer = setTimeout(() => channel.close(), REFUSE_FLUSH_MS)
+    timer.unref()
+    channel.send(encodeError({ reason: 'unauthorized', message: 'credentials refused' }))
+      .catch(() => {})
+      .finally(() => { clearTimeout(timer); channel.close() })
+    this.emit('peerRefused', identity, err)
+  }
+
+  private startDraining (reason: 'draining' | 'shutdown', message: string): void {
+    if (!this.isDraining) {
+      this.isDraining = true
+      for (const peer of this.peers) peer.sendStatus(this.status())
+    }
+    for (const peer of this.peers) peer.goodbye(reason, message)
+  }
+
+  // ---------------------------------------------------------------------------
+  // Handoffs
+
+  /**
+   * PeerHost: decide, answer, then serve. Never throws; owns `fd` from the
+   * call on. PROTOCOL.md §7 (receiver 2): nothing is read from or written to
+   * the client connection until our ACCEPT is completely in the channel, so a
+   * sender that reads the end of the channel without a verdict knows the
+   * connection is still its own. Everything that can refuse the connection
+   * runs before the ACCEPT; after it, only the delivery.
+   */
+  handoff (peer: Peer, id: number, request: HandoffRequest, fd: number): void {
+    const receivedAt = Date.now()
+    let socket: net.Socket | null = null
+    try {
+      socket = this.adopt(request, fd)
+    } catch (err) {
+      const refusal = err instanceof Refusal
+        ? err
+        : new Refusal('internal', `adopting the connection failed: ${(err as Error).message}`, { cause: err })
+      this.answerReject(peer, id, refusal, request)
+      if (!(err instanceof Refusal)) this.report(err as Error, 'a handoff failed while being adopted')
+      return
+    }
+    const adopted = socket
+    // Counted from now: it takes a place under maxConnections while its ACCEPT is on the way.
+    this.track(adopted)
+    void peer.accept(id, { live: this.connections.size, max: this.max }).then((err) => {
+      if (err !== null) {
+        // The sender will read the end of the channel with this handoff in
+        // flight: the connection is its own again. Drop our copy unserved
+        // (close only: the sender's copy keeps the client connected).
+        this.logger.warn({ peer: peer.identity, id, err }, 'ACCEPT could not be written; the connection stays with the sender')
+        adopted.destroy()
+        return
+      }
+      this.total++
+      this.serve(adopted, this.infoFor(peer, id, request, adopted, receivedAt), request)
+      this.scheduleStatus()
+    })
+  }
+
+  /**
+   * The receiver's own checks (§9, after the codec's): descriptor kind,
+   * target, draining, capacity, a consumer, a live client, the deadline. On
+   * success the returned socket owns `fd` but has not read anything; on
+   * failure `fd` is closed (never shut down: the sender's copy stays intact).
+   */
+  private adopt (request: HandoffRequest, fd: number): net.Socket {
+    const { meta } = request
+    let socket: net.Socket | null = null
+    try {
+      checkDescriptor(fd)
+      if (this.targets !== null && meta.target !== undefined && !this.targets.has(meta.target)) {
+        throw new Refusal('unknown-target', `this receiver serves ${[...this.targets].join(', ')}, not ${meta.target}`)
+      }
+      if (this.isDraining) throw new Refusal('draining', 'the receiver is draining')
+      if (this.max !== null && this.connections.size >= this.max) {
+        throw new Refusal('capacity', `the receiver is at its maxConnections (${this.max})`)
+      }
+      if (this.server !== null) checkServerCapacity(this.server)
+      else if (this.listenerCount('handoff') === 0) {
+        throw new Refusal('internal', 'the receiver has no server and no \'handoff\' listener')
+      }
+      socket = rebuildSocket(fd, this.server === null ? {} : socketOptionsOf(this.server))
+      if (isClientGone(socket)) throw new Refusal('closed-client', 'the client connection is already closed')
+      if (meta.deadline !== undefined && Date.now() >= meta.deadline) {
+        throw new Refusal('expired', `decided ${Date.now() - meta.deadline} ms after the handoff's deadline`)
+      }
+      return socket
+    } catch (err) {
+      if (socket !== null) socket.destroy()
+      else {
+        try { binding.closeFd(fd) } catch { /* already closed */ }
+      }
+      throw err
+    }
+  }
+
+  /** After the ACCEPT is in the channel: the bytes already read go in front, then the consumer gets the socket. */
+  private serve (socket: net.Socket, info: HandoffInfo, request: HandoffRequest): void {
+    attachInfo(socket, info)
+    putBack(socket, request.buffered.length === 0 ? request.head : Buffer.concat([request.head, request.buffered]))
+    try {
+      if (this.server !== null) deliverToServer(this.server, socket)
+      else this.emit('handoff', socket, info)
+    } catch (err) {
+      // Ours already (ACCEPT was sent): nobody else can serve it any more.
+      socket.destroy()
+      this.report(err as Error, 'delivering an accepted connection failed; it was closed')
+    }
+  }
+
+  private answerReject (peer: Peer, id: number, refusal: Refusal, request: HandoffRequest): void {
+    this.rejected++
+    peer.reject(id, refusal)
+    const event: RejectEvent = {
+      id,
+      reason: refusal.reason,
+      message: refusal.message,
+      retryable: refusal.retryable,
+      peer: peer.identity,
+      kind: request.meta.kind,
+      ...(request.meta.target === undefined ? {} : { target: request.meta.target })
+    }
+    this.logger.info(event, 'handoff rejected')
+    this.emit('reject', event)
+  }
+
+  private infoFor (peer: Peer, id: number, request: HandoffRequest, socket: net.Socket, receivedAt: number): HandoffInfo {
+    const { meta } = request
+    const info: HandoffInfo = {
+      id,
+      kind: meta.kind,
+      context: meta.context,
+      head: request.head,
+      keepAlive: meta.keepAlive,
+      sender: peer.identity,
+      sentAt: meta.sentAt,
+      receivedAt
+    }
+    if (meta.target !== undefined) info.target = meta.target
+    // The kernel's word first (correct after a pass); the sender's as a fallback.
+    const remoteAddress = socket.remoteAddress ?? meta.remoteAddress
+    const remotePort = socket.remotePort ?? meta.remotePort
+    const localAddress = socket.localAddress ?? meta.localAddress
+    const localPort = socket.localPort ?? meta.localPort
+    if (remoteAddress !== undefined) info.remoteAddress = remoteAddress
+    if (remotePort !== undefined) info.remotePort = remotePort
+    if (localAddress !== undefined) info.localAddress = localAddress
+    if (localPort !== undefined) info.localPort = localPort
+    return info
+  }
+
+  private track (socket: net.Socket): void {
+    this.connections.add(socket)
+    socket.once('close', () => {
+      if (!this.connections.delete(socket)) return
+      this.scheduleStatus()
+      if (this.connections.size === 0 && this.drainWaiters.length > 0) {
+        const waiters = this.drainWaiters.splice(0)
+        for (const resolve of waiters) resolve()
+      }
+    })
+  }
+
+  /** One STATUS per loop turn at most, to every sender, whenever the load changed. */
+  private scheduleStatus (): void {
+    if (this.statusPending !== null || this.closing !== null) return
+    this.statusPending = setImmediate(() => {
+      this.statusPending = null
+      const status = this.status()
+      for (const peer of this.peers) peer.sendStatus(status)
+    })
+    this.statusPending.unref()
+  }
+
+  private report (err: Error & { peer?: PeerIdentity }, message: string): void {
+    this.logger.warn({ err, ...(err.peer === undefined ? {} : { peer: err.peer }) }, message)
+    if (this.listenerCount('error') > 0) this.emit('error', err)
+  }
+}
+
+/**
+ * Listens on `options.path` (or the abstract name) and starts serving
+ * senders. A path a live process still listens on is refused
+ * (ERR_HANDOFF_PATH_IN_USE); a stale one is replaced. With a Fastify
+ * instance as `server`, waits for it to be ready (its routes registered)
+ * before taking any handoff.
+ */
+export async function createReceiver (options: ReceiverOptions): Promise<Receiver> {
+  const { address, max } = validate(options)
+  const policy = credentialPolicy(options.allow)
+  let server: http.Server | null = null
+  if (options.server !== undefined) {
+    const resolved = resolveServer(options.server)
+    if (resolved.fastify !== undefined) await resolved.fastify.ready()
+    server = resolved.http
+  }
+  const listener = await listenUnix(address, {
+    ...(options.mode === undefined ? {} : { mode: options.mode }),
+    ...(options.backlog === undefined ? {} : { backlog: options.backlog })
+  })
+  return new Receiver(listener, options, policy, max, server)
+}

@@ -1,0 +1,250 @@
+// Shared by the receiver tests: child processes driven over IPC (every
+// message kept, so a wait never misses one that came early), temporary socket
+// directories, and small clients.
+import { fork, spawn, type ChildProcess } from 'node:child_process'
+import fs from 'node:fs'
+import net from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+import type { Test } from 'tap'
+import WebSocket from 'ws'
+import { openFds } from '../helpers/fds.js'
+
+export const FIXTURES = path.join(__dirname, '..', 'fixtures')
+
+export type Message = Record<string, any>
+
+export class Child {
+  readonly proc: ChildProcess
+  readonly label: string
+  readonly messages: Message[] = []
+  private readonly taken = new Set<number>()
+  private waiters: Array<() => void> = []
+  readonly exited: Promise<{ code: number | null, signal: NodeJS.Signals | null }>
+
+  constructor (proc: ChildProcess, label: string) {
+    this.proc = proc
+    this.label = label
+    proc.on('message', (msg: Message) => {
+      this.messages.push(msg)
+      const waiters = this.waiters
+      this.waiters = []
+      for (const wake of waiters) wake()
+    })
+    this.exited = new Promise((resolve) => {
+      proc.on('exit', (code, signal) => {
+        resolve({ code, signal })
+        const waiters = this.waiters
+        this.waiters = []
+        for (const wake of waiters) wake()
+      })
+    })
+  }
+
+  get pid (): number { return this.proc.pid as number }
+  get alive (): boolean { return this.proc.exitCode === null && this.proc.signalCode === null }
+
+  /** The first message (not taken by an earlier wait) that matches, now or later. */
+  async waitFor (match: (msg: Message) => boolean, what = 'a message'): Promise<Message> {
+    for (;;) {
+      for (let i = 0; i < this.messages.length; i++) {
+        if (!this.taken.has(i) && match(this.messages[i])) {
+          this.taken.add(i)
+          return this.messages[i]
+        }
+      }
+      if (!this.alive) throw new Error(`${this.label} exited while waiting for ${what}: ${JSON.stringify(this.messages)}`)
+      await new Promise<void>((resolve) => this.waiters.push(resolve))
+    }
+  }
+
+  event (name: string, match: (msg: Message) => boolean = () => true): Promise<Message> {
+    return this.waitFor((msg) => msg.event === name && match(msg), `event ${name}`)
+  }
+
+  /** Messages seen so far for `name` (taken or not). */
+  seen (name: string): Message[] {
+    return this.messages.filter((msg) => msg.event === name)
+  }
+
+  async request (cmd: string, extra: Message = {}): Promise<Message> {
+    this.proc.send({ cmd, ...extra })
+    return await this.waitFor((msg) => msg.reply === cmd, `reply ${cmd}`)
+  }
+
+  fds (): number { return openFds(this.pid).length }
+
+  kill (): void { if (this.alive) this.proc.kill('SIGKILL') }
+}
+
+function forkFixture (fixture: string, config: object, label: string): Child {
+  // execArgv: [] keeps tap's TypeScript loader out of the plain-JS children.
+  const proc = fork(path.join(FIXTURES, fixture), [JSON.stringify(config)], { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  return new Child(proc, label)
+}
+
+/** A receiver fixture (receiver-fastify.js, receiver-ws.js, receiver-raw.js), once it listens. */
+export async function startReceiver (t: Test, kind: 'fastify' | 'ws' | 'raw', config: object): Promise<Child> {
+  const child = forkFixture(`receiver-${kind}.js`, config, `receiver-${kind}`)
+  t.teardown(() => child.kill())
+  await child.event('ready')
+  return child
+}
+
+export interface SenderOptions {
+  context?: unknown
+  target?: string
+  kind?: string
+  /** Run as this uid/gid through setpriv (the tests run as root). */
+  asUser?: number
+}
+
+/** The test sender (receiver-sender.js), once it listens on TCP and has its channel (or failed to). */
+export async function startSender (t: Test, address: { path?: string, abstract?: string }, options: SenderOptions = {}): Promise<Child & { port: number }> {
+  const config = { ...address, ...options }
+  let child: Child
+  if (options.asUser !== undefined) {
+    const id = String(options.asUser)
+    const proc = spawn('setpriv', [`--reuid=${id}`, `--regid=${id}`, '--clear-groups', process.execPath,
+      path.join(FIXTURES, 'receiver-sender.js'), JSON.stringify(config)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    child = new Child(proc, `sender(uid ${id})`)
+  } else {
+    child = forkFixture('receiver-sender.js', config, 'sender')
+  }
+  t.teardown(() => child.kill())
+  const listening = await child.waitFor((msg) => msg.event === 'listening' || msg.event === 'fatal', 'listening')
+  if (listening.event === 'fatal') throw new Error(`sender failed: ${listening.message}`)
+  return Object.assign(child, { port: listening.port as number })
+}
+
+/** Ends a child the way the fixtures expect and checks it exited on its own, cleanly. */
+export async function stopChild (t: Test, child: Child, cmd = 'exit'): Promise<void> {
+  if (!child.alive) return
+  child.proc.send({ cmd })
+  const { code, signal } = await child.exited
+  t.equal(code, 0, `${child.label} exited cleanly`)
+  t.equal(signal, null, `${child.label} was not killed`)
+}
+
+/** A fresh directory for sockets, removed at the end. */
+export function tmpDir (t: Test, mode = 0o700): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'receiver-'))
+  fs.chmodSync(dir, mode)
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
+
+/** A WebSocket client that queues messages and records how it closed. */
+export class WsClient {
+  readonly ws: WebSocket
+  private readonly queue: string[] = []
+  private wake: (() => void) | null = null
+  readonly opened: Promise<void>
+  readonly closed: Promise<{ code: number, reason: string }>
+
+  constructor (url: string) {
+    this.ws = new WebSocket(url)
+    this.ws.on('message', (data) => {
+      this.queue.push(data.toString())
+      this.wake?.()
+    })
+    this.opened = new Promise((resolve, reject) => {
+      this.ws.once('open', () => resolve())
+      this.ws.once('error', reject)
+      this.ws.once('unexpected-response', (req, res) => reject(new Error(`unexpected response ${String(res.statusCode)}`)))
+    })
+    this.closed = new Promise((resolve) => {
+      this.ws.once('close', (code, reason) => {
+        resolve({ code, reason: reason.toString() })
+        this.wake?.()
+      })
+    })
+  }
+
+  async next (): Promise<string> {
+    while (this.queue.length === 0) {
+      if (this.ws.readyState === WebSocket.CLOSED) throw new Error('closed while waiting for a message')
+      await new Promise<void>((resolve) => { this.wake = resolve })
+      this.wake = null
+    }
+    return this.queue.shift() as string
+  }
+
+  send (data: string | Buffer): void { this.ws.send(data) }
+}
+
+/** A raw TCP client collecting everything it receives until the server ends. */
+export function rawClient (port: number): { socket: net.Socket, received: () => Buffer, ended: Promise<Buffer>, closed: Promise<void>, waitFor: (predicate: (data: Buffer) => boolean) => Promise<Buffer> } {
+  const socket = net.connect(port, '127.0.0.1')
+  socket.setNoDelay(true)
+  const chunks: Buffer[] = []
+  let waiters: Array<() => void> = []
+  const all = (): Buffer => Buffer.concat(chunks)
+  socket.on('data', (data) => {
+    chunks.push(data)
+    const w = waiters
+    waiters = []
+    for (const wake of w) wake()
+  })
+  socket.on('error', () => {})
+  const ended = new Promise<Buffer>((resolve) => socket.once('end', () => resolve(all())))
+  const closed = new Promise<void>((resolve) => socket.once('close', () => {
+    resolve()
+    const w = waiters
+    waiters = []
+    for (const wake of w) wake()
+  }))
+  const waitFor = async (predicate: (data: Buffer) => boolean): Promise<Buffer> => {
+    for (;;) {
+      const data = all()
+      if (predicate(data)) return data
+      if (socket.destroyed) throw new Error(`socket closed; received ${JSON.stringify(data.toString('latin1').slice(0, 500))}`)
+      await new Promise<void>((resolve) => waiters.push(resolve))
+    }
+  }
+  return { socket, received: all, ended, closed, waitFor }
+}
+
+/** A masked client WebSocket frame (RFC 6455), unfragmented. */
+export function clientFrame (opcode: number, payload: Buffer): Buffer {
+  const mask = Buffer.from([0x12, 0x34, 0x56, 0x78])
+  const masked = Buffer.from(payload)
+  for (let i = 0; i < masked.length; i++) masked[i] ^= mask[i & 3]
+  let header: Buffer
+  if (payload.length < 126) header = Buffer.from([0x80 | opcode, 0x80 | payload.length])
+  else if (payload.length < 65536) header = Buffer.from([0x80 | opcode, 0x80 | 126, payload.length >> 8, payload.length & 0xff])
+  else throw new Error('frame too large for this helper')
+  return Buffer.concat([header, mask, masked])
+}
+
+/** Parses unmasked server frames from `data`: [{ opcode, payload }], stopping at an incomplete one. */
+export function serverFrames (data: Buffer): Array<{ opcode: number, payload: Buffer }> {
+  const out: Array<{ opcode: number, payload: Buffer }> = []
+  let offset = 0
+  while (data.length - offset >= 2) {
+    const opcode = data[offset] & 0x0f
+    let length = data[offset + 1] & 0x7f
+    let start = offset + 2
+    if (length === 126) {
+      if (data.length - offset < 4) break
+      length = data.readUInt16BE(offset + 2)
+      start = offset + 4
+    } else if (length === 127) {
+      if (data.length - offset < 10) break
+      length = Number(data.readBigUInt64BE(offset + 2))
+      start = offset + 10
+    }
+    if (data.length < start + length) break
+    out.push({ opcode, payload: data.subarray(start, start + length) })
+    offset = start + length
+  }
+  return out
+}
+
+export const setprivAvailable = (): boolean => {
+  try {
+    return fs.existsSync('/usr/bin/setpriv') || fs.existsSync('/bin/setpriv')
+  } catch {
+    return false
+  }
+}
