@@ -1,0 +1,101 @@
+'use strict'
+// The sibling WebSocket service of the demo: an ordinary Fastify app with
+// @fastify/websocket and a chat room + ticker on /chat. The only
+// handoff-specific lines are createReceiver() (so the web app can pass it
+// connections) and handoffInfo() (to read what the web app attached: the
+// user its auth hook found and its own pid). It listens on no TCP port:
+// every connection it serves was accepted by the web app.
+//
+// Started by run.js (env DEMO_SOCKET, DEMO_TICK_MS). Stops on SIGTERM, on
+// { cmd: 'stop' } over IPC, or when run.js goes away.
+const Fastify = require('fastify')
+const { createReceiver, handoffInfo } = require('../../dist/index.js')
+
+const SOCKET = process.env.DEMO_SOCKET
+const TICK_MS = Number(process.env.DEMO_TICK_MS ?? 1000)
+const log = (msg) => console.log(`[sibling ${process.pid}] ${msg}`)
+const tell = (msg) => { if (process.connected) process.send(msg) }
+
+async function main () {
+  if (!SOCKET) throw new Error('DEMO_SOCKET is not set (start the demo with `npm run demo`)')
+  const app = Fastify()
+  await app.register(require('@fastify/websocket'))
+
+  const clients = new Map() // WebSocket -> { conn, user }
+  let nextConn = 1
+  const broadcast = (msg) => {
+    const text = JSON.stringify(msg)
+    for (const ws of clients.keys()) ws.send(text)
+  }
+
+  app.register(async (app) => {
+    app.get('/chat', { websocket: true }, (socket, request) => {
+      const info = handoffInfo(request)
+      const context = info?.context ?? {}
+      const conn = nextConn++
+      const user = typeof context.user === 'string' ? context.user : 'anonymous'
+      clients.set(socket, { conn, user })
+      log(`serving connection #${conn} of ${user}, accepted by web app ${context.webappPid ?? '?'} (sender pid ${info?.sender.pid ?? '?'})`)
+      socket.send(JSON.stringify({
+        type: 'welcome',
+        conn,
+        user,
+        siblingPid: process.pid,
+        webappPid: context.webappPid ?? null,
+        senderPid: info?.sender.pid ?? null,
+        handoffMs: info ? info.receivedAt - info.sentAt : null,
+        live: clients.size
+      }))
+      broadcast({ type: 'join', conn, user, live: clients.size })
+      socket.on('message', (data) => {
+        let msg
+        try { msg = JSON.parse(data.toString()) } catch { return }
+        if (msg.type === 'chat' && typeof msg.text === 'string') {
+          broadcast({ type: 'chat', conn, user, text: msg.text.slice(0, 500), siblingPid: process.pid, at: Date.now() })
+        }
+      })
+      socket.on('close', () => {
+        clients.delete(socket)
+        log(`connection #${conn} of ${user} closed`)
+        broadcast({ type: 'leave', conn, user, live: clients.size })
+      })
+    })
+  })
+
+  let tick = 0
+  const ticker = setInterval(() => {
+    tick++
+    broadcast({ type: 'tick', n: tick, at: Date.now(), siblingPid: process.pid, live: clients.size })
+  }, TICK_MS)
+
+  const receiver = await createReceiver({ path: SOCKET, server: app, targets: ['chat'], name: 'demo-sibling' })
+  receiver.on('peer', (peer) => log(`web app ${peer.pid} connected to ${SOCKET}`))
+  receiver.on('reject', (r) => log(`rejected a handoff: ${r.reason} ${r.message}`))
+  log(`receiving handoffs on ${SOCKET}`)
+  tell({ event: 'ready', pid: process.pid })
+
+  let stopping = null
+  const stop = (why) => {
+    if (stopping) return stopping
+    log(`stopping (${why})`)
+    clearInterval(ticker)
+    stopping = (async () => {
+      await receiver.close() // stop listening, remove the socket file
+      for (const ws of clients.keys()) ws.close(1001, 'the demo is stopping')
+      await app.close()
+      log('stopped')
+      if (process.connected) process.disconnect()
+    })()
+    return stopping
+  }
+  process.on('SIGTERM', () => stop('SIGTERM'))
+  // Ctrl-C reaches the whole process group: let run.js decide the order.
+  process.on('SIGINT', () => { if (!process.connected) stop('SIGINT') })
+  process.on('message', (msg) => { if (msg && msg.cmd === 'stop') stop('asked by run.js') })
+  process.on('disconnect', () => stop('run.js went away'))
+}
+
+main().catch((err) => {
+  console.error(`[sibling ${process.pid}] error: ${err.stack || err}`)
+  process.exit(1)
+})
