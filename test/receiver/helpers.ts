@@ -174,9 +174,20 @@ export class WsClient {
 }
 
 /** A raw TCP client collecting everything it receives until the server ends. */
-export function rawClient (port: number): { socket: net.Socket, received: () => Buffer, ended: Promise<Buffer>, closed: Promise<void>, waitFor: (predicate: (data: Buffer) => boolean) => Promise<Buffer> } {
+export interface RawClient {
+  socket: net.Socket
+  /** The client's own port, once connected. */
+  localPort: Promise<number>
+  received: () => Buffer
+  ended: Promise<Buffer>
+  closed: Promise<void>
+  waitFor: (predicate: (data: Buffer) => boolean) => Promise<Buffer>
+}
+
+export function rawClient (port: number): RawClient {
   const socket = net.connect(port, '127.0.0.1')
   socket.setNoDelay(true)
+  const localPort = new Promise<number>((resolve) => socket.once('connect', () => resolve(socket.localPort as number)))
   const chunks: Buffer[] = []
   let waiters: Array<() => void> = []
   const all = (): Buffer => Buffer.concat(chunks)
@@ -202,7 +213,7 @@ export function rawClient (port: number): { socket: net.Socket, received: () => 
       await new Promise<void>((resolve) => waiters.push(resolve))
     }
   }
-  return { socket, received: all, ended, closed, waitFor }
+  return { socket, localPort, received: all, ended, closed, waitFor }
 }
 
 /** A masked client WebSocket frame (RFC 6455), unfragmented. */
