@@ -15,11 +15,13 @@ const flags = parseFlags()
 const { log, error } = logger('tcp-server')
 
 const VERDICT_TIMEOUT_MS = P.DEFAULT_VERDICT_TIMEOUT_MS
+/** PROTOCOL.md §7.7: how long after a HANDOFF's deadline the sender still waits for its verdict. */
+const GRACE_MS = 1000
 
 let server = null
 let link = null // { pass(socket, fd) → Promise<'passed' | 'kept'>, close() }
 let accepted = 0
-let outcomes = 0 // passes whose outcome is known (sent, ACCEPT, REJECT, failed)
+let outcomes = 0 // passes whose outcome is known (sent, ACCEPT, REJECT, ours again)
 let settled = 0
 let failures = 0
 
@@ -64,7 +66,7 @@ async function onConnection (socket) {
   } else {
     failures++
     // Still ours: tell the client and end it properly.
-    socket.end('sorry, no receiver took this connection\n')
+    socket.end('sorry, no receiver took this connection\n', () => socket.destroy())
   }
   settled++
   if (settled >= flags.count) done()
@@ -109,25 +111,27 @@ async function seedLink () {
 }
 
 // --- the full protocol: HELLO exchange, then HANDOFF → ACCEPT / REJECT per connection.
+// PROTOCOL.md §7: ACCEPT read → the receiver's (close our copy); REJECT, the
+// channel's end, or no verdict by deadline + grace → ours again.
 async function fullLink () {
   const session = new Session(await connectUnix(flags.uds), 'sender', 'seed-demo tcp-server')
-  const inFlight = new Map() // id → { resolve, timer }
+  const inFlight = new Map() // id → settle(verdict | 'ended' | 'expired')
   let nextId = 1
-  const settleAll = (why) => {
-    // §7.6: unknown outcome, the connection is closed without a word.
-    for (const [id, entry] of inFlight) {
-      error(`HANDOFF ${id}: ${why}; closing our copy without writing to it`)
-      entry.resolve('unknown')
-    }
-  }
+  // After a deadline passed without a verdict, no further HANDOFF until the receiver writes again (§7.7).
+  let stalled = false
   session.on('failed', (err) => onLinkLost(describeError(err)))
-  session.on('close', () => { settleAll('the channel closed'); onLinkLost('the channel closed') })
+  session.on('close', () => {
+    // §7.6: everything the receiver wrote has been read; what is still in flight was not taken.
+    for (const settle of inFlight.values()) settle('ended')
+    onLinkLost('the channel closed')
+  })
   session.on('message', (msg) => {
+    stalled = false
     if (msg.type === P.FrameType.Accept || msg.type === P.FrameType.Reject) {
-      const entry = inFlight.get(msg.id)
-      if (entry === undefined) return // a late verdict: ignored (§7.6)
-      inFlight.delete(msg.id)
-      entry.resolve(msg)
+      const settle = inFlight.get(msg.id)
+      if (settle !== undefined) settle(msg)
+      else if (msg.type === P.FrameType.Accept) error(`late ACCEPT ${msg.id} (after its deadline): the receiver broke PROTOCOL.md §7`)
+      // a late REJECT: ignored
     } else if (msg.type === P.FrameType.Goodbye) {
       log(`GOODBYE from uds-server (${msg.body.reason})`)
     }
@@ -141,12 +145,15 @@ async function fullLink () {
   })
   return {
     pass: async (socket, fd) => {
+      if (stalled) throw new Error('the receiver has not answered since a handoff expired; not sending more')
       const id = nextId
       nextId = nextId === 0xFFFFFFFF ? 1 : nextId + 1
+      const sentAt = Date.now()
       const meta = {
         kind: 'raw',
         keepAlive: false,
-        sentAt: Date.now(),
+        sentAt,
+        deadline: sentAt + VERDICT_TIMEOUT_MS,
         remoteAddress: socket.remoteAddress,
         remotePort: socket.remotePort,
         localAddress: socket.localAddress,
@@ -156,25 +163,26 @@ async function fullLink () {
       }
       const frame = P.encodeHandoff(id, { meta, head: Buffer.alloc(0), buffered: Buffer.alloc(0) }, peer.maxFrameSize)
       const verdict = new Promise((resolve) => {
-        const timer = setTimeout(() => {
+        const timer = setTimeout(() => settle('expired'), meta.deadline + GRACE_MS - Date.now())
+        function settle (v) {
+          clearTimeout(timer)
           inFlight.delete(id)
-          error(`HANDOFF ${id}: no verdict within ${VERDICT_TIMEOUT_MS} ms; closing our copy without writing to it`)
-          resolve('unknown')
-        }, VERDICT_TIMEOUT_MS)
-        inFlight.set(id, { resolve: (v) => { clearTimeout(timer); resolve(v) } })
+          resolve(v)
+        }
+        inFlight.set(id, settle)
       })
       try {
         await session.send(frame, [fd])
       } catch (err) {
-        inFlight.get(id)?.resolve(null)
-        inFlight.delete(id)
+        inFlight.get(id)?.('ended')
         throw err
       }
       log(`HANDOFF ${id} sent, waiting for the verdict`)
       const v = await verdict
-      if (v === 'unknown') {
-        failures++
-        return 'passed' // not ours to write to any more: just drop our copy
+      if (v === 'ended') throw new Error(`HANDOFF ${id}: the channel ended before a verdict; the connection is ours again`)
+      if (v === 'expired') {
+        stalled = true
+        throw new Error(`HANDOFF ${id}: no verdict by its deadline + ${GRACE_MS} ms; the connection is ours again`)
       }
       if (v.type === P.FrameType.Accept) {
         log(`ACCEPT ${id} (receiver serves ${v.body.live})`)

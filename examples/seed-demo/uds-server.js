@@ -97,6 +97,7 @@ async function seedPeer (fd) {
 
 function fullPeer (fd) {
   const session = new Session(fd, 'receiver', 'seed-demo uds-server')
+  const verdicts = new Set() // ACCEPTs not yet in the channel
   peers.add(session)
   session.on('ready', (hello, version) => {
     log(`HELLO from ${hello.name ?? 'a sender'} (pid ${hello.pid}), protocol version ${version}`)
@@ -113,8 +114,9 @@ function fullPeer (fd) {
   session.on('message', (msg, fds) => {
     const P = lib.protocol
     if (msg.type === P.FrameType.Goodbye) {
+      // §6.6: answer what we have, then close.
       log(`GOODBYE from the sender (${msg.body.reason})`)
-      session.close()
+      Promise.allSettled(verdicts).then(() => session.close())
       return
     }
     if (msg.type !== P.FrameType.Handoff) return
@@ -143,10 +145,24 @@ function fullPeer (fd) {
       reject(session, msg.id, reason, problem)
       return
     }
-    // Ours from now on (§7: serving may start before the ACCEPT is written).
-    serve(received, buffered).catch((err) => error(describeError(err)))
-    session.send(P.encodeAccept(msg.id, { live, max: null }))
-      .then(() => log(`ACCEPT ${msg.id}`), (err) => error(`ACCEPT ${msg.id}: ${describeError(err)}`))
+    // §7 receiver rule 2: check the deadline right before the ACCEPT, and
+    // touch the connection only once the ACCEPT is completely in the channel.
+    if (meta.deadline !== undefined && Date.now() >= meta.deadline) {
+      closeFds([received])
+      error(`HANDOFF ${msg.id}: decided after its deadline; closed fd=${received}; REJECT expired`)
+      reject(session, msg.id, 'expired', 'decided after the deadline')
+      return
+    }
+    const accepted = session.send(P.encodeAccept(msg.id, { live: live + 1, max: null }))
+    verdicts.add(accepted)
+    accepted.finally(() => verdicts.delete(accepted)).catch(() => {})
+    accepted.then(() => {
+      log(`ACCEPT ${msg.id}`)
+      return serve(received, buffered)
+    }, (err) => {
+      closeFds([received])
+      error(`ACCEPT ${msg.id} not written (${describeError(err)}); closed fd=${received} without serving it`)
+    }).catch((err) => error(describeError(err)))
   })
 }
 

@@ -2,6 +2,7 @@
 // library only) and the Node programs pass live TCP connections both ways, in
 // the Go format, and with the full protocol of PROTOCOL.md.
 import t, { type Test } from 'tap'
+import fs from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
 import { checkFdLeaks } from '../helpers/fds.js'
@@ -99,6 +100,7 @@ t.test('full protocol, Node → Python: the Python peer (PROTOCOL.md alone) rece
     kind: 'raw',
     keepAlive: false,
     sentAt: meta.sentAt,
+    deadline: (meta.sentAt as number) + 5000,
     remoteAddress: '127.0.0.1',
     remotePort: client.socket.localPort,
     localAddress: '127.0.0.1',
@@ -149,4 +151,45 @@ t.test('full protocol, Python → Node: the Python sender hands a connection to 
   t.equal(udsServer.count(/^\[uds-server\] read: HELLO$/), 2)
   t.equal(udsServer.count(/./, 'stderr') + pyServer.count(/./, 'stderr'), 0, 'no error on either side',
     { output: `${udsServer.text()}\n${pyServer.text()}` })
+})
+
+t.test('full protocol, REJECT: the Node tcp-server keeps the connection and answers the client itself', async (t) => {
+  checkFdLeaks(t)
+  const uds = path.join(tmpDir(t), 'full-reject.sock')
+  const pyServer = python(t, ['uds-server', '--uds', uds, '--protocol', 'full', '--reject', 'capacity'])
+  await pyServer.waitFor(/^\[py-uds-server\] listening on /)
+  const tcpServer = node(t, 'tcp-server', ['--uds', uds, '--port', '0', '--protocol', 'full'])
+  const port = await listeningPort(tcpServer)
+  const client = connect(t, port)
+  await client.ended
+  t.equal(client.data(), 'sorry, no receiver took this connection\n', 'the sender, still the owner, answered')
+  await tcpServer.waitFor(/^\[tcp-server\] error: REJECT 1: capacity told to \(--reject\)$/, 'stderr')
+  t.equal(tcpServer.count(/closed its copy/), 0, 'it did not just drop its copy')
+  await exitsWith(t, tcpServer, 1)
+  await pyServer.waitFor(/^\[py-uds-server\] error: HANDOFF 1: capacity: told to \(--reject\); its descriptor was closed; REJECT$/, 'stderr')
+  // It still waits for the connection it was told to serve: interrupt it.
+  pyServer.kill('SIGINT')
+  await exitsWith(t, pyServer, 130)
+  t.notOk(fs.existsSync(uds), 'it removed its socket file')
+})
+
+t.test('full protocol, deadline: the Node uds-server REJECTs "expired" a HANDOFF decided at or after its deadline', async (t) => {
+  checkFdLeaks(t)
+  const uds = path.join(tmpDir(t), 'full-expired.sock')
+  const udsServer = node(t, 'uds-server', ['--uds', uds, '--protocol', 'full'])
+  await udsServer.waitFor(/^\[uds-server\] listening on /)
+  // deadline = sentAt: already past when uds-server decides.
+  const pyServer = python(t, ['tcp-server', '--uds', uds, '--port', '0', '--protocol', 'full', '--deadline-offset', '0'])
+  const port = await listeningPort(pyServer)
+  const client = connect(t, port)
+  await client.ended
+  t.equal(client.data(), 'sorry, no receiver took this connection\n', 'the Python sender kept it and answered')
+  await udsServer.waitFor(/^\[uds-server\] error: HANDOFF 1: decided after its deadline; closed fd=\d+; REJECT expired$/, 'stderr')
+  await pyServer.waitFor(/^\[py-tcp-server\] error: REJECT 1: expired /, 'stderr')
+  t.equal(udsServer.count(/ACCEPT/), 0, 'no ACCEPT')
+  await exitsWith(t, pyServer, 1)
+  // It still waits for the connection it was told to serve: stop it.
+  udsServer.kill('SIGTERM')
+  await exitsWith(t, udsServer, 1)
+  t.notOk(fs.existsSync(uds), 'it removed its socket file')
 })
