@@ -46,3 +46,43 @@ export const ERR_HANDOFF_PEER_ERROR = createError<[string, string]>(
   'ERR_HANDOFF_PEER_ERROR', 'the sender ended the channel with ERROR %s: %s')
 export const ERR_HANDOFF_HELLO_TIMEOUT = createError<[number]>(
   'ERR_HANDOFF_HELLO_TIMEOUT', 'no HELLO from the peer within %d ms')
+
+// Sender / plugin
+export const ERR_HANDOFF_TLS = createError(
+  'ERR_HANDOFF_TLS',
+  'a TLS connection cannot be handed off: its session state lives in this process; terminate TLS in front of the app', 500)
+export const ERR_HANDOFF_HTTP2 = createError(
+  'ERR_HANDOFF_HTTP2', 'an HTTP/2 stream cannot be handed off: its connection carries other streams', 500)
+export const ERR_HANDOFF_NOT_UPGRADE = createError<[string, string]>(
+  'ERR_HANDOFF_NOT_UPGRADE', 'the handoff route %s %s must be a GET route for WebSocket upgrades', 500, TypeError)
+export const ERR_HANDOFF_NOT_TCP = createError<[string]>(
+  'ERR_HANDOFF_NOT_TCP', 'only a TCP connection can be handed off, not %s', 500)
+export const ERR_HANDOFF_SOCKET_GONE = createError(
+  'ERR_HANDOFF_SOCKET_GONE', 'the client connection is already closed')
+export const ERR_HANDOFF_RESPONSE_STARTED = createError(
+  'ERR_HANDOFF_RESPONSE_STARTED', 'the response has already started: a connection is handed off before anything is written to it', 500)
+export const ERR_HANDOFF_REQUEST_BODY = createError(
+  'ERR_HANDOFF_REQUEST_BODY', 'a request with a body cannot be handed off with reply.handoff (the body may already be consumed)', 500)
+export const ERR_HANDOFF_PIPELINED = createError<[string]>(
+  'ERR_HANDOFF_PIPELINED', 'the connection cannot be handed off: %s', 500)
+export const ERR_HANDOFF_TOO_LARGE = createError<[string]>(
+  'ERR_HANDOFF_TOO_LARGE', 'the connection cannot be handed off: %s', 500)
+export const ERR_HANDOFF_UNKNOWN_TARGET = createError<[string]>(
+  'ERR_HANDOFF_UNKNOWN_TARGET', 'no handoff target named "%s" is registered', 500)
+export const ERR_HANDOFF_SENDER_OPTION = createError<[string, string]>(
+  'ERR_HANDOFF_SENDER_OPTION', 'invalid handoff option "%s": %s', 500, TypeError)
+export const ERR_HANDOFF_SENDER_CLOSED = createError(
+  'ERR_HANDOFF_SENDER_CLOSED', 'the handoff sender is closed', 503)
+export const ERR_HANDOFF_UNAVAILABLE = createError<[string, string]>(
+  'ERR_HANDOFF_UNAVAILABLE', 'target "%s" has no receiver ready: %s', 503)
+export const ERR_HANDOFF_REJECTED = createError<[string, string, string]>(
+  'ERR_HANDOFF_REJECTED', 'the receiver on %s rejected the handoff (%s): %s', 503)
+export const ERR_HANDOFF_VERDICT_TIMEOUT = createError<[string, number]>(
+  'ERR_HANDOFF_VERDICT_TIMEOUT', 'no verdict from the receiver on %s within %d ms (deadline + grace)', 503)
+export const ERR_HANDOFF_RECEIVER_LOST = createError<[string, string]>(
+  'ERR_HANDOFF_RECEIVER_LOST', 'the channel to the receiver on %s ended before its verdict: %s', 503)
+export const ERR_HANDOFF_LATE_ACCEPT = createError<[string, number]>(
+  'ERR_HANDOFF_LATE_ACCEPT',
+  'the receiver on %s accepted handoff %d after its deadline (a protocol violation): the sender had already answered the client', 500)
+export const ERR_HANDOFF_UPGRADE_REQUIRED = createError<[string, string]>(
+  'ERR_HANDOFF_UPGRADE_REQUIRED', 'the route %s %s hands off WebSocket upgrades only, and this request is not one', 426)

@@ -1,0 +1,394 @@
+// Taking a client connection out of Node without losing a byte, and either
+// letting it go (the receiver took it) or giving it back (it did not).
+//
+// The rules, from docs/FIELD-NOTES and Node's lib/_http_server.js + lib/net.js:
+//  - drain what Node holds (the upgrade `head`, the stream's readableBuffer)
+//    and only then stop the handle reading, in the same tick (socket.read()
+//    re-arms reading, so stopping first loses what arrives in between);
+//  - a plain request's socket is read by the HTTP parser in C++: after the
+//    handle stops, the parser must hold nothing past the request, or the
+//    handoff is refused (those bytes cannot be recovered);
+//  - once the receiver owns the connection, leave the server's bookkeeping
+//    the way Node's upgrade path does (listeners, parser, timeouts) and close
+//    our copy with the handle's own close: never end(), never a reset, never
+//    a linger change.
+import { createRequire } from 'node:module'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type net from 'node:net'
+import { binding } from '../native.js'
+import {
+  ERR_HANDOFF_HTTP2, ERR_HANDOFF_NOT_TCP, ERR_HANDOFF_PIPELINED, ERR_HANDOFF_REQUEST_BODY,
+  ERR_HANDOFF_RESPONSE_STARTED, ERR_HANDOFF_SOCKET_GONE, ERR_HANDOFF_TLS
+} from '../errors.js'
+import type { HandoffKind } from '../protocol/index.js'
+
+/** The parts of libuv's TCP wrap that detaching needs (lib/net.js uses the same). */
+interface StreamHandle {
+  fd: number
+  reading: boolean
+  readStart (): number
+  readStop (): number
+  close (cb?: () => void): void
+  isStreamBase?: boolean
+  _consumed?: boolean
+}
+
+/** The HTTP parser Node attaches to a server socket (lib/_http_common.js). */
+interface HttpParser {
+  incoming: IncomingMessage | null
+  _consumed?: boolean
+  unconsume (): void
+  /** ms since the current message began; 0 when no message is in progress (node_http_parser.cc). */
+  duration (): number
+}
+
+interface SocketInternals {
+  _handle: StreamHandle | null
+  parser?: HttpParser | null
+  _httpMessage?: ServerResponse | null
+  encrypted?: boolean
+}
+
+const requireNode = createRequire(__filename)
+let freeParser: ((parser: HttpParser, req: IncomingMessage | null, socket: net.Socket) => void) | null | undefined
+
+function nodeFreeParser (): typeof freeParser {
+  if (freeParser === undefined) {
+    try {
+      const common = requireNode('_http_common') as { freeParser?: typeof freeParser }
+      freeParser = typeof common.freeParser === 'function' ? common.freeParser : null
+    } catch {
+      freeParser = null
+    }
+  }
+  return freeParser
+}
+
+function internals (socket: net.Socket): SocketInternals {
+  return socket as unknown as SocketInternals
+}
+
+/** The listeners Node's HTTP server puts on a connection (connectionListenerInternal). */
+const SERVER_LISTENERS: ReadonlyArray<[string, string]> = [
+  ['data', 'bound socketOnData'],
+  ['end', 'bound socketOnEnd'],
+  ['close', 'bound socketOnClose'],
+  ['drain', 'bound socketOnDrain'],
+  ['error', 'socketOnError'],
+  ['timeout', 'socketOnTimeout'],
+  ['resume', 'onSocketResume'],
+  ['pause', 'onSocketPause']
+]
+
+/** Address fields for the HANDOFF meta (what the sender saw). */
+export interface ConnectionAddress {
+  remoteAddress?: string
+  remotePort?: number
+  localAddress?: string
+  localPort?: number
+  family?: 'IPv4' | 'IPv6'
+}
+
+export interface Detached {
+  readonly kind: HandoffKind
+  readonly socket: net.Socket
+  /** The client's descriptor, still owned by this process until release(). */
+  readonly fd: number
+  /** The request head, reconstructed from what Node parsed (raw header names, in the client's order). */
+  readonly head: Buffer
+  /** Bytes Node had read past the head: the upgrade `head` and whatever sat in the stream's buffer. */
+  readonly buffered: Buffer
+  readonly keepAlive: boolean
+  readonly address: ConnectionAddress
+  /** True once release() or restore() ran. */
+  readonly settled: boolean
+  /**
+   * The receiver owns the connection: leave the server's bookkeeping and
+   * close this process's copy with the handle's own close.
+   */
+  release (): void
+  /**
+   * The handoff did not happen: the socket reads again, with what was drained
+   * back in front of its stream (the upgrade `head` stays with the caller).
+   */
+  restore (): void
+}
+
+/** Throws the typed refusal for a connection that can never be handed off. */
+export function checkHandoffable (req: IncomingMessage, socket: net.Socket | null | undefined): net.Socket {
+  if (req.httpVersionMajor === 2 || (req as { stream?: unknown }).stream !== undefined) throw new ERR_HANDOFF_HTTP2()
+  if (socket === null || socket === undefined) throw new ERR_HANDOFF_SOCKET_GONE()
+  if (internals(socket).encrypted === true || (socket as { getPeerCertificate?: unknown }).getPeerCertificate !== undefined) {
+    throw new ERR_HANDOFF_TLS()
+  }
+  const handle = internals(socket)._handle
+  if (socket.destroyed || handle === null || handle === undefined) throw new ERR_HANDOFF_SOCKET_GONE()
+  if (typeof handle.fd !== 'number' || handle.fd < 0) throw new ERR_HANDOFF_NOT_TCP('a connection without a descriptor')
+  let info
+  try {
+    info = binding.fdInfo(handle.fd)
+  } catch (err) {
+    throw Object.assign(new ERR_HANDOFF_SOCKET_GONE(), { cause: err })
+  }
+  if (info.kind !== 'socket' || (info.family !== 'inet' && info.family !== 'inet6') || info.type !== 'stream') {
+    throw new ERR_HANDOFF_NOT_TCP(info.kind === 'socket' ? `a ${String(info.family)} ${String(info.type)} socket` : `a ${info.kind}`)
+  }
+  if (socket.readableEncoding !== null) {
+    throw new ERR_HANDOFF_NOT_TCP('a socket with a string encoding set (its buffered bytes are no longer bytes)')
+  }
+  return socket
+}
+
+/**
+ * The request line and header lines as the client sent them, up to the empty
+ * line. Node keeps the raw header names and their order (rawHeaders) but not
+ * the raw bytes; values are latin1 strings of the original bytes.
+ */
+export function requestHead (req: IncomingMessage, url: string = req.url ?? '/'): Buffer {
+  let head = `${req.method ?? 'GET'} ${url} HTTP/${req.httpVersion}\r\n`
+  const raw = req.rawHeaders
+  for (let i = 0; i + 1 < raw.length; i += 2) head += `${raw[i]}: ${raw[i + 1]}\r\n`
+  return Buffer.from(head + '\r\n', 'latin1')
+}
+
+function addressOf (socket: net.Socket): ConnectionAddress {
+  const out: ConnectionAddress = {}
+  if (socket.remoteAddress !== undefined) out.remoteAddress = socket.remoteAddress
+  if (socket.remotePort !== undefined) out.remotePort = socket.remotePort
+  if (socket.localAddress !== undefined) out.localAddress = socket.localAddress
+  if (socket.localPort !== undefined) out.localPort = socket.localPort
+  if (socket.remoteFamily === 'IPv4' || socket.remoteFamily === 'IPv6') out.family = socket.remoteFamily
+  return out
+}
+
+function hasBody (req: IncomingMessage): boolean {
+  const te = req.headers['transfer-encoding']
+  if (te !== undefined && te !== '') return true
+  const length = req.headers['content-length']
+  return length !== undefined && length !== '' && Number(length) !== 0
+}
+
+/** Whether a connection may carry further requests after this one. */
+function persistent (req: IncomingMessage, res?: ServerResponse): boolean {
+  const keepAlive = (res as { shouldKeepAlive?: unknown } | undefined)?.shouldKeepAlive
+  if (typeof keepAlive === 'boolean') return keepAlive
+  const connection = String(req.headers.connection ?? '').toLowerCase()
+  if (req.httpVersion === '1.0') return /\bkeep-alive\b/.test(connection)
+  return !/\bclose\b/.test(connection)
+}
+
+/**
+ * Stops the handle reading and makes sure nothing starts it again while the
+ * handoff is in flight (socket.read(), resume(), a late 'data' listener all
+ * end in handle.readStart()). Returns a function that lifts the guard.
+ */
+function stopReading (handle: StreamHandle): { wasReading: boolean, lift: () => void } {
+  const wasReading = handle.reading
+  handle.reading = false
+  handle.readStop()
+  // An own property shadows the prototype's method until lifted.
+  Object.defineProperty(handle, 'readStart', { value: () => 0, configurable: true, writable: true })
+  return {
+    wasReading,
+    lift: () => { delete (handle as unknown as Record<string, unknown>).readStart }
+  }
+}
+
+/** Everything Node's stream holds, in order, without starting a read. */
+function drainReadable (socket: net.Socket): Buffer[] {
+  const chunks: Buffer[] = []
+  for (;;) {
+    const chunk = socket.read() as Buffer | null
+    if (chunk === null) break
+    chunks.push(chunk)
+  }
+  return chunks
+}
+
+class DetachedConnection implements Detached {
+  readonly kind: HandoffKind
+  readonly socket: net.Socket
+  readonly fd: number
+  readonly head: Buffer
+  readonly buffered: Buffer
+  readonly keepAlive: boolean
+  readonly address: ConnectionAddress
+  private state: 'detached' | 'released' | 'restored' = 'detached'
+  private readonly drained: Buffer[]
+  private readonly wasReading: boolean
+  private readonly liftGuard: () => void
+  private readonly req: IncomingMessage
+  private readonly timeout: number | undefined
+
+  constructor (init: {
+    kind: HandoffKind, socket: net.Socket, fd: number, head: Buffer, upgradeHead: Buffer, drained: Buffer[],
+    keepAlive: boolean, wasReading: boolean, liftGuard: () => void, req: IncomingMessage, timeout: number | undefined
+  }) {
+    this.kind = init.kind
+    this.socket = init.socket
+    this.fd = init.fd
+    this.head = init.head
+    this.drained = init.drained
+    this.buffered = Buffer.concat([init.upgradeHead, ...init.drained])
+    this.keepAlive = init.keepAlive
+    this.address = addressOf(init.socket)
+    this.wasReading = init.wasReading
+    this.liftGuard = init.liftGuard
+    this.req = init.req
+    this.timeout = init.timeout
+  }
+
+  get settled (): boolean { return this.state !== 'detached' }
+
+  release (): void {
+    if (this.state !== 'detached') return
+    this.state = 'released'
+    const { socket, req } = this
+    const s = internals(socket)
+    // Leave the HTTP server's bookkeeping as its own upgrade path does:
+    // its listeners, the parser (unconsume + free, which also takes the
+    // connection out of the server's connections list), the timeouts.
+    for (const [event, name] of SERVER_LISTENERS) {
+      for (const listener of socket.listeners(event) as Array<(...args: unknown[]) => void>) {
+        if (listener.name === name) socket.removeListener(event, listener)
+      }
+    }
+    const parser = s.parser
+    if (parser !== null && parser !== undefined) {
+      const free = nodeFreeParser()
+      if (free !== null && free !== undefined) {
+        free(parser, req, socket)
+      } else {
+        if (parser._consumed === true) parser.unconsume()
+        s.parser = null
+      }
+    }
+    socket.setTimeout(0)
+    // The handle's own close: libuv takes the descriptor out of epoll, then
+    // close(2). The receiver holds another reference to the socket, so no FIN
+    // and no RST leave this host. destroy() is that close (it never ends the
+    // writable side); 'close' tells the app (and a ServerResponse still
+    // attached) that this process is done with the connection, and
+    // net.Server's connection count drops.
+    socket.destroy()
+  }
+
+  restore (): void {
+    if (this.state !== 'detached') return
+    this.state = 'restored'
+    this.liftGuard()
+    if (this.timeout !== undefined && this.timeout > 0) this.socket.setTimeout(this.timeout)
+    const s = internals(this.socket)
+    // Put back, in front, what we took out of the stream's buffer.
+    for (let i = this.drained.length - 1; i >= 0; i--) this.socket.unshift(this.drained[i])
+    const handle = s._handle
+    if (this.wasReading && handle !== null && !this.socket.destroyed && !handle.reading) {
+      handle.reading = true
+      handle.readStart()
+    }
+  }
+}
+
+function socketTimeout (socket: net.Socket): number | undefined {
+  return (socket as { timeout?: number }).timeout
+}
+
+/**
+ * Detaches the socket of an HTTP upgrade request ('upgrade' event: Node has
+ * already taken it from the HTTP parser). Synchronous: drains `head` and the
+ * stream's buffer, then stops the handle reading, in one tick.
+ */
+export function detachUpgrade (req: IncomingMessage, socket: net.Socket, upgradeHead: Buffer,
+  options: { url?: string } = {}): Detached {
+  checkHandoffable(req, socket)
+  const handle = internals(socket)._handle as StreamHandle
+  const timeout = socketTimeout(socket)
+  const drained = drainReadable(socket)
+  const { wasReading, lift } = stopReading(handle)
+  socket.setTimeout(0)
+  return new DetachedConnection({
+    kind: 'upgrade',
+    socket,
+    fd: handle.fd,
+    head: requestHead(req, options.url),
+    upgradeHead: Buffer.from(upgradeHead ?? Buffer.alloc(0)),
+    drained,
+    keepAlive: false,
+    wasReading,
+    liftGuard: lift,
+    req,
+    timeout
+  })
+}
+
+/**
+ * Detaches the connection of an ordinary request whose response has not
+ * started (SSE, streaming, long polling). The connection is handed off whole:
+ * the receiver writes this response and serves every later request on it.
+ *
+ * Node's HTTP parser reads such a socket in C++, so this stops the handle at
+ * once, lets any parse in progress finish (the caller may be inside it), and
+ * then checks that the parser holds nothing past this request. Refused
+ * (ERR_HANDOFF_PIPELINED) if it does: those bytes cannot be recovered.
+ */
+export async function detachRequest (req: IncomingMessage, res: ServerResponse,
+  options: { url?: string } = {}): Promise<Detached> {
+  const socket = checkHandoffable(req, req.socket)
+  if (res.headersSent || res.writableEnded) throw new ERR_HANDOFF_RESPONSE_STARTED()
+  if (hasBody(req)) throw new ERR_HANDOFF_REQUEST_BODY()
+  const s = internals(socket)
+  if (s._httpMessage !== res) {
+    throw new ERR_HANDOFF_PIPELINED('an earlier response on this keep-alive connection is still being written')
+  }
+  const handle = s._handle as StreamHandle
+  const timeout = socketTimeout(socket)
+  // Stop now: from here nothing new reaches the parser or the stream.
+  const guard = stopReading(handle)
+  socket.setTimeout(0)
+  // The caller may be running inside the parser's execute() (a synchronous
+  // handler): let it finish with the bytes it already has before judging.
+  await new Promise<void>((resolve) => setImmediate(resolve))
+  const refuse = (why: string): never => {
+    guard.lift()
+    if (timeout !== undefined && timeout > 0) socket.setTimeout(timeout)
+    if (guard.wasReading && internals(socket)._handle !== null && !socket.destroyed) {
+      handle.reading = true
+      handle.readStart()
+    }
+    throw new ERR_HANDOFF_PIPELINED(why)
+  }
+  if (socket.destroyed || s._handle === null) {
+    guard.lift()
+    throw new ERR_HANDOFF_SOCKET_GONE()
+  }
+  if (res.headersSent || res.writableEnded) {
+    guard.lift()
+    throw new ERR_HANDOFF_RESPONSE_STARTED()
+  }
+  const parser = s.parser
+  if (parser !== null && parser !== undefined) {
+    if (parser.incoming !== req) refuse('the client pipelined another request after this one; the HTTP parser has already read it')
+    if (typeof parser.duration === 'function' && parser.duration() !== 0) {
+      refuse('the HTTP parser has already read the beginning of another request')
+    }
+  }
+  if (!req.complete) refuse('the request is not complete yet')
+  // A parser that does not consume the handle leaves unparsed bytes in the
+  // stream's buffer: they follow this request. (read() marks the handle as
+  // reading even though the guard kept it stopped: put the flag back.)
+  const drained = drainReadable(socket)
+  handle.reading = false
+  return new DetachedConnection({
+    kind: 'request',
+    socket,
+    fd: handle.fd,
+    head: requestHead(req, options.url),
+    upgradeHead: Buffer.alloc(0),
+    drained,
+    keepAlive: persistent(req, res),
+    wasReading: guard.wasReading,
+    liftGuard: guard.lift,
+    req,
+    timeout
+  })
+}

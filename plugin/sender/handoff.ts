@@ -1,0 +1,293 @@
+// The whole flow for one connection, framework-free: detach it, offer it to a
+// target, wait for the verdict, then either let it go (ACCEPT: close our copy
+// with the handle's close) or keep it and answer the client ourselves (the
+// fallback). Ownership rules: PROTOCOL.md §7 and docs/sender.md.
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type net from 'node:net'
+import {
+  ERR_HANDOFF_REJECTED, ERR_HANDOFF_SENDER_CLOSED, ERR_HANDOFF_SENDER_OPTION, ERR_HANDOFF_UNKNOWN_TARGET
+} from '../errors.js'
+import type { UnixAddress } from '../unix.js'
+import { detachRequest, detachUpgrade, type Detached } from './detach.js'
+import { respondUnavailable, writeUnavailable } from './fallback.js'
+import { Target, resolveTargetOptions, type BalancePolicy, type TargetHealth, type TargetOptions } from './target.js'
+import type { Verdict } from './link.js'
+
+/** pino-compatible: what request.log and fastify.log offer. */
+export interface SenderLogger {
+  debug?: (obj: object, msg?: string) => void
+  info: (obj: object, msg?: string) => void
+  warn: (obj: object, msg?: string) => void
+  error: (obj: object, msg?: string) => void
+}
+
+export interface SenderOptions {
+  /** Named targets: a path, a list of paths (a pool), or full options. */
+  targets: Record<string, TargetOptions | UnixAddress | UnixAddress[]>
+  /** Defaults for every target. */
+  timeout?: number
+  grace?: number
+  retryAfter?: number
+  balance?: BalancePolicy
+  connectWait?: number
+  helloTimeout?: number
+  reconnect?: { min?: number, max?: number }
+  /** Name sent in our HELLO (the receiver's logs). */
+  name?: string
+  /** Where link-level events go (receivers going down, protocol violations). Default: silent. */
+  log?: SenderLogger
+}
+
+export type HandoffOutcome =
+  | 'accepted' | 'rejected' | 'unavailable' | 'timeout' | 'lost' | 'unsent' | 'refused' | 'doubt' | 'closed'
+
+export interface HandoffResult {
+  /** The receiver owns the connection now. */
+  handedOff: boolean
+  outcome: HandoffOutcome
+  target: string
+  /** The receiver that gave the final verdict. */
+  receiver?: string
+  /** Why the connection stayed here (or, for 'doubt', why it was closed unanswered). */
+  error?: Error
+  /** What was done with a connection that stayed: the 503, the caller's local handler, or nothing (doubt). */
+  fallback?: 'unavailable' | 'local' | 'none'
+}
+
+export interface HandoffOptions {
+  target: string
+  /** JSON-serialisable; the receiver's handoffInfo(request).context. */
+  context?: unknown
+  /** The URL for the replayed request line (default req.url). */
+  url?: string
+  /** Where to log refusals and fallbacks (request.log). */
+  log?: SenderLogger
+}
+
+export interface UpgradeHandoffOptions extends HandoffOptions {
+  /**
+   * What to do with an upgrade that stays here: 'unavailable' (default) writes
+   * a 503 with Retry-After on the raw socket; a function serves it locally
+   * (the socket is reading again, `head` is as it came).
+   */
+  fallback?: 'unavailable' | ((result: HandoffResult) => void | Promise<void>)
+}
+
+export interface RequestHandoffOptions extends HandoffOptions {
+  /**
+   * What to do with a request that stays here: 'unavailable' (default)
+   * answers 503 + Retry-After through `res` (the connection stays usable); a
+   * function serves it locally.
+   */
+  fallback?: 'unavailable' | ((result: HandoffResult) => void | Promise<void>)
+}
+
+const silent: SenderLogger = { info () {}, warn () {}, error () {} }
+
+function outcomeError (target: string, verdict: Verdict | { outcome: 'unavailable', error: Error }, receiver?: string): Error | undefined {
+  if (verdict.outcome === 'accepted') return undefined
+  if (verdict.outcome === 'rejected') {
+    return Object.assign(new ERR_HANDOFF_REJECTED(receiver ?? target, verdict.reason, verdict.message), {
+      reason: verdict.reason, retryable: verdict.retryable
+    })
+  }
+  return verdict.error
+}
+
+export class Sender {
+  private readonly targets = new Map<string, Target>()
+  private readonly log: SenderLogger
+  private closing = false
+  private readonly active = new Set<Promise<unknown>>()
+
+  constructor (options: SenderOptions) {
+    if (typeof options !== 'object' || options === null || typeof options.targets !== 'object' || options.targets === null) {
+      throw new ERR_HANDOFF_SENDER_OPTION('targets', 'expected an object of named targets')
+    }
+    this.log = options.log ?? silent
+    const defaults = {
+      ...(options.timeout === undefined ? {} : { timeout: options.timeout }),
+      ...(options.grace === undefined ? {} : { grace: options.grace }),
+      ...(options.retryAfter === undefined ? {} : { retryAfter: options.retryAfter }),
+      ...(options.balance === undefined ? {} : { balance: options.balance }),
+      ...(options.connectWait === undefined ? {} : { connectWait: options.connectWait }),
+      ...(options.helloTimeout === undefined ? {} : { helloTimeout: options.helloTimeout }),
+      ...(options.reconnect === undefined ? {} : { reconnect: options.reconnect }),
+      ...(options.name === undefined ? {} : { name: options.name })
+    }
+    for (const [name, target] of Object.entries(options.targets)) {
+      if (name.length === 0) throw new ERR_HANDOFF_SENDER_OPTION('targets', 'a target needs a name')
+      this.targets.set(name, new Target(name, resolveTargetOptions(name, target, defaults)))
+    }
+    for (const target of this.targets.values()) {
+      for (const link of target.links) {
+        link.on('down', (err) => this.log.warn({ target: target.name, receiver: link.label, err }, 'handoff receiver unavailable'))
+        link.on('ready', () => this.log.info({ target: target.name, receiver: link.label }, 'handoff receiver connected'))
+        link.on('warning', (err) => this.log.warn({ target: target.name, receiver: link.label, err }, 'handoff receiver problem'))
+        link.on('violation', (err) => this.log.error({ target: target.name, receiver: link.label, err }, 'handoff receiver broke the protocol'))
+      }
+      target.start()
+    }
+  }
+
+  get closed (): boolean { return this.closing }
+
+  names (): string[] { return [...this.targets.keys()] }
+
+  has (name: string): boolean { return this.targets.has(name) }
+
+  target (name: string): Target {
+    const target = this.targets.get(name)
+    if (target === undefined) throw new ERR_HANDOFF_UNKNOWN_TARGET(name)
+    return target
+  }
+
+  health (): Record<string, TargetHealth> {
+    const out: Record<string, TargetHealth> = {}
+    for (const [name, target] of this.targets) out[name] = target.health()
+    return out
+  }
+
+  /**
+   * The core: offers a detached connection to `target` and settles it:
+   * ACCEPT → released (our copy closed); doubt → released unanswered;
+   * anything else → restored (reading again, ours) and the caller falls back.
+   */
+  async send (detached: Detached, options: HandoffOptions): Promise<HandoffResult> {
+    const name = options.target
+    if (this.closing) {
+      detached.restore()
+      return { handedOff: false, outcome: 'closed', target: name, error: new ERR_HANDOFF_SENDER_CLOSED() }
+    }
+    const target = this.target(name)
+    const work = target.send({
+      meta: {
+        kind: detached.kind,
+        keepAlive: detached.keepAlive,
+        sentAt: 0,
+        ...detached.address,
+        ...(options.context === undefined ? {} : { context: options.context })
+      },
+      head: detached.head,
+      buffered: detached.buffered
+    }, detached.fd)
+    this.active.add(work)
+    let result
+    try {
+      result = await work
+    } finally {
+      this.active.delete(work)
+    }
+    const { verdict, receiver } = result
+    const base = { target: name, ...(receiver === undefined ? {} : { receiver }) }
+    if (verdict.outcome === 'accepted') {
+      detached.release()
+      return { handedOff: true, outcome: 'accepted', ...base }
+    }
+    const error = outcomeError(name, verdict, receiver) as Error
+    if (verdict.outcome === 'doubt') {
+      // Nobody can say whether the receiver took it (PROTOCOL.md §7, sender
+      // 8): close our copy without writing; never risk two writers.
+      detached.release()
+      return { handedOff: false, outcome: 'doubt', ...base, error, fallback: 'none' }
+    }
+    detached.restore()
+    return { handedOff: false, outcome: verdict.outcome, ...base, error }
+  }
+
+  /**
+   * An HTTP upgrade ('upgrade' event arguments): hand it off before any 101,
+   * or answer it here (503 + Retry-After on the raw socket, or `fallback`).
+   * Never rejects; the result says what happened.
+   */
+  async handoffUpgrade (req: IncomingMessage, socket: net.Socket, head: Buffer, options: UpgradeHandoffOptions): Promise<HandoffResult> {
+    const log = options.log ?? this.log
+    let detached: Detached
+    try {
+      if (!this.has(options.target)) throw new ERR_HANDOFF_UNKNOWN_TARGET(options.target)
+      detached = detachUpgrade(req, socket, head, options.url === undefined ? {} : { url: options.url })
+    } catch (err) {
+      const result: HandoffResult = { handedOff: false, outcome: 'refused', target: options.target, error: err as Error }
+      log.error({ err, target: options.target }, 'connection cannot be handed off')
+      return await this.fallBack(result, options.fallback, () => writeUnavailable(socket, { retryAfter: this.retryAfter(options.target) }))
+    }
+    const result = await this.send(detached, options)
+    return await this.conclude(result, log, options.fallback,
+      () => writeUnavailable(socket, { retryAfter: this.retryAfter(options.target) }))
+  }
+
+  /**
+   * An ordinary request whose response has not started (SSE, streaming, long
+   * polling): the connection is handed off whole, so the receiver writes this
+   * response and serves every later request on it. Otherwise answered here
+   * (503 + Retry-After through `res`, or `fallback`). Never rejects.
+   */
+  async handoffRequest (req: IncomingMessage, res: ServerResponse, options: RequestHandoffOptions): Promise<HandoffResult> {
+    const log = options.log ?? this.log
+    let detached: Detached
+    try {
+      if (!this.has(options.target)) throw new ERR_HANDOFF_UNKNOWN_TARGET(options.target)
+      detached = await detachRequest(req, res, options.url === undefined ? {} : { url: options.url })
+    } catch (err) {
+      const result: HandoffResult = { handedOff: false, outcome: 'refused', target: options.target, error: err as Error }
+      log.error({ err, target: options.target }, 'connection cannot be handed off')
+      return await this.fallBack(result, options.fallback, () => respondUnavailable(res, { retryAfter: this.retryAfter(options.target) }))
+    }
+    const result = await this.send(detached, options)
+    return await this.conclude(result, log, options.fallback,
+      () => respondUnavailable(res, { retryAfter: this.retryAfter(options.target) }))
+  }
+
+  /**
+   * Stops taking handoffs, says GOODBYE to every receiver, waits for the
+   * verdicts in flight (bounded by their deadlines), closes the channels.
+   */
+  async close (): Promise<void> {
+    if (this.closing) return
+    this.closing = true
+    await Promise.allSettled([...this.active])
+    await Promise.all([...this.targets.values()].map((target) => target.close()))
+  }
+
+  private retryAfter (name: string): number {
+    return this.targets.get(name)?.options.retryAfter ?? 5
+  }
+
+  private async conclude (result: HandoffResult, log: SenderLogger,
+    fallback: UpgradeHandoffOptions['fallback'], unavailable: () => unknown): Promise<HandoffResult> {
+    if (result.handedOff) {
+      log.info({ target: result.target, receiver: result.receiver }, 'connection handed off')
+      return result
+    }
+    if (result.outcome === 'doubt') {
+      log.error({ err: result.error, target: result.target, receiver: result.receiver },
+        'handoff in doubt (the receiver broke the protocol or the sender was closed): connection closed unanswered')
+      return result
+    }
+    log.warn({ err: result.error, target: result.target, receiver: result.receiver, outcome: result.outcome },
+      'handoff failed; answering here')
+    return await this.fallBack(result, fallback, unavailable)
+  }
+
+  private async fallBack (result: HandoffResult, fallback: UpgradeHandoffOptions['fallback'],
+    unavailable: () => unknown): Promise<HandoffResult> {
+    if (typeof fallback === 'function') {
+      result.fallback = 'local'
+      try {
+        await fallback(result)
+      } catch (err) {
+        this.log.error({ err, target: result.target }, 'the local fallback of a handoff failed')
+        void unavailable()
+      }
+      return result
+    }
+    result.fallback = 'unavailable'
+    void unavailable()
+    return result
+  }
+}
+
+/** Creates a sender and starts connecting to every receiver of every target. */
+export function createSender (options: SenderOptions): Sender {
+  return new Sender(options)
+}

@@ -1,0 +1,223 @@
+// A named target: one receiver path, or several (a pool of sibling
+// processes), a balancing policy over them, and its health. A handoff that a
+// receiver turns down while the connection is still ours (a retryable REJECT,
+// a frame that never arrived, a channel that ended) is offered to the next
+// receiver of the pool before anyone falls back.
+import type { UnixAddress } from '../unix.js'
+import type { HandoffRequest } from '../protocol/index.js'
+import { ERR_HANDOFF_SENDER_OPTION, ERR_HANDOFF_UNAVAILABLE } from '../errors.js'
+import { Link, type LinkHealth, type LinkOptions, type Verdict } from './link.js'
+
+export type BalancePolicy = 'round-robin' | 'least-connections'
+
+export interface TargetOptions {
+  /** One receiver's Unix socket path (or `{ abstract }` name), or several: a pool. */
+  path: UnixAddress | UnixAddress[]
+  /** How a pool picks a receiver; default 'round-robin'. */
+  balance?: BalancePolicy
+  /** ms a receiver has to decide (the HANDOFF deadline); default 5000. */
+  timeout?: number
+  /** ms after the deadline before the sender gives the handoff up and answers itself; default 1000. */
+  grace?: number
+  /** Seconds for the Retry-After of the 503 fallback; default 5. */
+  retryAfter?: number
+  /** The `target` named in each HANDOFF (which of the receiver's targets serves it); default: this target's name. `false`: none. */
+  receiverTarget?: string | false
+  /** ms a handoff waits for a receiver that is still connecting; default 1000. */
+  connectWait?: number
+  helloTimeout?: number
+  reconnect?: { min?: number, max?: number }
+}
+
+export interface TargetHealth {
+  name: string
+  /** At least one receiver takes handoffs now. */
+  healthy: boolean
+  balance: BalancePolicy
+  receivers: LinkHealth[]
+}
+
+/** What a target made of one handoff: the verdict that ended it, and the receiver that gave it. */
+export interface TargetResult {
+  verdict: Verdict | { outcome: 'unavailable', error: Error }
+  receiver?: string
+  /** Receivers tried, in order. */
+  tried: string[]
+}
+
+export interface ResolvedTargetOptions {
+  addresses: UnixAddress[]
+  balance: BalancePolicy
+  timeout: number
+  grace: number
+  retryAfter: number
+  receiverTarget: string | undefined
+  connectWait: number
+  link: Omit<LinkOptions, 'address'>
+}
+
+function positive (name: string, value: unknown, fallback: number, allowZero = false): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (!allowZero && value === 0)) {
+    throw new ERR_HANDOFF_SENDER_OPTION(name, `expected a ${allowZero ? 'non-negative' : 'positive'} number, got ${String(value)}`)
+  }
+  return value
+}
+
+function isAddress (value: unknown): value is UnixAddress {
+  return (typeof value === 'string' && value.length > 0) ||
+    (typeof value === 'object' && value !== null && typeof (value as { abstract?: unknown }).abstract === 'string' &&
+      (value as { abstract: string }).abstract.length > 0)
+}
+
+export function resolveTargetOptions (name: string, options: TargetOptions | UnixAddress | UnixAddress[],
+  defaults: Partial<TargetOptions> & { name?: string } = {}): ResolvedTargetOptions {
+  const o: TargetOptions = typeof options === 'string' || Array.isArray(options) || (typeof options === 'object' && options !== null && 'abstract' in options)
+    ? { path: options as UnixAddress | UnixAddress[] }
+    : options as TargetOptions
+  if (typeof o !== 'object' || o === null) throw new ERR_HANDOFF_SENDER_OPTION(`targets.${name}`, 'expected a path, a list of paths or an object')
+  const addresses = Array.isArray(o.path) ? o.path : [o.path]
+  if (addresses.length === 0 || !addresses.every(isAddress)) {
+    throw new ERR_HANDOFF_SENDER_OPTION(`targets.${name}.path`, 'expected a Unix socket path, { abstract: name }, or a non-empty list of them')
+  }
+  const balance = o.balance ?? defaults.balance ?? 'round-robin'
+  if (balance !== 'round-robin' && balance !== 'least-connections') {
+    throw new ERR_HANDOFF_SENDER_OPTION(`targets.${name}.balance`, 'expected "round-robin" or "least-connections"')
+  }
+  const receiverTarget = o.receiverTarget ?? defaults.receiverTarget ?? name
+  if (receiverTarget !== false && (typeof receiverTarget !== 'string' || receiverTarget.length === 0 || receiverTarget.length > 255)) {
+    throw new ERR_HANDOFF_SENDER_OPTION(`targets.${name}.receiverTarget`, 'expected a string of 1 to 255 characters, or false')
+  }
+  const reconnect = o.reconnect ?? defaults.reconnect
+  return {
+    addresses,
+    balance,
+    timeout: positive(`targets.${name}.timeout`, o.timeout, positive('timeout', defaults.timeout, 5000)),
+    grace: positive(`targets.${name}.grace`, o.grace, positive('grace', defaults.grace, 1000, true), true),
+    retryAfter: positive(`targets.${name}.retryAfter`, o.retryAfter, positive('retryAfter', defaults.retryAfter, 5, true), true),
+    receiverTarget: receiverTarget === false ? undefined : receiverTarget,
+    connectWait: positive(`targets.${name}.connectWait`, o.connectWait, positive('connectWait', defaults.connectWait, 1000, true), true),
+    link: {
+      ...(defaults.name === undefined ? {} : { name: defaults.name }),
+      helloTimeout: positive(`targets.${name}.helloTimeout`, o.helloTimeout, positive('helloTimeout', defaults.helloTimeout, 5000)),
+      ...(reconnect === undefined ? {} : { reconnect })
+    }
+  }
+}
+
+export class Target {
+  readonly name: string
+  readonly options: ResolvedTargetOptions
+  readonly links: readonly Link[]
+  private cursor = 0
+
+  constructor (name: string, options: ResolvedTargetOptions) {
+    this.name = name
+    this.options = options
+    this.links = options.addresses.map((address) => new Link({ ...options.link, address }))
+  }
+
+  /** Connects every receiver of the pool (each keeps reconnecting on its own). */
+  start (): void {
+    for (const link of this.links) link.start()
+  }
+
+  get healthy (): boolean {
+    return this.links.some((link) => link.usable)
+  }
+
+  health (): TargetHealth {
+    return {
+      name: this.name,
+      healthy: this.healthy,
+      balance: this.options.balance,
+      receivers: this.links.map((link) => link.health())
+    }
+  }
+
+  /** The receiver for the next handoff, among those not tried yet. */
+  pick (exclude: ReadonlySet<Link> = new Set()): Link | null {
+    const candidates: Link[] = []
+    const n = this.links.length
+    // Round-robin order from the cursor: also the tie-break for least-connections.
+    for (let i = 0; i < n; i++) {
+      const link = this.links[(this.cursor + i) % n]
+      if (link.usable && !exclude.has(link)) candidates.push(link)
+    }
+    if (candidates.length === 0) return null
+    let chosen = candidates[0]
+    if (this.options.balance === 'least-connections') {
+      const score = (link: Link): number => {
+        const { live, max } = link.load
+        const busy = live + link.inFlight
+        return max === null || max === 0 ? busy : busy / max
+      }
+      for (const link of candidates) if (score(link) < score(chosen)) chosen = link
+    }
+    this.cursor = (this.links.indexOf(chosen) + 1) % n
+    return chosen
+  }
+
+  /**
+   * Offers the connection (its descriptor `fd`, still ours) to the pool until
+   * a receiver accepts it, or one answers in a way that ends it (a final
+   * REJECT, a timeout, doubt), or no receiver is left.
+   */
+  async send (request: HandoffRequest, fd: number): Promise<TargetResult> {
+    const meta = this.options.receiverTarget === undefined ? request.meta : { ...request.meta, target: this.options.receiverTarget }
+    const tried = new Set<Link>()
+    const labels: string[] = []
+    let last: Verdict | undefined
+    let lastReceiver: string | undefined
+    const waitUntil = Date.now() + this.options.connectWait
+    for (;;) {
+      const link = this.pick(tried)
+      if (link === null) {
+        // A receiver still connecting (the app just started, or one is
+        // reconnecting) is worth a short wait; a pool that is down is not.
+        const connecting = this.links.filter((l) => l.state === 'connecting' && !tried.has(l))
+        const remaining = waitUntil - Date.now()
+        if (connecting.length > 0 && remaining > 0) {
+          let timer: NodeJS.Timeout | undefined
+          await Promise.race([
+            Promise.race(connecting.map((l) => l.settled())),
+            new Promise<void>((resolve) => { timer = setTimeout(resolve, remaining) })
+          ])
+          clearTimeout(timer)
+          if (this.pick(tried) !== null) continue
+        }
+        if (last !== undefined) return { verdict: last, ...(lastReceiver === undefined ? {} : { receiver: lastReceiver }), tried: labels }
+        const states = this.links.map((l) => `${l.label}: ${l.state}${l.health().lastError === undefined ? '' : ` (${String(l.health().lastError)})`}`)
+        return { verdict: { outcome: 'unavailable', error: new ERR_HANDOFF_UNAVAILABLE(this.name, states.join('; ')) }, tried: labels }
+      }
+      tried.add(link)
+      labels.push(link.label)
+      const verdict = await link.send({ ...request, meta }, fd, { timeout: this.options.timeout, grace: this.options.grace })
+      last = verdict
+      lastReceiver = link.label
+      switch (verdict.outcome) {
+        case 'accepted':
+        case 'timeout':
+        case 'doubt':
+          return { verdict, receiver: link.label, tried: labels }
+        case 'rejected':
+          if (!verdict.retryable) return { verdict, receiver: link.label, tried: labels }
+          break
+        case 'unsent':
+          // Too large for any receiver: no point offering it around.
+          if ((verdict.error as { code?: string }).code === 'ERR_HANDOFF_TOO_LARGE') return { verdict, receiver: link.label, tried: labels }
+          break
+        case 'lost':
+          break
+      }
+    }
+  }
+
+  async close (): Promise<void> {
+    await Promise.all(this.links.map((link) => link.close()))
+  }
+
+  destroy (): void {
+    for (const link of this.links) link.destroy()
+  }
+}
