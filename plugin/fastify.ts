@@ -1,0 +1,300 @@
+// The Fastify plugin: glue between Fastify's request lifecycle and the
+// framework-free sender (sender/).
+//
+//  - Named targets are registered once: `app.register(handoff, { targets })`.
+//  - A GET route with the `handoff` option hands WebSocket upgrades off after
+//    the app's own onRequest / preValidation / preHandler hooks ran (its
+//    handler still serves ordinary requests). A hook that replies ends the
+//    request as usual: nothing is handed off.
+//  - `reply.handoff(target, context)` hands off the connection of a request
+//    whose response has not started (SSE, streaming, long polling).
+//  - Exactly one 'upgrade' listener routes upgrades into Fastify:
+//    @fastify/websocket's when it is registered, this plugin's otherwise.
+import http from 'node:http'
+import type net from 'node:net'
+import fp from 'fastify-plugin'
+import type {
+  FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest, RouteOptions,
+  RawServerBase, RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression,
+  ContextConfigDefault, FastifySchema, FastifyTypeProvider, FastifyTypeProviderDefault, FastifyBaseLogger,
+  RouteGenericInterface
+} from 'fastify'
+import { Sender, type HandoffResult, type SenderLogger, type SenderOptions } from './sender/handoff.js'
+import type { TargetHealth } from './sender/target.js'
+import { ERR_HANDOFF_NOT_UPGRADE, ERR_HANDOFF_UNKNOWN_TARGET, ERR_HANDOFF_UPGRADE_REQUIRED } from './errors.js'
+
+/** The `handoff` option of a route: a target name, or the full form. */
+export type HandoffRouteOption = string | HandoffRouteConfig
+
+export interface HandoffRouteConfig {
+  /** The named target WebSocket upgrades of this route go to. */
+  target: string
+  /**
+   * The JSON context sent with the connection (the receiver's
+   * handoffInfo(req).context). Default: `request.handoffContext`, which the
+   * app's hooks may fill (e.g. with the authenticated user).
+   */
+  context?: (request: FastifyRequest) => unknown
+  /**
+   * When the connection stays here (REJECT, timeout, no receiver):
+   * 'unavailable' (default) answers 503 + Retry-After on the raw socket;
+   * 'local' lets the route's own handler serve the upgrade (e.g. with
+   * @fastify/websocket's `websocket: true`).
+   */
+  fallback?: 'unavailable' | 'local'
+  /**
+   * Refuse requests to this route that are not upgrades (426 with
+   * ERR_HANDOFF_UPGRADE_REQUIRED) instead of letting its handler serve them.
+   * Default false.
+   */
+  upgradeOnly?: boolean
+}
+
+export interface ReplyHandoffOptions {
+  /**
+   * When the connection stays here: 'unavailable' (default) answers 503 +
+   * Retry-After; a function serves it locally. The reply is hijacked (write
+   * with reply.raw, as an SSE handler does).
+   */
+  fallback?: 'unavailable' | ((result: HandoffResult) => void | Promise<void>)
+}
+
+export interface FastifyHandoffOptions extends Partial<SenderOptions> {
+  /** A sender made elsewhere (shared between apps); the plugin does not close it. */
+  sender?: Sender
+  /** Serve `fastify.handoff.health()` as JSON on this GET path. Default: none. */
+  healthRoute?: string
+}
+
+export interface HandoffDecorator {
+  readonly sender: Sender
+  /** Every target's health: receivers, their state, load and errors. */
+  health (): Record<string, TargetHealth>
+  /** Whether `target` (or every target) has a receiver taking handoffs now. */
+  healthy (target?: string): boolean
+}
+
+declare module 'fastify' {
+  interface RouteShorthandOptions<
+    RawServer extends RawServerBase = RawServerDefault,
+    RawRequest extends RawRequestDefaultExpression<RawServer> = RawRequestDefaultExpression<RawServer>,
+    RawReply extends RawReplyDefaultExpression<RawServer> = RawReplyDefaultExpression<RawServer>,
+    RouteGeneric extends RouteGenericInterface = RouteGenericInterface,
+    ContextConfig = ContextConfigDefault,
+    SchemaCompiler extends FastifySchema = FastifySchema,
+    TypeProvider extends FastifyTypeProvider = FastifyTypeProviderDefault,
+    Logger extends FastifyBaseLogger = FastifyBaseLogger
+  > {
+    /** Hand WebSocket upgrades of this GET route to a sibling process, after the app's hooks. */
+    handoff?: HandoffRouteOption
+  }
+  interface FastifyRequest {
+    /** What the app's hooks want the receiver to see (sent unless the route's `handoff.context` says otherwise). */
+    handoffContext: unknown
+  }
+  interface FastifyReply {
+    /**
+     * Hands this connection to `target` (SSE, streaming, long polling; or an
+     * upgrade) and hijacks the reply. Resolves (never rejects) once settled.
+     */
+    handoff (target: string, context?: unknown, options?: ReplyHandoffOptions): Promise<HandoffResult>
+  }
+  interface FastifyInstance {
+    handoff: HandoffDecorator
+  }
+}
+
+/** Where this plugin's own 'upgrade' listener keeps the socket and head. */
+const kUpgrade = Symbol('fastify-handoff.upgrade')
+
+interface Upgrade {
+  socket: net.Socket
+  head: Buffer
+}
+
+type RawWithUpgrade = http.IncomingMessage & { [kUpgrade]?: Upgrade }
+
+/**
+ * The raw socket and head of an upgrade request routed into Fastify, by this
+ * plugin's listener or by @fastify/websocket's (which keeps them under its
+ * own symbols on the raw request).
+ */
+function upgradeOf (raw: http.IncomingMessage): Upgrade | null {
+  const ours = (raw as RawWithUpgrade)[kUpgrade]
+  if (ours !== undefined) return ours
+  let socket: unknown
+  let head: unknown
+  for (const symbol of Object.getOwnPropertySymbols(raw)) {
+    if (symbol.description === 'ws-socket') socket = (raw as unknown as Record<symbol, unknown>)[symbol]
+    else if (symbol.description === 'ws-head') head = (raw as unknown as Record<symbol, unknown>)[symbol]
+  }
+  if (socket === undefined || socket === null) return null
+  return { socket: socket as net.Socket, head: Buffer.isBuffer(head) ? head : Buffer.alloc(0) }
+}
+
+function routeConfig (option: HandoffRouteOption): HandoffRouteConfig {
+  return typeof option === 'string' ? { target: option } : option
+}
+
+function methodsOf (route: RouteOptions): string[] {
+  return (Array.isArray(route.method) ? route.method : [route.method]).map((m) => String(m).toUpperCase())
+}
+
+function isUpgradeRequest (req: http.IncomingMessage): boolean {
+  const upgrade = req.headers.upgrade
+  return typeof upgrade === 'string' && upgrade.length > 0 && /\bupgrade\b/i.test(String(req.headers.connection ?? ''))
+}
+
+const handoffPlugin: FastifyPluginCallback<FastifyHandoffOptions> = (fastify, options, done) => {
+  let sender: Sender
+  const ownSender = options.sender === undefined
+  try {
+    sender = options.sender ?? new Sender({
+      ...(options as SenderOptions),
+      targets: options.targets ?? {},
+      log: options.log ?? fastify.log as unknown as SenderLogger
+    })
+  } catch (err) {
+    done(err as Error)
+    return
+  }
+
+  const decorator: HandoffDecorator = {
+    sender,
+    health: () => sender.health(),
+    healthy: (target?: string) => {
+      if (target !== undefined) return sender.target(target).healthy
+      return sender.names().every((name) => sender.target(name).healthy)
+    }
+  }
+  fastify.decorate('handoff', decorator)
+  fastify.decorateRequest('handoffContext', null)
+
+  fastify.decorateReply('handoff', function (this: FastifyReply, target: string, context?: unknown,
+    replyOptions: ReplyHandoffOptions = {}): Promise<HandoffResult> {
+    const reply = this
+    const request = reply.request
+    // From now on Fastify writes nothing on this response: the receiver, or
+    // the fallback, answers.
+    reply.hijack()
+    const base = {
+      target,
+      ...(context === undefined ? {} : { context }),
+      url: request.originalUrl,
+      log: request.log as unknown as SenderLogger,
+      ...(replyOptions.fallback === undefined ? {} : { fallback: replyOptions.fallback })
+    }
+    const upgrade = upgradeOf(request.raw)
+    if (upgrade !== null) return sender.handoffUpgrade(request.raw, upgrade.socket, upgrade.head, base)
+    return sender.handoffRequest(request.raw, reply.raw, base)
+  })
+
+  fastify.addHook('onRoute', (route) => {
+    const option = (route as RouteOptions & { handoff?: HandoffRouteOption }).handoff
+    if (option === undefined || option === null) return
+    const methods = methodsOf(route)
+    // Fastify's automatic HEAD route for a GET carries the same options: a
+    // HEAD request is never an upgrade, its handler serves it.
+    if (methods.every((m) => m === 'HEAD')) return
+    if (methods.some((m) => m !== 'GET' && m !== 'HEAD')) throw new ERR_HANDOFF_NOT_UPGRADE(methods.join(','), route.url)
+    const config = routeConfig(option)
+    if (typeof config !== 'object' || config === null || typeof config.target !== 'string') {
+      throw new ERR_HANDOFF_NOT_UPGRADE(methods.join(','), `${route.url} (the handoff option needs a target)`)
+    }
+    if (!sender.has(config.target)) throw new ERR_HANDOFF_UNKNOWN_TARGET(config.target)
+
+    // Route-level hooks run after the app's own: this is the last preHandler.
+    const preHandler = async function handoffUpgrade (request: FastifyRequest, reply: FastifyReply): Promise<void> {
+      const upgrade = upgradeOf(request.raw)
+      if (upgrade === null) {
+        if (config.upgradeOnly === true) {
+          const err = new ERR_HANDOFF_UPGRADE_REQUIRED(request.method, request.url)
+          request.log.warn({ err }, 'not an upgrade request')
+          throw err
+        }
+        return // an ordinary request: the route's handler serves it
+      }
+      // A context function that throws fails the request like any hook would.
+      const context = config.context !== undefined ? await config.context(request) : request.handoffContext
+      const local = config.fallback === 'local'
+      if (!local) reply.hijack()
+      const result = await sender.handoffUpgrade(request.raw, upgrade.socket, upgrade.head, {
+        target: config.target,
+        ...(context === undefined || context === null ? {} : { context }),
+        url: request.originalUrl,
+        log: request.log as unknown as SenderLogger,
+        ...(local ? { fallback: () => {} } : {})
+      })
+      // Handed off, answered with 503, or closed in doubt: the handler must
+      // not run. With the 'local' fallback it does: it serves the upgrade here.
+      if (local && !result.handedOff && result.outcome !== 'doubt') return
+      if (!reply.sent) reply.hijack()
+    }
+    const existing = route.preHandler
+    route.preHandler = existing === undefined || existing === null
+      ? [preHandler]
+      : [...(Array.isArray(existing) ? existing : [existing]), preHandler] as RouteOptions['preHandler']
+  })
+
+  if (typeof options.healthRoute === 'string') {
+    fastify.get(options.healthRoute, async () => decorator.health())
+  }
+
+  // The one 'upgrade' listener: @fastify/websocket's if it is there (it
+  // routes every upgrade into Fastify, and the handoff routes' preHandler
+  // takes theirs), else ours, which does the same.
+  let listening: ((req: http.IncomingMessage, socket: net.Socket, head: Buffer) => void) | null = null
+  fastify.addHook('onReady', function (ready) {
+    const server = fastify.server as http.Server
+    const websocketPlugin = fastify.hasPlugin('@fastify/websocket') || fastify.hasDecorator('websocketServer')
+    if (websocketPlugin) {
+      ready()
+      return
+    }
+    if (server.listenerCount('upgrade') > 0) {
+      fastify.log.warn('fastify-handoff: another \'upgrade\' listener is attached to the server; ' +
+        'both would handle each upgrade. Route upgrades through Fastify only (this plugin or @fastify/websocket).')
+    }
+    listening = (req, socket, head) => routeUpgrade(fastify, req, socket, head)
+    server.on('upgrade', listening)
+    ready()
+  })
+  fastify.addHook('preClose', function (next) {
+    if (listening !== null) (fastify.server as http.Server).removeListener('upgrade', listening)
+    listening = null
+    next()
+  })
+  fastify.addHook('onClose', async () => {
+    if (ownSender) await sender.close()
+  })
+  done()
+}
+
+function destroyOnError (this: net.Socket): void {
+  this.destroy()
+}
+
+/**
+ * Routes an upgrade request into Fastify as an ordinary request whose
+ * response is written on the raw socket: the app's hooks run, a handoff
+ * route's preHandler takes the socket, any other route answers with HTTP
+ * (a 404, a 426, a 401 from a hook) and the connection closes after it.
+ */
+function routeUpgrade (fastify: FastifyInstance, req: http.IncomingMessage, socket: net.Socket, head: Buffer): void {
+  // Node removed its own error listener before 'upgrade'.
+  socket.on('error', destroyOnError)
+  ;(req as RawWithUpgrade)[kUpgrade] = { socket, head }
+  const res = new http.ServerResponse(req)
+  res.shouldKeepAlive = false
+  res.assignSocket(socket)
+  res.once('finish', () => { socket.destroySoon() })
+  try {
+    fastify.routing(req, res)
+  } catch (err) {
+    fastify.log.warn({ err }, 'fastify-handoff: routing an upgrade failed')
+    socket.destroy()
+  }
+}
+
+export const fastifyHandoff = fp(handoffPlugin, { fastify: '5.x', name: 'fastify-handoff' })
+export default fastifyHandoff
