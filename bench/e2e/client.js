@@ -1,0 +1,138 @@
+'use strict'
+// The load generator, a process of its own, driven over IPC:
+//   firstByte { port, concurrency, count, seconds }: connect, send an upgrade
+//       request, time connect() -> first byte of the answer, close; `concurrency`
+//       connections at a time, bounded by count and time
+//   wsOpen { port, path, connections }: opens WebSockets and keeps them
+//   wsEcho { size, seconds, max }: every open WebSocket sends a message and
+//       waits for its echo, again and again (closed loop), bounded by count and time
+//   wsClose: closes them all
+const net = require('node:net')
+const { serveControl, nowNs, percentile } = require('../lib/common.js')
+
+const REQUEST = Buffer.from('GET /first HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: bench\r\n\r\n')
+const CONNECT_TIMEOUT_MS = 5000
+
+function firstByte ({ port, concurrency, count, seconds, keepSamples = true }) {
+  return new Promise((resolve) => {
+    const lat = []
+    const deadline = nowNs() + BigInt(Math.round(seconds * 1e9))
+    let started = 0
+    let done = 0
+    let errors = 0
+    let active = 0
+    let lastError = null
+    const t0 = nowNs()
+    const finish = () => {
+      const seconds = Number(nowNs() - t0) / 1e9
+      const sorted = Float64Array.from(lat).sort()
+      resolve({ n: done, errors, lastError, seconds, rate: done / seconds, p50: percentile(sorted, 50), p99: percentile(sorted, 99), ...(keepSamples ? {} : {}) })
+    }
+    const next = () => {
+      while (active < concurrency && started < count && nowNs() < deadline) one()
+      if (active === 0) finish()
+    }
+    const one = () => {
+      started++
+      active++
+      const start = nowNs()
+      let settled = false
+      const socket = net.connect({ port, host: '127.0.0.1', noDelay: true })
+      const timer = setTimeout(() => settle(new Error('no answer within 5 s')), CONNECT_TIMEOUT_MS)
+      const settle = (err) => {
+        if (settled) return
+        settled = true
+        clearTimeout(timer)
+        if (err) { errors++; lastError = err.message } else { done++; lat.push(Number(nowNs() - start) / 1000) }
+        socket.destroy()
+        active--
+        setImmediate(next)
+      }
+      socket.on('connect', () => socket.write(REQUEST))
+      socket.once('data', () => settle(null))
+      socket.on('error', (err) => settle(err))
+      socket.on('close', () => settle(new Error('closed before the first byte')))
+    }
+    next()
+  })
+}
+
+let sockets = []
+
+async function wsOpen ({ port, path, connections, parallel = 100 }) {
+  const WebSocket = require('ws')
+  const t0 = nowNs()
+  let opened = 0
+  let errors = 0
+  let lastError = null
+  let i = 0
+  const openOne = () => new Promise((resolve) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`, { perMessageDeflate: false, handshakeTimeout: 10000 })
+    ws.binaryType = 'nodebuffer'
+    ws.once('open', () => { opened++; sockets.push(ws); resolve() })
+    ws.once('error', (err) => { errors++; lastError = err.message; resolve() })
+  })
+  const worker = async () => { while (i < connections) { i++; await openOne() } }
+  await Promise.all(Array.from({ length: Math.min(parallel, connections) }, worker))
+  const seconds = Number(nowNs() - t0) / 1e9
+  return { opened, errors, lastError, seconds, rate: opened / seconds, open: sockets.length }
+}
+
+function wsEcho ({ size, seconds, max }) {
+  return new Promise((resolve) => {
+    const payload = Buffer.alloc(size, 0x62)
+    const lat = []
+    const deadline = nowNs() + BigInt(Math.round(seconds * 1e9))
+    const conns = sockets.filter((ws) => ws.readyState === 1)
+    let sent = 0
+    let received = 0
+    let active = conns.length
+    let stop = false
+    const t0 = nowNs()
+    const finish = () => {
+      const secs = Number(nowNs() - t0) / 1e9
+      const sorted = Float64Array.from(lat).sort()
+      resolve({ messages: received, seconds: secs, rate: received / secs, p50: percentile(sorted, 50), p99: percentile(sorted, 99), connections: conns.length })
+    }
+    if (active === 0) return finish()
+    const guard = setTimeout(() => { stop = true }, seconds * 1000 + 100)
+    for (const ws of conns) {
+      let start = 0n
+      const send = () => {
+        if (stop || sent >= max) {
+          ws.removeListener('message', onMessage)
+          if (--active === 0) { clearTimeout(guard); finish() }
+          return
+        }
+        sent++
+        start = nowNs()
+        ws.send(payload)
+      }
+      const onMessage = (data) => {
+        const now = nowNs()
+        if (data.length !== size) throw new Error(`echo of ${data.length} bytes, expected ${size}`)
+        received++
+        lat.push(Number(now - start) / 1000)
+        if ((received & 255) === 0 && now > deadline) stop = true
+        send()
+      }
+      ws.on('message', onMessage)
+      send()
+    }
+  })
+}
+
+async function wsClose () {
+  const n = sockets.length
+  await Promise.all(sockets.map((ws) => new Promise((resolve) => {
+    if (ws.readyState === 3) return resolve()
+    ws.once('close', resolve)
+    ws.terminate()
+  })))
+  sockets = []
+  return { closed: n }
+}
+
+serveControl({ firstByte, wsOpen, wsEcho, wsClose, ping: async () => ({ pong: true }) })
+process.on('disconnect', () => process.exit(0))
+process.send({ ready: true })

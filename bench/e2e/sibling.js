@@ -1,0 +1,53 @@
+'use strict'
+// The sibling process: one of the apps of apps.js, reached
+//   via "receiver":  fastify-handoff's createReceiver (connections handed off by the web app)
+//   via "tcp":       listening on 127.0.0.1 itself (direct, and the proxy's upstream)
+//   via "childsend": sockets from its parent's child.send(msg, socket), replayed
+//                    into the server the way sticky-session modules do
+// Config: JSON in argv[2]. Answers 'cpu' (and 'stats') over IPC.
+const { serveControl, procMemFds } = require('../lib/common.js')
+const { buildApp } = require('./apps.js')
+
+const config = JSON.parse(process.argv[2])
+const noop = () => {}
+
+async function main () {
+  const app = await buildApp(config.app)
+  const ready = { ready: true, pid: process.pid }
+  let receiver = null
+  if (config.via === 'receiver') {
+    const { createReceiver } = require('../../dist/index.js')
+    receiver = await createReceiver({
+      path: config.path,
+      server: app.target,
+      name: 'bench-sibling',
+      logger: { debug: noop, info: noop, warn: (o, m) => console.error('receiver warn', m, o), error: (o, m) => console.error('receiver error', m, o) }
+    })
+    receiver.on('error', (err) => console.error('receiver error event', err.message))
+    receiver.on('reject', (r) => console.error('receiver rejected', r.reason, r.message))
+  } else if (config.via === 'tcp') {
+    await new Promise((resolve) => app.server.listen(0, '127.0.0.1', resolve))
+    ready.port = app.server.address().port
+  } else if (config.via === 'childsend') {
+    process.on('message', (msg, socket) => {
+      if (!msg || msg.handoff === undefined || !socket) return
+      socket.on('error', noop)
+      app.server.emit('connection', socket)
+      socket.emit('data', Buffer.from(msg.head, 'latin1'))
+      socket.resume()
+    })
+  } else {
+    throw new Error(`unknown via ${config.via}`)
+  }
+  serveControl({
+    stats: async () => ({
+      ...procMemFds(),
+      live: receiver ? receiver.stats.live : await new Promise((resolve) => app.server.getConnections((e, n) => resolve(e ? -1 : n))),
+      total: receiver ? receiver.stats.total : undefined
+    })
+  })
+  process.on('disconnect', () => process.exit(0))
+  process.send(ready)
+}
+
+main().catch((err) => { console.error(err); process.exit(1) })

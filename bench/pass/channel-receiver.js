@@ -1,0 +1,50 @@
+'use strict'
+// Receiver side of the pass-rate benchmark over fastify-handoff's Channel:
+// listens on a Unix path, and for each HANDOFF closes (or rebuilds a net.Socket
+// on) the descriptor and answers ACCEPT.
+//   argv: path mode   (mode: raw | codec | rebuild)
+const net = require('node:net')
+const { serveControl } = require('../lib/common.js')
+const { frames } = require('../lib/frames.js')
+const { Channel, closeFds } = require('../../dist/channel.js')
+const { listenUnix } = require('../../dist/unix.js')
+
+const [path, mode] = process.argv.slice(2)
+const f = frames()
+const noop = () => {}
+let live = 0
+
+function onFrame (channel, frame, fds) {
+  if (mode === 'raw') {
+    closeFds(fds)
+    channel.sendWithCallback(f.accept(f.id(frame)), [], noop)
+    return
+  }
+  const msg = f.decodeHandoff(frame, fds.length)
+  const id = f.id(frame)
+  if (mode === 'rebuild') {
+    // What a receiver does with the descriptor: a net.Socket on it (not reading), then gone.
+    const socket = new net.Socket({ fd: fds[0], readable: false, writable: false })
+    socket.destroy()
+  } else {
+    closeFds(fds)
+  }
+  if (msg === undefined) throw new Error('no message')
+  channel.sendWithCallback(f.encodeAccept(id, ++live), [], noop)
+}
+
+async function main () {
+  const listener = await listenUnix(path)
+  listener.on('connection', (fd) => {
+    const channel = new Channel(fd, f.framer)
+    channel.on('message', (frame, fds) => onFrame(channel, frame, fds))
+    channel.on('frameError', (err) => { console.error('frameError', err); process.exit(3) })
+    channel.on('error', (err) => { console.error('channel error', err); process.exit(3) })
+    channel.on('end', () => { })
+  })
+  serveControl()
+  process.send({ ready: true })
+  process.on('disconnect', () => { listener.close(); process.exit(0) })
+}
+
+main().catch((err) => { console.error(err); process.exit(1) })
