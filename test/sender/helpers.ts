@@ -1,0 +1,375 @@
+// Shared by the sender, Fastify, adapter and type tests: child processes
+// driven over IPC (siblings, web apps), socket directories, clients (a `ws`
+// client, a raw TCP client, a keep-alive HTTP client), and WebSocket frames.
+// Nothing here sleeps: every wait is for an event.
+import { fork, type ChildProcess } from 'node:child_process'
+import crypto from 'node:crypto'
+import fs from 'node:fs'
+import http from 'node:http'
+import net from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+import type { Test } from 'tap'
+import WebSocket from 'ws'
+import { openFds } from '../helpers/fds.js'
+
+export const FIXTURES = path.join(__dirname, '..', 'fixtures')
+
+export type Message = Record<string, any>
+
+/** A child process speaking IPC; every message is kept, so no wait misses one that came early. */
+export class Child {
+  readonly proc: ChildProcess
+  readonly label: string
+  readonly messages: Message[] = []
+  private readonly taken = new Set<number>()
+  private waiters: Array<() => void> = []
+  readonly exited: Promise<{ code: number | null, signal: NodeJS.Signals | null }>
+
+  constructor (proc: ChildProcess, label: string) {
+    this.proc = proc
+    this.label = label
+    proc.on('message', (msg: Message) => {
+      this.messages.push(msg)
+      this.wake()
+    })
+    this.exited = new Promise((resolve) => {
+      proc.on('exit', (code, signal) => {
+        resolve({ code, signal })
+        this.wake()
+      })
+    })
+  }
+
+  private wake (): void {
+    const waiters = this.waiters
+    this.waiters = []
+    for (const wake of waiters) wake()
+  }
+
+  get pid (): number { return this.proc.pid as number }
+  get alive (): boolean { return this.proc.exitCode === null && this.proc.signalCode === null }
+
+  async waitFor (match: (msg: Message) => boolean, what = 'a message'): Promise<Message> {
+    for (;;) {
+      for (let i = 0; i < this.messages.length; i++) {
+        if (!this.taken.has(i) && match(this.messages[i])) {
+          this.taken.add(i)
+          return this.messages[i]
+        }
+      }
+      if (!this.alive) throw new Error(`${this.label} exited while waiting for ${what}: ${JSON.stringify(this.messages)}`)
+      await new Promise<void>((resolve) => this.waiters.push(resolve))
+    }
+  }
+
+  event (name: string, match: (msg: Message) => boolean = () => true): Promise<Message> {
+    return this.waitFor((msg) => msg.event === name && match(msg), `event ${name}`)
+  }
+
+  seen (name: string): Message[] {
+    return this.messages.filter((msg) => msg.event === name)
+  }
+
+  async request (cmd: string, extra: Message = {}): Promise<Message> {
+    this.proc.send({ cmd, ...extra })
+    return await this.waitFor((msg) => msg.reply === cmd, `reply ${cmd}`)
+  }
+
+  /** Descriptors the child has open now (from /proc). */
+  fds (): number { return openFds(this.pid).length }
+
+  kill (): void { if (this.alive) this.proc.kill('SIGKILL') }
+}
+
+/** Plain Node children: no tap loaders (execArgv) or process-info hooks (NODE_OPTIONS). */
+function childEnv (): NodeJS.ProcessEnv {
+  const env = { ...process.env }
+  delete env.NODE_OPTIONS
+  for (const key of Object.keys(env)) if (key.startsWith('_TAPJS_')) delete env[key]
+  return env
+}
+
+export function forkFixture (t: Test, fixture: string, config: object, label = fixture): Child {
+  const proc = fork(path.join(FIXTURES, fixture), [JSON.stringify(config)], {
+    execArgv: [], env: childEnv(), stdio: ['ignore', 'inherit', 'inherit', 'ipc']
+  })
+  const child = new Child(proc, label)
+  t.teardown(() => child.kill())
+  return child
+}
+
+/** R's receiver in an unmodified Fastify + @fastify/websocket app (test/fixtures/receiver-fastify.js), once it listens. */
+export async function startSibling (t: Test, config: { path: string, maxConnections?: number }, kind: 'fastify' | 'ws' = 'fastify'): Promise<Child> {
+  const child = forkFixture(t, `receiver-${kind}.js`, config, `sibling(${kind})`)
+  await child.event('ready')
+  return child
+}
+
+/** The misbehaving receiver (test/fixtures/sibling-faulty.js), once it listens. */
+export async function startFaulty (t: Test, config: { path: string, mode?: string }): Promise<Child> {
+  const child = forkFixture(t, 'sibling-faulty.js', config, 'faulty sibling')
+  await child.event('ready')
+  return child
+}
+
+/** Ends a child the way its fixture expects and checks it exited on its own, with code 0. */
+export async function stopChild (t: Test, child: Child, cmd = 'close'): Promise<void> {
+  if (!child.alive) return
+  child.proc.send({ cmd })
+  const { code, signal } = await child.exited
+  t.equal(code, 0, `${child.label} exited cleanly`)
+  t.equal(signal, null, `${child.label} was not killed`)
+}
+
+/** A fresh 0700 directory for Unix sockets, removed at the end. */
+export function tmpDir (t: Test): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'handoff-sender-'))
+  fs.chmodSync(dir, 0o700)
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
+
+/** A `ws` client that queues messages and records the handshake response and how it closed. */
+export class WsClient {
+  readonly ws: WebSocket
+  private readonly queue: string[] = []
+  private waiters: Array<() => void> = []
+  readonly opened: Promise<http.IncomingMessage>
+  readonly closed: Promise<{ code: number, reason: string }>
+  /** The client's TCP port, once connected. */
+  localPort: number | undefined
+
+  constructor (url: string, options: WebSocket.ClientOptions = {}) {
+    this.ws = new WebSocket(url, options)
+    this.ws.on('message', (data) => {
+      this.queue.push(data.toString())
+      this.wake()
+    })
+    this.opened = new Promise((resolve, reject) => {
+      this.ws.once('upgrade', (res) => {
+        this.localPort = res.socket.localPort
+        resolve(res)
+      })
+      this.ws.on('error', reject)
+      this.ws.once('unexpected-response', (req, res) => {
+        const err = Object.assign(new Error(`unexpected response ${String(res.statusCode)}`), { statusCode: res.statusCode, headers: res.headers })
+        reject(err)
+        // With a listener for it, ws leaves the aborted handshake to us.
+        res.resume()
+        res.once('end', () => this.ws.terminate())
+      })
+    })
+    this.opened.catch(() => {})
+    this.closed = new Promise((resolve) => {
+      this.ws.once('close', (code, reason) => {
+        resolve({ code, reason: reason.toString() })
+        this.wake()
+      })
+    })
+  }
+
+  private wake (): void {
+    const waiters = this.waiters
+    this.waiters = []
+    for (const wake of waiters) wake()
+  }
+
+  async next (): Promise<string> {
+    while (this.queue.length === 0) {
+      if (this.ws.readyState === WebSocket.CLOSED) throw new Error('closed while waiting for a message')
+      await new Promise<void>((resolve) => this.waiters.push(resolve))
+    }
+    return this.queue.shift() as string
+  }
+
+  async nextJson (): Promise<Message> { return JSON.parse(await this.next()) }
+
+  send (data: string | Buffer): void { this.ws.send(data) }
+}
+
+/** A raw TCP client collecting everything it receives. */
+export interface RawClient {
+  socket: net.Socket
+  connected: Promise<void>
+  received: () => Buffer
+  ended: Promise<Buffer>
+  closed: Promise<void>
+  waitFor: (predicate: (data: Buffer) => boolean) => Promise<Buffer>
+}
+
+export function rawClient (port: number): RawClient {
+  const socket = net.connect(port, '127.0.0.1')
+  socket.setNoDelay(true)
+  const connected = new Promise<void>((resolve) => socket.once('connect', () => resolve()))
+  const chunks: Buffer[] = []
+  let waiters: Array<() => void> = []
+  const wake = (): void => {
+    const w = waiters
+    waiters = []
+    for (const f of w) f()
+  }
+  const all = (): Buffer => Buffer.concat(chunks)
+  socket.on('data', (data) => {
+    chunks.push(data)
+    wake()
+  })
+  socket.on('error', () => {})
+  const ended = new Promise<Buffer>((resolve) => socket.once('end', () => resolve(all())))
+  const closed = new Promise<void>((resolve) => socket.once('close', () => {
+    resolve()
+    wake()
+  }))
+  const waitFor = async (predicate: (data: Buffer) => boolean): Promise<Buffer> => {
+    for (;;) {
+      const data = all()
+      if (predicate(data)) return data
+      if (socket.destroyed) throw new Error(`socket closed; received ${JSON.stringify(data.toString('latin1').slice(0, 500))}`)
+      await new Promise<void>((resolve) => waiters.push(resolve))
+    }
+  }
+  return { socket, connected, received: all, ended, closed, waitFor }
+}
+
+export function upgradeRequest (pathname: string, port: number, extra = ''): { text: string, key: string } {
+  const key = crypto.randomBytes(16).toString('base64')
+  const text = `GET ${pathname} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+    `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n${extra}\r\n`
+  return { text, key }
+}
+
+/** A masked client WebSocket frame (RFC 6455), unfragmented. */
+export function clientFrame (opcode: number, payload: Buffer | string): Buffer {
+  const data = Buffer.isBuffer(payload) ? payload : Buffer.from(payload)
+  const mask = crypto.randomBytes(4)
+  const masked = Buffer.from(data)
+  for (let i = 0; i < masked.length; i++) masked[i] ^= mask[i & 3]
+  let header: Buffer
+  if (data.length < 126) header = Buffer.from([0x80 | opcode, 0x80 | data.length])
+  else if (data.length < 65536) header = Buffer.from([0x80 | opcode, 0x80 | 126, data.length >> 8, data.length & 0xff])
+  else throw new Error('frame too large for this helper')
+  return Buffer.concat([header, mask, masked])
+}
+
+/** Unmasked server frames after the handshake response in `data`; stops at an incomplete one. */
+export function serverFrames (data: Buffer): Array<{ opcode: number, payload: Buffer }> {
+  const start = data.indexOf('\r\n\r\n')
+  const out: Array<{ opcode: number, payload: Buffer }> = []
+  if (start < 0) return out
+  let offset = start + 4
+  while (data.length - offset >= 2) {
+    const opcode = data[offset] & 0x0f
+    let length = data[offset + 1] & 0x7f
+    let begin = offset + 2
+    if (length === 126) {
+      if (data.length - offset < 4) break
+      length = data.readUInt16BE(offset + 2)
+      begin = offset + 4
+    } else if (length === 127) {
+      if (data.length - offset < 10) break
+      length = Number(data.readBigUInt64BE(offset + 2))
+      begin = offset + 10
+    }
+    if (data.length < begin + length) break
+    out.push({ opcode, payload: data.subarray(begin, begin + length) })
+    offset = begin + length
+  }
+  return out
+}
+
+/** One keep-alive HTTP/1.1 connection, one request at a time (for "the next request on it"). */
+export class KeepAliveClient {
+  readonly raw: RawClient
+  private consumed = 0
+
+  constructor (port: number) {
+    this.raw = rawClient(port)
+  }
+
+  /** Sends a GET and resolves with the parsed response (Content-Length or chunked bodies). */
+  async get (pathname: string, headers = ''): Promise<{ status: number, headers: Record<string, string>, body: string, raw: string }> {
+    this.raw.socket.write(`GET ${pathname} HTTP/1.1\r\nHost: localhost\r\n${headers}\r\n`)
+    let parsed: ReturnType<typeof parseResponse> = null
+    await this.raw.waitFor((data) => {
+      parsed = parseResponse(data.subarray(this.consumed))
+      return parsed !== null
+    })
+    const response = parsed as unknown as NonNullable<ReturnType<typeof parseResponse>>
+    this.consumed += response.length
+    return response
+  }
+
+  close (): Promise<void> {
+    this.raw.socket.end()
+    return this.raw.closed
+  }
+}
+
+/** A whole HTTP response at the start of `data`, or null if it is not complete yet. */
+export function parseResponse (data: Buffer): { status: number, headers: Record<string, string>, body: string, raw: string, length: number } | null {
+  const end = data.indexOf('\r\n\r\n')
+  if (end < 0) return null
+  const headText = data.subarray(0, end).toString('latin1')
+  const [statusLine, ...lines] = headText.split('\r\n')
+  const status = Number(statusLine.split(' ')[1])
+  const headers: Record<string, string> = {}
+  for (const line of lines) {
+    const colon = line.indexOf(':')
+    headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim()
+  }
+  let offset = end + 4
+  let body = ''
+  if (headers['content-length'] !== undefined) {
+    const length = Number(headers['content-length'])
+    if (data.length < offset + length) return null
+    body = data.subarray(offset, offset + length).toString('utf8')
+    offset += length
+  } else if (/chunked/i.test(headers['transfer-encoding'] ?? '')) {
+    const chunks: Buffer[] = []
+    for (;;) {
+      const lineEnd = data.indexOf('\r\n', offset)
+      if (lineEnd < 0) return null
+      const size = parseInt(data.subarray(offset, lineEnd).toString('latin1'), 16)
+      if (data.length < lineEnd + 2 + size + 2) return null
+      chunks.push(data.subarray(lineEnd + 2, lineEnd + 2 + size))
+      offset = lineEnd + 2 + size + 2
+      if (size === 0) break
+    }
+    body = Buffer.concat(chunks).toString('utf8')
+  } else if (status === 101 || status === 204 || status === 304) {
+    body = ''
+  } else {
+    return null // a body up to the end of the connection: not used by these tests
+  }
+  return { status, headers, body, raw: data.subarray(0, offset).toString('latin1'), length: offset }
+}
+
+/** Events of a chunked SSE body received so far ("data: ..." lines). */
+export function sseEvents (text: string): string[] {
+  return text.split('\n').filter((line) => line.startsWith('data: ')).map((line) => line.slice(6))
+}
+
+/** A logger collecting what the plugin logs (pino's shape), for assertions on typed errors. */
+export function captureLogger (): { lines: Message[], logger: any } {
+  const lines: Message[] = []
+  const make = (bindings: Message): any => {
+    const log = (level: string) => (obj: unknown, msg?: string) => {
+      const entry: Message = { level, ...bindings }
+      if (typeof obj === 'string') entry.msg = obj
+      else Object.assign(entry, obj as object, msg === undefined ? {} : { msg })
+      lines.push(entry)
+    }
+    return {
+      level: 'info',
+      fatal: log('fatal'),
+      error: log('error'),
+      warn: log('warn'),
+      info: log('info'),
+      debug: log('debug'),
+      trace: log('trace'),
+      silent: () => {},
+      child: (more: Message) => make({ ...bindings, ...more })
+    }
+  }
+  return { lines, logger: make({}) }
+}
