@@ -1,0 +1,108 @@
+// reply.handoff: a long-lived response (SSE) written by the sibling, and the
+// keep-alive connection handed off whole, so the sibling also serves the
+// requests that follow on it.
+import t, { type Test } from 'tap'
+import path from 'node:path'
+import Fastify, { type FastifyInstance } from 'fastify'
+import { fastifyHandoff } from '../../plugin/fastify.js'
+import { checkFdLeaks } from '../helpers/fds.js'
+import {
+  KeepAliveClient, captureLogger, parseResponse, rawClient, sseEvents, startSibling, stopChild, tmpDir, type Child
+} from '../sender/helpers.js'
+
+async function setup (t: Test): Promise<{ app: FastifyInstance, port: number, sibling: Child, log: ReturnType<typeof captureLogger> }> {
+  const dir = tmpDir(t)
+  const sockPath = path.join(dir, 'events.sock')
+  const sibling = await startSibling(t, { path: sockPath })
+  const log = captureLogger()
+  const app = Fastify({ loggerInstance: log.logger })
+  await app.register(fastifyHandoff, { targets: { events: sockPath } })
+  app.addHook('onRequest', async (request) => { request.handoffContext = { user: 'carol' } })
+  // The same paths as the sibling's app, so that who answered is visible.
+  app.get('/sse', (request, reply) => reply.handoff('events', { user: 'carol', topic: 'news' }))
+  app.post('/sse', (request, reply) => reply.handoff('events'))
+  app.get('/plain', async () => ({ pid: process.pid, local: true }))
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  t.teardown(() => app.close())
+  return { app, port: (app.server.address() as { port: number }).port, sibling, log }
+}
+
+t.test('SSE through reply.handoff streams from the sibling; the next request on the connection is the sibling\'s too', async (t) => {
+  checkFdLeaks(t)
+  const { app, port, sibling } = await setup(t)
+  const siblingFds = sibling.fds()
+  const client = new KeepAliveClient(port)
+  await client.raw.connected
+
+  const sse = await client.get('/sse', 'Accept: text/event-stream\r\n')
+  t.equal(sse.status, 200)
+  t.equal(sse.headers['content-type'], 'text/event-stream')
+  const events = sseEvents(sse.body)
+  t.equal(events.length, 3, 'three events')
+  const first = JSON.parse(events[0])
+  t.equal(first.pid, sibling.pid, 'the events come from the sibling')
+  t.same(first.info.context, { user: 'carol', topic: 'news' }, 'with the context given to reply.handoff')
+  t.equal(first.info.kind, 'request')
+  t.equal(first.info.remotePort, client.raw.socket.localPort, 'on the client\'s own connection')
+  t.same(events.slice(1), ['two', 'three'])
+
+  const next = await client.get('/plain')
+  t.equal(next.status, 200)
+  const body = JSON.parse(next.body)
+  t.equal(body.pid, sibling.pid, 'the keep-alive connection\'s next request is served by the sibling')
+  t.equal(body.info.remotePort, client.raw.socket.localPort, 'same connection')
+  const again = await client.get('/plain')
+  t.equal(JSON.parse(again.body).pid, sibling.pid, 'and the one after')
+
+  await client.close()
+  await sibling.request('idle')
+  t.equal(sibling.fds(), siblingFds, 'the sibling closed its copy when the client left')
+  await app.close()
+  await stopChild(t, sibling)
+})
+
+t.test('a request pipelined behind the one handed off was already read by Node\'s parser: refused, answered here', async (t) => {
+  checkFdLeaks(t)
+  const { app, port, sibling, log } = await setup(t)
+  const raw = rawClient(port)
+  await raw.connected
+  // Both requests in one packet: the parser reads the second before the handler runs.
+  raw.socket.write('GET /sse HTTP/1.1\r\nHost: x\r\n\r\nGET /plain HTTP/1.1\r\nHost: x\r\n\r\n')
+  const both = await raw.waitFor((data) => {
+    const one = parseResponse(data)
+    return one !== null && parseResponse(data.subarray(one.length)) !== null
+  })
+  const first = parseResponse(both)
+  if (first === null) throw new Error('no response')
+  const second = parseResponse(both.subarray(first.length))
+  t.equal(first.status, 503, 'the refused handoff is answered with 503')
+  t.equal(first.headers['retry-after'], '5')
+  t.equal(second?.status, 200)
+  t.same(JSON.parse(second?.body ?? '{}'), { pid: process.pid, local: true }, 'the pipelined request is served here, in order')
+  const refusal = log.lines.find((l) => l.err?.code === 'ERR_HANDOFF_PIPELINED')
+  t.ok(refusal, 'the typed refusal was logged through request.log')
+  t.equal(refusal?.level, 'error')
+  t.equal((await sibling.request('stats')).stats.total, 0, 'nothing was handed off')
+  raw.socket.end()
+  await raw.closed
+  await app.close()
+  await stopChild(t, sibling)
+})
+
+t.test('a request with a body is refused with a typed error; the connection stays usable', async (t) => {
+  checkFdLeaks(t)
+  const { app, port, sibling, log } = await setup(t)
+  const client = new KeepAliveClient(port)
+  await client.raw.connected
+  client.raw.socket.write('POST /sse HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello')
+  const refused = await client.raw.waitFor((data) => parseResponse(data) !== null)
+  const response = parseResponse(refused)
+  t.equal(response?.status, 503)
+  ;(client as unknown as { consumed: number }).consumed = response?.length ?? 0
+  t.ok(log.lines.some((l) => l.err?.code === 'ERR_HANDOFF_REQUEST_BODY'), 'ERR_HANDOFF_REQUEST_BODY logged')
+  const next = await client.get('/plain')
+  t.same(JSON.parse(next.body), { pid: process.pid, local: true }, 'the connection stayed with the app, usable')
+  await client.close()
+  await app.close()
+  await stopChild(t, sibling)
+})
