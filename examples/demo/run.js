@@ -1,0 +1,232 @@
+'use strict'
+// `npm run demo`: starts the sibling WebSocket service (sibling.js) and the
+// web app (webapp.js), prints the URL, and restarts the web app on demand
+// while the WebSockets it handed off stay open.
+//
+//   node examples/demo/run.js [--port 3000] [--host 127.0.0.1]      (or env PORT, HOST)
+//
+//   r + Enter, kill -HUP <pid of run.js>, or the page's button: restart the web app
+//   Ctrl-C (SIGINT) or SIGTERM: stop everything, remove the socket directory
+//
+// The Unix socket lives in a fresh private directory (mode 0700). The web
+// app's session secret is made here and given to every generation, so a
+// restarted web app still accepts the browser's cookie.
+const { fork } = require('node:child_process')
+const crypto = require('node:crypto')
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const readline = require('node:readline')
+
+const STOP_TIMEOUT_MS = 5000
+
+function usage (message) {
+  if (message) console.error(`[run] ${message}`)
+  console.error('usage: node examples/demo/run.js [--port N] [--host ADDRESS]   (env PORT, HOST; --port 0 picks a free port)')
+  process.exit(2)
+}
+
+function parseFlags (argv) {
+  const flags = { port: process.env.PORT ?? '3000', host: process.env.HOST ?? '127.0.0.1' }
+  for (let i = 0; i < argv.length; i++) {
+    const [name, inline] = argv[i].split('=', 2)
+    if (name === '--help' || name === '-h') usage()
+    if (name !== '--port' && name !== '--host') usage(`unknown flag ${argv[i]}`)
+    const value = inline ?? argv[++i]
+    if (value === undefined) usage(`${name} needs a value`)
+    flags[name.slice(2)] = value
+  }
+  const port = Number(flags.port)
+  if (!Number.isInteger(port) || port < 0 || port > 65535) usage(`bad port ${flags.port}`)
+  return { port, host: flags.host }
+}
+
+const flags = parseFlags(process.argv.slice(2))
+const log = (msg) => console.log(`[run] ${msg}`)
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fastify-handoff-demo-'))
+fs.chmodSync(dir, 0o700)
+const socketPath = path.join(dir, 'chat.sock')
+const secret = crypto.randomBytes(32).toString('hex')
+
+/** A child process with IPC; `exited` resolves with { code, signal }. */
+function start (name, file, env) {
+  const child = fork(path.join(__dirname, file), [], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc']
+  })
+  const proc = { name, child, pid: child.pid, exitInfo: null }
+  proc.exited = new Promise((resolve) => child.once('exit', (code, signal) => {
+    proc.exitInfo = { code, signal }
+    resolve(proc.exitInfo)
+  }))
+  return proc
+}
+
+/**
+ * The first IPC message of `proc` with `event`. If the process exits first:
+ * rejects, or resolves with null when `orExit` is set.
+ */
+function waitEvent (proc, event, { orExit = false } = {}) {
+  return new Promise((resolve, reject) => {
+    const onMessage = (msg) => {
+      if (msg && msg.event === event) { cleanup(); resolve(msg) }
+    }
+    const onExit = (code, signal) => {
+      cleanup()
+      if (orExit) resolve(null)
+      else reject(new Error(`${proc.name} exited (${signal ?? code}) before "${event}"`))
+    }
+    const cleanup = () => { proc.child.off('message', onMessage); proc.child.off('exit', onExit) }
+    if (proc.exitInfo) return onExit(proc.exitInfo.code, proc.exitInfo.signal)
+    proc.child.on('message', onMessage)
+    proc.child.once('exit', onExit)
+  })
+}
+
+/** Asks `proc` to stop (once); SIGKILL after STOP_TIMEOUT_MS. Resolves with its exit. */
+function stopProc (proc) {
+  if (proc.stopped) return proc.stopped
+  if (proc.exitInfo) return Promise.resolve(proc.exitInfo)
+  if (proc.child.connected) proc.child.send({ cmd: 'stop' })
+  else proc.child.kill('SIGTERM')
+  const timer = setTimeout(() => {
+    log(`${proc.name} ${proc.pid} did not stop within ${STOP_TIMEOUT_MS} ms: killing it`)
+    proc.child.kill('SIGKILL')
+  }, STOP_TIMEOUT_MS)
+  proc.stopped = proc.exited.then((exit) => {
+    clearTimeout(timer)
+    if (exit.code !== 0) {
+      console.error(`[run] ${proc.name} ${proc.pid} exited with ${exit.signal ?? exit.code}`)
+      failures++
+    }
+    return exit
+  })
+  return proc.stopped
+}
+
+let sibling = null
+let webapp = null
+const retired = new Set() // old web apps finishing their last requests
+let failures = 0 // children that did not exit with 0 when asked to stop
+let generation = 0
+let port = flags.port
+let restarting = null
+let stopping = null
+
+async function startWebapp () {
+  generation++
+  const proc = start(`web app #${generation}`, 'webapp.js', {
+    DEMO_SOCKET: socketPath,
+    DEMO_PORT: String(port),
+    DEMO_HOST: flags.host,
+    DEMO_SECRET: secret,
+    DEMO_GENERATION: String(generation)
+  })
+  proc.child.on('message', (msg) => {
+    if (msg && msg.event === 'restart-request') {
+      log(`the page of ${msg.user} asked for a restart of web app ${proc.pid}`)
+      restart()
+    }
+  })
+  const listening = await waitEvent(proc, 'listening')
+  port = listening.port // --port 0: every later generation takes the same port
+  proc.exited.then(({ code, signal }) => {
+    if (proc === webapp && !restarting && !stopping) {
+      console.error(`[run] the web app ${proc.pid} exited on its own (${signal ?? code}): stopping the demo`)
+      shutdown(1)
+    }
+  })
+  webapp = proc
+  return listening
+}
+
+function restart () {
+  if (stopping) return Promise.resolve()
+  if (restarting) return restarting
+  restarting = (async () => {
+    const old = webapp
+    const t0 = Date.now()
+    log(`restarting the web app: ${old.pid} stops listening on port ${port}…`)
+    // The old process lets go of the port first; it may finish the requests
+    // it is answering while the new one starts.
+    const unlistened = waitEvent(old, 'unlistened', { orExit: true })
+    retired.add(old)
+    stopProc(old).then(() => retired.delete(old))
+    await unlistened
+    const { url } = await startWebapp()
+    log(`restart #${generation - 1} done in ${Date.now() - t0} ms: web app ${old.pid} → ${webapp.pid} on ${url}; ` +
+      'the WebSockets it handed off were not touched')
+  })().catch((err) => {
+    console.error(`[run] restart failed: ${err.message}`)
+    shutdown(1)
+  }).finally(() => { restarting = null })
+  return restarting
+}
+
+function shutdown (code) {
+  if (stopping) return stopping
+  stopping = (async () => {
+    log('stopping…')
+    if (restarting) await restarting.catch(() => {})
+    // The web apps first (they stop handing off), then the sibling (it
+    // closes the WebSockets it serves and removes its socket file).
+    await Promise.all([webapp, ...retired].filter((p) => p !== null).map(stopProc))
+    if (sibling !== null) await stopProc(sibling)
+    if (failures > 0) code = code || 1
+    fs.rmSync(dir, { recursive: true, force: true })
+    log(`stopped; removed ${dir}`)
+    process.exitCode = code
+    process.stdin.destroy()
+    process.removeAllListeners('SIGHUP')
+    process.removeAllListeners('SIGINT')
+    process.removeAllListeners('SIGTERM')
+  })()
+  return stopping
+}
+
+async function main () {
+  sibling = start('sibling', 'sibling.js', { DEMO_SOCKET: socketPath })
+  sibling.exited.then(({ code, signal }) => {
+    if (!stopping) {
+      console.error(`[run] the sibling exited (${signal ?? code}): stopping the demo`)
+      shutdown(1)
+    }
+  })
+  await waitEvent(sibling, 'ready')
+  const { url } = await startWebapp()
+  console.log([
+    '',
+    'fastify-handoff demo',
+    `  sibling  pid ${sibling.pid}: Fastify + @fastify/websocket, receives handoffs on ${socketPath}`,
+    `  web app  pid ${webapp.pid}: Fastify, authenticates /chat and hands it to the sibling`,
+    '',
+    `  open ${url}`,
+    '',
+    `  r + Enter (or kill -HUP ${process.pid}, or the page's button): restart the web app; open WebSockets stay open`,
+    '  Ctrl-C: stop',
+    ''
+  ].join('\n'))
+  log(`ready: ${url}`)
+}
+
+// A second Ctrl-C while stopping: kill whatever is left at once.
+function onStopSignal () {
+  if (!stopping) return shutdown(0)
+  log('killing what is left')
+  for (const proc of [sibling, webapp, ...retired]) if (proc && !proc.exitInfo) proc.child.kill('SIGKILL')
+}
+process.on('SIGINT', onStopSignal)
+process.on('SIGTERM', onStopSignal)
+process.on('SIGHUP', () => { log('SIGHUP'); restart() })
+readline.createInterface({ input: process.stdin }).on('line', (line) => {
+  const cmd = line.trim().toLowerCase()
+  if (cmd === 'r') restart()
+  else if (cmd === 'q') shutdown(0)
+  else if (cmd !== '') log('commands: r (restart the web app), q or Ctrl-C (stop)')
+})
+
+main().catch((err) => {
+  console.error(`[run] error: ${err.message}`)
+  shutdown(1)
+})

@@ -1,0 +1,126 @@
+// `npm run demo` without a browser: the web app authenticates /chat and hands
+// it to the sibling; restarting the web app (r + Enter, SIGHUP, the page's
+// restart request) leaves the handed-off WebSocket open and talking; Ctrl-C
+// (SIGINT) stops every process and removes the socket directory.
+import t, { type Test } from 'tap'
+import fs from 'node:fs'
+import { checkFdLeaks } from '../helpers/fds.js'
+import { alive, exitsWith, getJson, node, request, wsClient, type Proc } from '../examples/helpers.js'
+
+interface Demo { proc: Proc, url: string, base: string, dir: string, siblingPid: number, webappPid: number }
+
+async function startDemo (t: Test): Promise<Demo> {
+  const proc = node(t, 'examples/demo/run.js', ['--port', '0'], { DEMO_TICK_MS: '100' })
+  const [, url] = await proc.waitFor(/^\[run\] ready: (http:\/\/\S+)$/)
+  const [, sibling] = await proc.waitFor(/^ {2}sibling {2}pid (\d+): .* on (\S+)$/)
+  const [, dir] = (await proc.waitFor(/receives handoffs on (\S+)\/chat\.sock$/))
+  const [, webapp] = await proc.waitFor(/^ {2}web app {2}pid (\d+):/)
+  return { proc, url, base: url.replace(/\/$/, ''), dir, siblingPid: Number(sibling), webappPid: Number(webapp) }
+}
+
+async function login (base: string, name: string): Promise<string> {
+  const res = await request(`${base}/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name }) })
+  if (res.status !== 200) throw new Error(`login: HTTP ${res.status} ${res.body}`)
+  const cookie = String(res.headers['set-cookie']).split(';')[0]
+  return cookie
+}
+
+/** One chat message round trip on `ws`; resolves with the echo. */
+async function roundTrip (ws: ReturnType<typeof wsClient>, text: string): Promise<any> {
+  const mark = ws.mark
+  ws.send({ type: 'chat', text })
+  return ws.next((m) => m.type === 'chat' && m.text === text, mark)
+}
+
+t.test('demo: handoff, restarts by r + Enter, SIGHUP and the page\'s request, then Ctrl-C cleans up', async (t) => {
+  checkFdLeaks(t)
+  const demo = await startDemo(t)
+  const ws0 = `${demo.base.replace(/^http/, 'ws')}/chat`
+
+  const dirMode = fs.statSync(demo.dir).mode & 0o777
+  t.equal(dirMode, 0o700, 'the socket lives in a private 0700 directory')
+  t.ok(fs.statSync(`${demo.dir}/chat.sock`).isSocket(), 'the sibling listens there')
+
+  // The page is public; the API and the WebSocket need the session cookie.
+  const page = await request(`${demo.base}/`)
+  t.equal(page.status, 200)
+  t.match(page.body, /<title>fastify-handoff demo<\/title>/)
+  t.equal((await request(`${demo.base}/api/whoami`)).status, 401, 'whoami without a session: 401')
+  const anonymous = wsClient(t, ws0)
+  await t.rejects(anonymous.opened, { statusCode: 401 }, 'a WebSocket without a session is refused by the web app\'s hook')
+
+  const cookie = await login(demo.base, 'tester')
+  const me = await getJson(`${demo.base}/api/whoami`, { cookie })
+  t.match(me, { user: 'tester', pid: demo.webappPid, generation: 1 })
+
+  const ws = wsClient(t, ws0, { cookie })
+  await ws.opened
+  const welcome = await ws.next((m) => m.type === 'welcome')
+  t.match(welcome, { user: 'tester', webappPid: demo.webappPid, siblingPid: demo.siblingPid }, 'the sibling serves it and names the web app that accepted it')
+  t.not(welcome.webappPid, welcome.siblingPid, 'two different processes')
+  const echo = await roundTrip(ws, 'hello')
+  t.equal(echo.siblingPid, demo.siblingPid, 'the chat message came back from the sibling')
+
+  const pids = [demo.webappPid]
+  const restarts: Array<[string, () => Promise<void>]> = [
+    ['r + Enter', async () => demo.proc.send('r')],
+    ['SIGHUP', async () => demo.proc.kill('SIGHUP')],
+    ['the page\'s restart request', async () => {
+      const res = await request(`${demo.base}/api/restart`, { method: 'POST', headers: { cookie } })
+      t.equal(res.status, 200, 'POST /api/restart answered by the old web app')
+    }]
+  ]
+  for (const [i, [how, trigger]] of restarts.entries()) {
+    const mark = demo.proc.mark
+    await trigger()
+    const [, from, to] = await demo.proc.waitFor(new RegExp(`^\\[run\\] restart #${i + 1} done in \\d+ ms: web app (\\d+) → (\\d+) `), { after: mark })
+    t.equal(Number(from), pids.at(-1), `${how}: the old web app stopped`)
+    const now = await getJson(`${demo.base}/api/whoami`, { cookie })
+    t.equal(now.pid, Number(to), `${how}: a new web app answers on the same port`)
+    t.equal(now.generation, i + 2)
+    t.notOk(pids.includes(now.pid), 'a new process')
+    pids.push(now.pid)
+    const ticks = ws.mark
+    await ws.next((m) => m.type === 'tick', ticks)
+    const after = await roundTrip(ws, `after restart ${i + 1}`)
+    t.equal(after.conn, welcome.conn, `${how}: the same WebSocket still carries messages`)
+  }
+  t.equal(ws.messages.filter((m) => m.type === 'welcome').length, 1, 'one WebSocket, never reopened')
+
+  // A new WebSocket goes through the new web app.
+  const ws2 = wsClient(t, ws0, { cookie })
+  const welcome2 = await ws2.next((m) => m.type === 'welcome')
+  t.equal(welcome2.webappPid, pids.at(-1), 'a new WebSocket was accepted by the current web app')
+  t.equal(welcome2.siblingPid, demo.siblingPid)
+
+  // Ctrl-C: the sibling says goodbye on the WebSockets, every process exits, nothing is left.
+  demo.proc.kill('SIGINT')
+  const [closed, closed2] = await Promise.all([ws.closed, ws2.closed])
+  t.equal(closed.code, 1001, 'the WebSocket was closed by the sibling (going away)')
+  t.equal(closed2.code, 1001)
+  await exitsWith(t, demo.proc, 0)
+  t.equal(demo.proc.count(/./, 'stderr'), 0, 'nothing on stderr', { output: demo.proc.text() })
+  t.notOk(fs.existsSync(demo.dir), 'the socket directory is gone')
+  for (const pid of [demo.siblingPid, ...pids]) t.notOk(alive(pid), `process ${pid} is gone`)
+})
+
+t.test('demo: --port taken by another listener: a clear error, exit 1, nothing left behind', async (t) => {
+  checkFdLeaks(t)
+  const http = await import('node:http')
+  const other = http.createServer()
+  await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => other.close(() => resolve())))
+  const port = (other.address() as { port: number }).port
+  const proc = node(t, 'examples/demo/run.js', ['--port', String(port)])
+  const [, dir] = await proc.waitFor(/handoffs on (\S+)\/chat\.sock$/)
+  await exitsWith(t, proc, 1)
+  t.ok(proc.count(/EADDRINUSE/, 'stderr') > 0, 'says the port is in use', { output: proc.text() })
+  t.notOk(fs.existsSync(dir), 'the socket directory is gone')
+})
+
+t.test('demo: bad flags print the usage, exit 2', async (t) => {
+  checkFdLeaks(t)
+  const proc = node(t, 'examples/demo/run.js', ['--port', 'eighty'])
+  await exitsWith(t, proc, 2)
+  t.equal(proc.count(/^usage: node examples\/demo\/run\.js/, 'stderr'), 1)
+})
