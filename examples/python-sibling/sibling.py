@@ -8,10 +8,11 @@ ACCEPT (or REJECT); then it serves the HTTP request on the descriptor it was
 given: the request head came in the HANDOFF, the bytes after it are the
 `buffered` section followed by whatever the client sends next.
 
-    python3 sibling.py /path/to/sibling.sock
+    python3 sibling.py /path/to/sibling.sock [--stop-on-eof]
 
-Prints "[py-sibling PID] listening on PATH" when ready. SIGTERM / SIGINT:
-stops, removes the socket file, exits 0.
+Prints "[py-sibling PID] listening on PATH" when ready. SIGTERM / SIGINT
+(or, with --stop-on-eof, the end of stdin: the parent went away): stops,
+removes the socket file, exits 0.
 """
 import json
 import os
@@ -36,7 +37,10 @@ served = 0
 
 
 def log(msg):
-    print(f"[py-sibling {os.getpid()}] {msg}", flush=True)
+    try:
+        print(f"[py-sibling {os.getpid()}] {msg}", flush=True)
+    except OSError:
+        pass  # nobody reads our output any more (the parent went away)
 
 
 class Fatal(Exception):
@@ -281,10 +285,13 @@ def serve_channel(chan):
 
 
 def main():
-    if len(sys.argv) != 2:
+    args = sys.argv[1:]
+    stop_on_eof = "--stop-on-eof" in args
+    args = [a for a in args if a != "--stop-on-eof"]
+    if len(args) != 1 or args[0].startswith("-"):
         print(__doc__, file=sys.stderr)
         sys.exit(2)
-    path = sys.argv[1]
+    path = args[0]
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     old = os.umask(0o177)  # the socket file is created 0600
     try:
@@ -293,15 +300,26 @@ def main():
         os.umask(old)
     listener.listen(64)
 
+    eof_seen = threading.Event()
+
     class Stop(Exception):
         pass
 
     def stop(signum, _frame):
-        raise Stop(signal.Signals(signum).name)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once is enough
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        raise Stop("end of stdin" if eof_seen.is_set() else signal.Signals(signum).name)
 
     try:
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
+        if stop_on_eof:
+            def watch_stdin():
+                while os.read(0, 4096):
+                    pass
+                eof_seen.set()
+                os.kill(os.getpid(), signal.SIGTERM)
+            threading.Thread(target=watch_stdin, daemon=True).start()
         log(f"listening on {path}")
         while True:
             chan, _ = listener.accept()
