@@ -30,6 +30,7 @@ async function setup (t: Test): Promise<{ app: FastifyInstance, port: number, si
 t.test('SSE through reply.handoff streams from the sibling; the next request on the connection is the sibling\'s too', async (t) => {
   checkFdLeaks(t)
   const { app, port, sibling } = await setup(t)
+  await sibling.event('peer') // the app's channel is up: count from here
   const siblingFds = sibling.fds()
   const client = new KeepAliveClient(port)
   await client.raw.connected

@@ -55,6 +55,7 @@ async function setup (t: Test): Promise<Setup> {
 t.test('a WebSocket through the app is served by the sibling: 101, messages both ways, the hook\'s context, one connection', async (t) => {
   checkFdLeaks(t)
   const { app, port, sibling, log, hooks } = await setup(t)
+  await sibling.event('peer') // the app's channel is up: count from here
   const siblingFds = sibling.fds()
 
   const client = new WsClient(`ws://127.0.0.1:${port}/ws`, { headers: { authorization: 'Bearer alice' } })

@@ -1,0 +1,180 @@
+// Express adapter. Express never sees upgrade requests on its own, so
+// attach() installs the server's one 'upgrade' listener, which runs each
+// upgrade through the Express app as an ordinary request whose response is
+// written on the raw socket: the app's middleware (authentication, rate
+// limits) runs first, and a middleware that answers (401, 429) ends it. The
+// route's upgrade() middleware then hands it off. response() does the same
+// for SSE / streaming responses. Same guarantees as the Fastify plugin.
+//
+// Typed against node:http only, so that express stays a peer of the app.
+import http, { type IncomingMessage, type ServerResponse } from 'node:http'
+import type net from 'node:net'
+import { Sender, type HandoffResult, type SenderLogger, type SenderOptions } from '../sender/handoff.js'
+import { ERR_HANDOFF_UPGRADE_REQUIRED } from '../errors.js'
+
+type Next = (err?: unknown) => void
+/** An Express (or Connect) middleware, in node:http terms. */
+export type Middleware = (req: IncomingMessage, res: ServerResponse, next: Next) => void
+/** An Express app, or any (req, res) handler. */
+export type RequestListener = (req: IncomingMessage, res: ServerResponse, next?: Next) => void
+
+const kUpgrade = Symbol('fastify-handoff.express.upgrade')
+
+interface Upgrade {
+  socket: net.Socket
+  head: Buffer
+}
+
+/** The raw socket and head of an upgrade request routed through the app by attach(), or null. */
+export function upgradeOf (req: IncomingMessage): Upgrade | null {
+  return (req as IncomingMessage & { [kUpgrade]?: Upgrade })[kUpgrade] ?? null
+}
+
+export interface ExpressHandoffOptions {
+  /** A sender, or the options to make one (then closed by close()). */
+  sender: Sender | SenderOptions
+  log?: SenderLogger
+}
+
+export interface RouteHandoffOptions {
+  /**
+   * The JSON context sent with the connection. Default:
+   * `res.locals.handoffContext`, which earlier middleware may fill (e.g. with
+   * the authenticated user), else `req.handoffContext`.
+   */
+  context?: (req: IncomingMessage, res: ServerResponse) => unknown
+  /**
+   * When the connection stays here: 'unavailable' (default) answers 503 +
+   * Retry-After; 'next' passes the request on to the next handler, which
+   * serves it locally (for an upgrade, with upgradeOf(req)).
+   */
+  fallback?: 'unavailable' | 'next'
+}
+
+export interface UpgradeRouteOptions extends RouteHandoffOptions {
+  /** Answer ordinary (non-upgrade) requests 426 instead of passing them on. Default false. */
+  upgradeOnly?: boolean
+}
+
+export interface ExpressHandoff {
+  readonly sender: Sender
+  /** Route middleware handing upgrade requests to `target` (ordinary requests go on to `next`). */
+  upgrade (target: string, options?: UpgradeRouteOptions): Middleware
+  /** Route middleware handing the connection of this request to `target` (SSE, streaming, long polling). */
+  response (target: string, options?: RouteHandoffOptions): Middleware
+  /** Installs the one 'upgrade' listener of `server`, routing upgrades through `app`. */
+  attach (server: http.Server, app: RequestListener): void
+  /** Removes the listener and, if the adapter made the sender, closes it. */
+  close (): Promise<void>
+}
+
+function isSender (value: Sender | SenderOptions): value is Sender {
+  return value instanceof Sender
+}
+
+function defaultContext (req: IncomingMessage, res: ServerResponse): unknown {
+  const locals = (res as ServerResponse & { locals?: Record<string, unknown> }).locals
+  if (locals !== undefined && locals.handoffContext !== undefined) return locals.handoffContext
+  return (req as IncomingMessage & { handoffContext?: unknown }).handoffContext
+}
+
+function destroyOnError (this: net.Socket): void {
+  this.destroy()
+}
+
+export function expressHandoff (options: ExpressHandoffOptions): ExpressHandoff {
+  const own = !isSender(options.sender)
+  const sender = isSender(options.sender) ? options.sender : new Sender(options.sender)
+  const log = options.log
+  const attached: Array<[http.Server, (req: IncomingMessage, socket: net.Socket, head: Buffer) => void]> = []
+
+  const contextOf = (route: RouteHandoffOptions, req: IncomingMessage, res: ServerResponse): unknown =>
+    route.context !== undefined ? route.context(req, res) : defaultContext(req, res)
+
+  return {
+    sender,
+
+    upgrade (target, route = {}) {
+      return (req, res, next) => {
+        const upgrade = upgradeOf(req)
+        if (upgrade === null) {
+          if (route.upgradeOnly === true) {
+            const err = new ERR_HANDOFF_UPGRADE_REQUIRED(req.method ?? 'GET', req.url ?? '/')
+            ;(log ?? console).warn({ err }, 'not an upgrade request')
+            next(err)
+            return
+          }
+          next()
+          return
+        }
+        let context: unknown
+        try {
+          context = contextOf(route, req, res)
+        } catch (err) {
+          next(err)
+          return
+        }
+        const local = route.fallback === 'next'
+        void sender.handoffUpgrade(req, upgrade.socket, upgrade.head, {
+          target,
+          ...(context === undefined || context === null ? {} : { context }),
+          ...(log === undefined ? {} : { log }),
+          ...(local ? { fallback: () => {} } : {})
+        }).then((result) => {
+          if (local && !result.handedOff && result.outcome !== 'doubt') next()
+        })
+      }
+    },
+
+    response (target, route = {}) {
+      return (req, res, next) => {
+        let context: unknown
+        try {
+          context = contextOf(route, req, res)
+        } catch (err) {
+          next(err)
+          return
+        }
+        const local = route.fallback === 'next'
+        const upgrade = upgradeOf(req)
+        const common = {
+          target,
+          ...(context === undefined || context === null ? {} : { context }),
+          ...(log === undefined ? {} : { log }),
+          ...(local ? { fallback: () => {} } : {})
+        }
+        const settled: Promise<HandoffResult> = upgrade !== null
+          ? sender.handoffUpgrade(req, upgrade.socket, upgrade.head, common)
+          : sender.handoffRequest(req, res, common)
+        void settled.then((result) => {
+          if (local && !result.handedOff && result.outcome !== 'doubt') next()
+        })
+      }
+    },
+
+    attach (server, app) {
+      const listener = (req: IncomingMessage, socket: net.Socket, head: Buffer): void => {
+        // Node removed its own error listener before 'upgrade'.
+        socket.on('error', destroyOnError)
+        ;(req as IncomingMessage & { [kUpgrade]?: Upgrade })[kUpgrade] = { socket, head }
+        const res = new http.ServerResponse(req)
+        res.shouldKeepAlive = false
+        res.assignSocket(socket)
+        res.once('finish', () => { socket.destroySoon() })
+        try {
+          app(req, res)
+        } catch (err) {
+          ;(log ?? console).error({ err }, 'fastify-handoff: routing an upgrade through the app failed')
+          socket.destroy()
+        }
+      }
+      server.on('upgrade', listener)
+      attached.push([server, listener])
+    },
+
+    async close () {
+      for (const [server, listener] of attached.splice(0)) server.removeListener('upgrade', listener)
+      if (own) await sender.close()
+    }
+  }
+}

@@ -1,0 +1,126 @@
+// node:http adapter: the server's one 'upgrade' listener, which asks the app
+// (`route`) what to do with each upgrade request (hand it to a target, answer
+// it, or leave it to a local handler) and then does it with the same
+// guarantees as the Fastify plugin: nothing lost, ownership never in doubt,
+// a 503 with Retry-After on the raw socket when the connection stays here.
+// Also: handoffResponse() for SSE / streaming responses of a 'request' handler.
+import http, { type IncomingMessage, type ServerResponse } from 'node:http'
+import type net from 'node:net'
+import { Sender, type HandoffResult, type SenderLogger, type SenderOptions } from '../sender/handoff.js'
+import { writeResponse } from '../sender/fallback.js'
+
+/** What `route` decides for one upgrade request. */
+export type UpgradeDecision =
+  /** Hand it to this target, with this JSON context. */
+  | { target: string, context?: unknown }
+  /** Answer it here (e.g. 401, 429) and close: nothing is handed off. */
+  | { status: number, headers?: Record<string, string>, body?: string }
+  /** Not ours: `otherwise` gets it. */
+  | null | undefined | false
+
+export interface UpgradeHandoffOptions {
+  /** A sender, or the options to make one (then closed by close()). */
+  sender: Sender | SenderOptions
+  /** The app's decision for each upgrade request (authentication, routing, rate limits). May be async. */
+  route: (req: IncomingMessage) => UpgradeDecision | Promise<UpgradeDecision>
+  /** Upgrades `route` does not claim, e.g. a local WebSocketServer's handleUpgrade. Default: 404 and close. */
+  otherwise?: (req: IncomingMessage, socket: net.Socket, head: Buffer) => void
+  /**
+   * A claimed upgrade that stays here (REJECT, timeout, no receiver):
+   * 'unavailable' (default) writes 503 + Retry-After on the raw socket; a
+   * function serves it locally (the socket reads again; `head` is as it came).
+   */
+  fallback?: 'unavailable' | ((req: IncomingMessage, socket: net.Socket, head: Buffer, result: HandoffResult) => void)
+  log?: SenderLogger
+}
+
+export interface UpgradeHandoff {
+  readonly sender: Sender
+  /** The 'upgrade' listener installed on the server. */
+  readonly listener: (req: IncomingMessage, socket: net.Socket, head: Buffer) => void
+  /** Removes the listener and, if the adapter made the sender, closes it. */
+  close (): Promise<void>
+}
+
+function isSender (value: Sender | SenderOptions): value is Sender {
+  return value instanceof Sender
+}
+
+function destroyOnError (this: net.Socket): void {
+  this.destroy()
+}
+
+/** Claims the server's upgrades: installs exactly one 'upgrade' listener. */
+export function handoffUpgrades (server: http.Server, options: UpgradeHandoffOptions): UpgradeHandoff {
+  const own = !isSender(options.sender)
+  const sender = isSender(options.sender) ? options.sender : new Sender(options.sender)
+  const log = options.log
+
+  const listener = (req: IncomingMessage, socket: net.Socket, head: Buffer): void => {
+    // Node removed its own error listener before 'upgrade'.
+    socket.on('error', destroyOnError)
+    // While `route` runs, Node keeps reading into the socket's buffer; the
+    // detach drains it, so nothing is lost however long the app takes.
+    let decided: Promise<UpgradeDecision>
+    try {
+      decided = Promise.resolve(options.route(req))
+    } catch (err) {
+      decided = Promise.reject(err)
+    }
+    decided.then(async (decision) => {
+      if (decision === null || decision === undefined || decision === false) {
+        if (options.otherwise !== undefined) {
+          socket.removeListener('error', destroyOnError)
+          options.otherwise(req, socket, head)
+        } else {
+          await writeResponse(socket, { status: 404 })
+        }
+        return
+      }
+      if ('status' in decision) {
+        await writeResponse(socket, decision)
+        return
+      }
+      const fallback = options.fallback
+      await sender.handoffUpgrade(req, socket, head, {
+        target: decision.target,
+        ...(decision.context === undefined ? {} : { context: decision.context }),
+        ...(log === undefined ? {} : { log }),
+        ...(typeof fallback === 'function'
+          ? { fallback: (result: HandoffResult) => fallback(req, socket, head, result) }
+          : {})
+      })
+    }).catch((err: unknown) => {
+      ;(log ?? console).error({ err }, 'fastify-handoff: an upgrade could not be routed')
+      if (!socket.destroyed) void writeResponse(socket, { status: 500 })
+    })
+  }
+
+  server.on('upgrade', listener)
+  return {
+    sender,
+    listener,
+    async close () {
+      server.removeListener('upgrade', listener)
+      if (own) await sender.close()
+    }
+  }
+}
+
+export interface ResponseHandoffOptions {
+  target: string
+  context?: unknown
+  /** 'unavailable' (default): 503 + Retry-After through `res`; or serve it locally. */
+  fallback?: 'unavailable' | ((result: HandoffResult) => void | Promise<void>)
+  log?: SenderLogger
+}
+
+/**
+ * Hands off the connection of a request whose response has not started (SSE,
+ * streaming, long polling), whole: the receiver writes this response and
+ * serves every later request on the connection. Never rejects.
+ */
+export function handoffResponse (sender: Sender, req: IncomingMessage, res: ServerResponse,
+  options: ResponseHandoffOptions): Promise<HandoffResult> {
+  return sender.handoffRequest(req, res, options)
+}
