@@ -147,10 +147,12 @@ export class Target {
     if (candidates.length === 0) return null
     let chosen = candidates[0]
     if (this.options.balance === 'least-connections') {
+      // What the receiver last reported (STATUS, ACCEPT) plus what is on its
+      // way to it; one at its limit comes last (it would REJECT "capacity").
       const score = (link: Link): number => {
         const { live, max } = link.load
         const busy = live + link.inFlight
-        return max === null || max === 0 ? busy : busy / max
+        return max !== null && busy >= max ? Number.MAX_SAFE_INTEGER : busy
       }
       for (const link of candidates) if (score(link) < score(chosen)) chosen = link
     }
