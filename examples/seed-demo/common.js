@@ -1,11 +1,19 @@
 'use strict'
-// Shared by the seed-demo programs: flags, log lines, the library.
+// Shared by the seed-demo programs: flags, log lines. The library (the
+// native addon and dist/) is loaded lazily: tcp-client does not need it.
 const { parseArgs } = require('node:util')
 
-const lib = require('../../dist/index.js')
-// The seed helpers (plugin/seed) are re-exported by the entry point; until a
-// build has that, take them from their own module.
-const seed = typeof lib.sendFd === 'function' ? lib : require('../../dist/seed/index.js')
+let loaded = null
+function library () {
+  if (loaded === null) {
+    const lib = require('../../dist/index.js')
+    // The seed helpers (plugin/seed) are re-exported by the entry point; until
+    // a build has that, take them from their own module.
+    const seed = typeof lib.sendFd === 'function' ? lib : require('../../dist/seed/index.js')
+    loaded = { lib, seed }
+  }
+  return loaded
+}
 
 const DEFAULT_UDS = '/tmp/fastify-handoff-seed.sock'
 
@@ -87,4 +95,4 @@ function readLine (socket) {
   })
 }
 
-module.exports = { lib, seed, parseFlags, logger, describeError, readLine, DEFAULT_UDS, USAGE }
+module.exports = { library, parseFlags, logger, describeError, readLine, DEFAULT_UDS, USAGE }

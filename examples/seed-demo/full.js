@@ -3,7 +3,9 @@
 // codec (dist/protocol). HELLO exchange (§5), role checks, ERROR on a fatal
 // problem (§9); what to do with HANDOFF / ACCEPT / REJECT is the program's.
 const { EventEmitter } = require('node:events')
-const { lib } = require('./common.js')
+const { library } = require('./common.js')
+
+const { lib } = library()
 
 const { Channel, closeFds, protocol: P } = lib
 

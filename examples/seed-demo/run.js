@@ -12,7 +12,8 @@ const readline = require('node:readline')
 const { parseFlags } = require('./common.js')
 
 const flags = parseFlags()
-const TIMEOUT_MS = 20000 + 1000 * flags.count
+// A safety net for a stuck demo, generous for a busy machine.
+const TIMEOUT_MS = 60000 + 1000 * flags.count
 
 const children = []
 let socketCreated = false

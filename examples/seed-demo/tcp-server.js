@@ -7,11 +7,12 @@
 //
 //   node examples/seed-demo/tcp-server.js [--port 8888] [--host 127.0.0.1] [--uds PATH] [--count N] [--protocol seed|full]
 const net = require('node:net')
-const { lib, seed, parseFlags, logger, describeError } = require('./common.js')
+const { library, parseFlags, logger, describeError } = require('./common.js')
 const { Session } = require('./full.js')
 
-const { connectUnix, protocol: P } = lib
 const flags = parseFlags()
+const { lib, seed } = library()
+const { connectUnix, protocol: P } = lib
 const { log, error } = logger('tcp-server')
 
 const VERDICT_TIMEOUT_MS = P.DEFAULT_VERDICT_TIMEOUT_MS

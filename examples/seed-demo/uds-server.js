@@ -5,11 +5,12 @@
 //
 //   node examples/seed-demo/uds-server.js [--uds PATH] [--count N] [--protocol seed|full]
 const net = require('node:net')
-const { lib, seed, parseFlags, logger, describeError, readLine } = require('./common.js')
+const { library, parseFlags, logger, describeError, readLine } = require('./common.js')
 const { Session, tcpStreamProblem } = require('./full.js')
 
-const { listenUnix, native, closeFds } = lib
 const flags = parseFlags()
+const { lib, seed } = library()
+const { listenUnix, native, closeFds } = lib
 const { log, error } = logger('uds-server')
 
 let served = 0
