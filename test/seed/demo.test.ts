@@ -1,5 +1,5 @@
-// The one-command demo (examples/seed-demo/run.js) and the three programs on
-// their own: Node on both sides, in the Go format and with the full protocol.
+// The one-command demo (examples/seed-demo/run.js): Node on both sides, in
+// the Go format and with the full protocol.
 import t from 'tap'
 import fs from 'node:fs'
 import net from 'node:net'
@@ -12,7 +12,7 @@ for (const protocol of ['seed', 'full']) {
     checkFdLeaks(t)
     const uds = path.join(tmpDir(t), 'demo.sock')
     const run = node(t, 'run', ['--port', '0', '--uds', uds, '--count', '2', '--protocol', protocol])
-    await exitsWith(t, run, 0)
+    await exitsWith(t, run, 0, 60000) // four processes one after the other: slow on a busy machine
     t.equal(run.count(/^\[tcp-client\] read: hello$/), 2, 'the client read hello twice')
     t.equal(run.count(/^\[uds-server\] read: HELLO$/), 2, 'uds-server read HELLO twice')
     t.equal(run.count(/^\[tcp-server\] passing fd=\d+$/), 2)
@@ -33,38 +33,4 @@ t.test('run.js fails (exit 1) and cleans up when the socket path is taken by a l
   await exitsWith(t, run, 1)
   t.ok(run.count(/\[uds-server\] error: .*ERR_HANDOFF_PATH_IN_USE/, 'stderr') === 1, 'uds-server says why', { output: run.text() })
   t.ok(fs.existsSync(uds), 'the live listener\'s socket file was left alone')
-})
-
-t.test('the three programs started by hand: each exits 0, uds-server removes its socket file', async (t) => {
-  checkFdLeaks(t)
-  const uds = path.join(tmpDir(t), 'manual.sock')
-  const udsServer = node(t, 'uds-server', ['--uds', uds])
-  await udsServer.waitFor(/^\[uds-server\] listening on /)
-  const tcpServer = node(t, 'tcp-server', ['--uds', uds, '--port', '0'])
-  const port = await listeningPort(tcpServer)
-  const client = node(t, 'tcp-client', ['--port', String(port)])
-  const [, passed] = await tcpServer.waitFor(/^\[tcp-server\] passing fd=(\d+)$/)
-  await tcpServer.waitFor(new RegExp(`^\\[tcp-server\\] closed its copy of fd=${passed}$`))
-  await udsServer.waitFor(/^\[uds-server\] received fd=\d+$/)
-  await exitsWith(t, client, 0)
-  await exitsWith(t, tcpServer, 0)
-  await exitsWith(t, udsServer, 0)
-  t.equal(client.count(/^\[tcp-client\] read: hello$/), 1)
-  t.equal(udsServer.count(/^\[uds-server\] read: HELLO$/), 1)
-  t.notOk(fs.existsSync(uds), 'uds-server removed its socket file')
-})
-
-t.test('tcp-server without a uds-server: a clear error, exit 1', async (t) => {
-  checkFdLeaks(t)
-  const uds = path.join(tmpDir(t), 'nobody.sock')
-  const tcpServer = node(t, 'tcp-server', ['--uds', uds, '--port', '0'])
-  await exitsWith(t, tcpServer, 1)
-  t.equal(tcpServer.count(/^\[tcp-server\] error: .*(ENOENT|ECONNREFUSED)/, 'stderr'), 1, 'says why', { output: tcpServer.text() })
-})
-
-t.test('bad flags: usage on stderr, exit 2', async (t) => {
-  checkFdLeaks(t)
-  const proc = node(t, 'uds-server', ['--protocol', 'grpc'])
-  await exitsWith(t, proc, 2)
-  t.equal(proc.count(/--protocol must be "seed" or "full"/, 'stderr'), 1)
 })

@@ -15,7 +15,7 @@ function pair (t: Test, highWaterMark?: number): { tx: Channel, rx: FdReceiver }
 }
 
 async function closed (tx: Channel, rx: FdReceiver): Promise<void> {
-  const waits = [tx, rx.channel].filter((c) => !c.closed).map((c) => new Promise((resolve) => c.once('close', resolve)))
+  const waits = [tx, rx.channel].filter((c) => !c.closed).map((c) => new Promise<void>((resolve) => c.once('close', () => resolve())))
   tx.close()
   rx.close()
   await Promise.all(waits)

@@ -6,7 +6,7 @@ import fs from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
 import { checkFdLeaks } from '../helpers/fds.js'
-import { exitsWith, listeningPort, node, python, tmpDir } from '../fixtures/seed-procs.js'
+import { exitsWith, listeningPort, node, python, tmpDir, within } from '../fixtures/seed-procs.js'
 
 /** A TCP client in this process, recording what happened in order. */
 function connect (t: Test, port: number): { socket: net.Socket, events: string[], data: () => string, ended: Promise<void> } {
@@ -71,11 +71,11 @@ t.test('Go format, Node → Python: the Node tcp-server passes a connection to a
   // connection down (FIN), Python's write would fail with EPIPE and the
   // client would see its end before any data.
   pyServer.send('go')
-  await waitForData(client.socket, () => client.data().includes('\n'))
+  await within(waitForData(client.socket, () => client.data().includes('\n')), 'a line on the client connection')
   t.equal(client.data(), 'hello\n', 'hello from Python, after tcp-server closed its copy')
   t.same(client.events, ['data:hello\n'], 'no end before hello')
   client.socket.write('HELLO\n')
-  await client.ended
+  await within(client.ended, 'the client connection to end')
   t.same(client.events, ['data:hello\n', 'end'], 'the end comes from the receiver, after HELLO')
   await pyServer.waitFor(/^\[py-uds-server\] read: HELLO$/)
   await exitsWith(t, pyServer, 0)
@@ -92,7 +92,7 @@ t.test('full protocol, Node → Python: the Python peer (PROTOCOL.md alone) rece
   const port = await listeningPort(tcpServer)
   const before = Date.now()
   const client = connect(t, port)
-  await new Promise((resolve) => client.socket.once('connect', resolve))
+  await within(new Promise((resolve) => client.socket.once('connect', resolve)), 'the client to connect')
 
   const [, metaJson] = await pyServer.waitFor(/^\[py-uds-server\] meta (.*)$/)
   const meta = JSON.parse(metaJson) as Record<string, unknown>
@@ -121,10 +121,10 @@ t.test('full protocol, Node → Python: the Python peer (PROTOCOL.md alone) rece
   await exitsWith(t, tcpServer, 0)
 
   pyServer.send('go')
-  await waitForData(client.socket, () => client.data().includes('\n'))
+  await within(waitForData(client.socket, () => client.data().includes('\n')), 'a line on the client connection')
   t.same(client.events, ['data:hello\n'], 'hello, no end before it')
   client.socket.write('HELLO\n')
-  await client.ended
+  await within(client.ended, 'the client connection to end')
   await pyServer.waitFor(/^\[py-uds-server\] read: HELLO$/)
   await exitsWith(t, pyServer, 0)
   t.equal(pyServer.count(/./, 'stderr'), 0, 'Python saw no protocol error', { output: pyServer.text() })
@@ -161,7 +161,7 @@ t.test('full protocol, REJECT: the Node tcp-server keeps the connection and answ
   const tcpServer = node(t, 'tcp-server', ['--uds', uds, '--port', '0', '--protocol', 'full'])
   const port = await listeningPort(tcpServer)
   const client = connect(t, port)
-  await client.ended
+  await within(client.ended, 'the client connection to end')
   t.equal(client.data(), 'sorry, no receiver took this connection\n', 'the sender, still the owner, answered')
   await tcpServer.waitFor(/^\[tcp-server\] error: REJECT 1: capacity told to \(--reject\)$/, 'stderr')
   t.equal(tcpServer.count(/closed its copy/), 0, 'it did not just drop its copy')
@@ -182,7 +182,7 @@ t.test('full protocol, deadline: the Node uds-server REJECTs "expired" a HANDOFF
   const pyServer = python(t, ['tcp-server', '--uds', uds, '--port', '0', '--protocol', 'full', '--deadline-offset', '0'])
   const port = await listeningPort(pyServer)
   const client = connect(t, port)
-  await client.ended
+  await within(client.ended, 'the client connection to end')
   t.equal(client.data(), 'sorry, no receiver took this connection\n', 'the Python sender kept it and answered')
   await udsServer.waitFor(/^\[uds-server\] error: HANDOFF 1: decided after its deadline; closed fd=\d+; REJECT expired$/, 'stderr')
   await pyServer.waitFor(/^\[py-tcp-server\] error: REJECT 1: expired /, 'stderr')
