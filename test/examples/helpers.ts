@@ -192,12 +192,11 @@ export class WsClient {
     this.ws = new WebSocket(url, { headers })
     this.opened = new Promise((resolve, reject) => {
       this.ws.once('open', () => resolve())
-      this.ws.once('unexpected-response', (req, res) => {
-        reject(Object.assign(new Error(`unexpected response ${String(res.statusCode)}`), { statusCode: res.statusCode }))
-        res.resume()
-        req.destroy()
+      // A refused handshake: ws aborts it, emits this error, then 'close'.
+      this.ws.once('error', (err) => {
+        const status = /Unexpected server response: (\d+)/.exec(err.message)
+        reject(status === null ? err : Object.assign(err, { statusCode: Number(status[1]) }))
       })
-      this.ws.once('error', reject)
     })
     this.opened.catch(() => {})
     this.ws.on('error', () => {})
