@@ -1,0 +1,68 @@
+// Type tests for the Fastify plugin's declaration merging: compiled with
+// `tsc --noEmit -p test/types` by types.test.ts (tap itself runs TypeScript
+// transpile-only, so it would not notice a type error). Every
+// `@ts-expect-error` line must be an error, or tsc fails ("unused directive").
+import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify'
+import websocket from '@fastify/websocket'
+import { fastifyHandoff, type HandoffDecorator, type HandoffRouteConfig } from '../../plugin/fastify.js'
+import type { HandoffResult, TargetHealth } from '../../plugin/sender/index.js'
+
+async function main (): Promise<void> {
+  const app = Fastify()
+  await app.register(fastifyHandoff, {
+    targets: { chat: '/run/chat.sock', pool: { path: ['/run/a.sock', '/run/b.sock'], balance: 'least-connections', timeout: 2000, grace: 500 } },
+    retryAfter: 10
+  })
+  // @ts-expect-error an unknown balancing policy
+  await app.register(fastifyHandoff, { targets: { x: { path: '/x', balance: 'random' } } })
+  // @ts-expect-error timeout is a number of milliseconds
+  await app.register(fastifyHandoff, { targets: { x: { path: '/x', timeout: '5s' } } })
+
+  // The route option: a target name, or the full form.
+  app.get('/ws', { handoff: 'chat' }, async () => 'local')
+  app.get('/ws2', {
+    handoff: { target: 'pool', context: (request: FastifyRequest) => ({ user: request.headers['x-user'] }), fallback: 'local', upgradeOnly: true }
+  }, async () => 'local')
+  app.route({ method: 'GET', url: '/ws3', handoff: { target: 'chat' }, handler: async () => 'x' })
+  // @ts-expect-error the handoff option needs a target
+  app.get('/bad1', { handoff: { context: () => ({}) } }, async () => 'x')
+  // @ts-expect-error fallback is 'unavailable' or 'local'
+  app.get('/bad2', { handoff: { target: 'chat', fallback: 'retry' } }, async () => 'x')
+  // @ts-expect-error the route option is not a number
+  app.get('/bad3', { handoff: 42 }, async () => 'x')
+
+  // Side by side with @fastify/websocket's route option.
+  await app.register(websocket)
+  app.get('/both', { websocket: true, handoff: { target: 'chat', fallback: 'local' } }, (socket) => { socket.send('local') })
+
+  // Hooks fill the context; reply.handoff for SSE.
+  app.addHook('onRequest', async (request) => {
+    request.handoffContext = { user: 'alice' }
+  })
+  app.get('/sse', async (request, reply) => {
+    const result: HandoffResult = await reply.handoff('chat', { topic: 'news' })
+    const handed: boolean = result.handedOff
+    void handed
+    await reply.handoff('chat')
+    await reply.handoff('chat', undefined, { fallback: async (r: HandoffResult) => { reply.raw.end(r.outcome) } })
+    // @ts-expect-error the target is a name
+    await reply.handoff(42)
+    // @ts-expect-error fallback is 'unavailable' or a function
+    await reply.handoff('chat', {}, { fallback: 'local' })
+  })
+
+  // Decorators.
+  const decorator: HandoffDecorator = app.handoff
+  const health: Record<string, TargetHealth> = app.handoff.health()
+  const healthy: boolean = app.handoff.healthy('chat') && app.handoff.healthy()
+  const state: 'idle' | 'connecting' | 'ready' | 'draining' | 'down' | 'closed' = health.chat.receivers[0].state
+  void decorator; void healthy; void state
+  // @ts-expect-error health() takes no target
+  app.handoff.health('chat')
+
+  const config: HandoffRouteConfig = { target: 'chat' }
+  void config
+  const typed = (request: FastifyRequest, reply: FastifyReply): Promise<HandoffResult> => reply.handoff('chat', request.handoffContext)
+  void typed
+}
+void main
