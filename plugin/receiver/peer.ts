@@ -13,11 +13,13 @@ import {
   type RejectReason, type Status
 } from '../protocol/index.js'
 import { ERR_HANDOFF_CHANNEL_CLOSED, ERR_HANDOFF_HELLO_TIMEOUT, ERR_HANDOFF_PEER_ERROR } from '../errors.js'
-import type { Refusal } from './refusal.js'
+import { Refusal } from './refusal.js'
 
 export interface PeerHost {
   /** Must answer with peer.accept(id) or peer.reject(id) exactly once, and own `fd` from now on. Never throws. */
   handoff (peer: Peer, id: number, request: HandoffRequest, fd: number): void
+  /** A HANDOFF refused before it reached handoff() (descriptors, layout, metadata): answer with peer.reject(). */
+  reject (peer: Peer, id: number, refusal: Refusal, request?: HandoffRequest): void
   status (): Status
   readonly draining: boolean
   readonly helloTimeout: number
@@ -229,8 +231,9 @@ export class Peer extends EventEmitter<PeerEvents> {
     if (this.host.draining) this.goodbye('draining', 'the receiver is draining')
   }
 
+  /** A HANDOFF the codec refused: the host counts and reports it, and answers through reject(). */
   private rejectBadFrame (id: number, reason: RejectReason, message: string): void {
-    void this.verdict(id, encodeReject(id, { reason, message: message.slice(0, 1000) }))
+    this.host.reject(this, id, new Refusal(reason, message.slice(0, 1000)))
   }
 
   /**

@@ -2,6 +2,7 @@
 // per sender, and turns each HANDOFF into a served connection or a REJECT.
 // Limits, draining and the load it reports to senders live here too.
 import { EventEmitter } from 'node:events'
+import fs from 'node:fs'
 import type http from 'node:http'
 import type net from 'node:net'
 import { Channel } from '../channel.js'
@@ -302,7 +303,7 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements PeerHost {
       const refusal = err instanceof Refusal
         ? err
         : new Refusal('internal', `adopting the connection failed: ${(err as Error).message}`, { cause: err })
-      this.answerReject(peer, id, refusal, request)
+      this.reject(peer, id, refusal, request)
       if (!(err instanceof Refusal)) this.report(err as Error, 'a handoff failed while being adopted')
       return
     }
@@ -375,7 +376,8 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements PeerHost {
     }
   }
 
-  private answerReject (peer: Peer, id: number, refusal: Refusal, request: HandoffRequest): void {
+  /** PeerHost: every REJECT goes through here, to be counted and reported. */
+  reject (peer: Peer, id: number, refusal: Refusal, request?: HandoffRequest): void {
     this.rejected++
     peer.reject(id, refusal)
     const event: RejectEvent = {
@@ -384,8 +386,8 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements PeerHost {
       message: refusal.message,
       retryable: refusal.retryable,
       peer: peer.identity,
-      kind: request.meta.kind,
-      ...(request.meta.target === undefined ? {} : { target: request.meta.target })
+      ...(request === undefined ? {} : { kind: request.meta.kind }),
+      ...(request?.meta.target === undefined ? {} : { target: request.meta.target })
     }
     this.logger.info(event, 'handoff rejected')
     this.emit('reject', event)
@@ -446,6 +448,20 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements PeerHost {
 }
 
 /**
+ * A stale socket file may be replaced, but a path that names anything else (a
+ * regular file, a directory: a configuration mistake) must never be removed.
+ */
+function refuseNonSocket (path: string): void {
+  let stats: fs.Stats
+  try {
+    stats = fs.lstatSync(path)
+  } catch {
+    return // nothing there (or unreadable: bind will say)
+  }
+  if (!stats.isSocket()) throw new ERR_HANDOFF_RECEIVER_OPTION('path', `${path} exists and is not a socket; refusing to replace it`)
+}
+
+/**
  * Listens on `options.path` (or the abstract name) and starts serving
  * senders. A path a live process still listens on is refused
  * (ERR_HANDOFF_PATH_IN_USE); a stale one is replaced. With a Fastify
@@ -461,6 +477,7 @@ export async function createReceiver (options: ReceiverOptions): Promise<Receive
     if (resolved.fastify !== undefined) await resolved.fastify.ready()
     server = resolved.http
   }
+  if (typeof address === 'string') refuseNonSocket(address)
   const listener = await listenUnix(address, {
     ...(options.mode === undefined ? {} : { mode: options.mode }),
     ...(options.backlog === undefined ? {} : { backlog: options.backlog })

@@ -9,10 +9,16 @@ import path from 'node:path'
 import type { Test } from 'tap'
 import WebSocket from 'ws'
 import { openFds } from '../helpers/fds.js'
+import { Channel, closeFds } from '../../plugin/channel.js'
+import * as protocol from '../../plugin/protocol/index.js'
+import { connectUnix, type UnixAddress } from '../../plugin/unix.js'
 
 export const FIXTURES = path.join(__dirname, '..', 'fixtures')
 
 export type Message = Record<string, any>
+
+/** How long any single wait on a child may take before the test fails with what it saw. */
+const WAIT_LIMIT_MS = 20000
 
 export class Child {
   readonly proc: ChildProcess
@@ -44,8 +50,13 @@ export class Child {
   get pid (): number { return this.proc.pid as number }
   get alive (): boolean { return this.proc.exitCode === null && this.proc.signalCode === null }
 
-  /** The first message (not taken by an earlier wait) that matches, now or later. */
+  /**
+   * The first message (not taken by an earlier wait) that matches, now or
+   * later. The deadline is not synchronisation: it turns a hang into a
+   * failure that shows what the child did say.
+   */
   async waitFor (match: (msg: Message) => boolean, what = 'a message'): Promise<Message> {
+    const deadline = Date.now() + WAIT_LIMIT_MS
     for (;;) {
       for (let i = 0; i < this.messages.length; i++) {
         if (!this.taken.has(i) && match(this.messages[i])) {
@@ -54,7 +65,11 @@ export class Child {
         }
       }
       if (!this.alive) throw new Error(`${this.label} exited while waiting for ${what}: ${JSON.stringify(this.messages)}`)
-      await new Promise<void>((resolve) => this.waiters.push(resolve))
+      if (Date.now() >= deadline) throw new Error(`${this.label}: no ${what} within ${WAIT_LIMIT_MS} ms: ${JSON.stringify(this.messages)}`)
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, deadline - Date.now())
+        this.waiters.push(() => { clearTimeout(timer); resolve() })
+      })
     }
   }
 
@@ -77,9 +92,22 @@ export class Child {
   kill (): void { if (this.alive) this.proc.kill('SIGKILL') }
 }
 
+/**
+ * The children are plain Node processes: without tap's loaders (execArgv)
+ * and its process-info hook (NODE_OPTIONS), which, among other things, writes
+ * into .tap/ at exit, where a child running as another uid may not write.
+ */
+function childEnv (): NodeJS.ProcessEnv {
+  const env = { ...process.env }
+  delete env.NODE_OPTIONS
+  for (const key of Object.keys(env)) if (key.startsWith('_TAPJS_')) delete env[key]
+  return env
+}
+
 function forkFixture (fixture: string, config: object, label: string): Child {
-  // execArgv: [] keeps tap's TypeScript loader out of the plain-JS children.
-  const proc = fork(path.join(FIXTURES, fixture), [JSON.stringify(config)], { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const proc = fork(path.join(FIXTURES, fixture), [JSON.stringify(config)], {
+    execArgv: [], env: childEnv(), stdio: ['ignore', 'inherit', 'inherit', 'ipc']
+  })
   return new Child(proc, label)
 }
 
@@ -105,8 +133,10 @@ export async function startSender (t: Test, address: { path?: string, abstract?:
   let child: Child
   if (options.asUser !== undefined) {
     const id = String(options.asUser)
-    const proc = spawn('setpriv', [`--reuid=${id}`, `--regid=${id}`, '--clear-groups', process.execPath,
-      path.join(FIXTURES, 'receiver-sender.js'), JSON.stringify(config)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    // `env -u`: tap's process-info hook puts NODE_OPTIONS back into every
+    // spawn; under another uid it could not write its report into .tap/.
+    const proc = spawn('setpriv', [`--reuid=${id}`, `--regid=${id}`, '--clear-groups', 'env', '-u', 'NODE_OPTIONS', process.execPath,
+      path.join(FIXTURES, 'receiver-sender.js'), JSON.stringify(config)], { env: childEnv(), stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
     child = new Child(proc, `sender(uid ${id})`)
   } else {
     child = forkFixture('receiver-sender.js', config, 'sender')
@@ -148,10 +178,15 @@ export class WsClient {
       this.queue.push(data.toString())
       this.wake?.()
     })
+    this.ws.on('error', () => {}) // surfaces through `opened` and `closed`
     this.opened = new Promise((resolve, reject) => {
       this.ws.once('open', () => resolve())
       this.ws.once('error', reject)
-      this.ws.once('unexpected-response', (req, res) => reject(new Error(`unexpected response ${String(res.statusCode)}`)))
+      this.ws.once('unexpected-response', (req, res) => {
+        reject(new Error(`unexpected response ${String(res.statusCode)}`))
+        res.resume()
+        this.ws.terminate() // ws leaves an unexpected response to us: abort the handshake, emit 'close'
+      })
     })
     this.closed = new Promise((resolve) => {
       this.ws.once('close', (code, reason) => {
@@ -257,5 +292,83 @@ export const setprivAvailable = (): boolean => {
     return fs.existsSync('/usr/bin/setpriv') || fs.existsSync('/bin/setpriv')
   } catch {
     return false
+  }
+}
+
+/**
+ * The test process itself as a protocol peer (a sender that can misbehave):
+ * every frame it reads is kept, decoded, for waitFor().
+ */
+export class TestPeer {
+  readonly channel: Channel
+  readonly frames: protocol.Message[] = []
+  private readonly taken = new Set<number>()
+  private waiters: Array<() => void> = []
+  ended = false
+  readonly closed: Promise<void>
+
+  private constructor (fd: number) {
+    this.channel = new Channel(fd, protocol.protocolFramer)
+    this.channel.on('message', (frame, fds) => {
+      closeFds(fds)
+      this.frames.push(protocol.decodeMessage(frame))
+      this.wake()
+    })
+    this.channel.on('error', () => {})
+    this.closed = new Promise((resolve) => this.channel.once('close', () => {
+      this.ended = true
+      resolve()
+      this.wake()
+    }))
+  }
+
+  static async connect (address: UnixAddress, hello: boolean | Partial<protocol.HelloInit> = true): Promise<TestPeer> {
+    const peer = new TestPeer(await connectUnix(address))
+    if (hello !== false) {
+      await peer.channel.send(protocol.encodeHello({ role: 'sender', pid: process.pid, ...(hello === true ? {} : hello) }))
+    }
+    return peer
+  }
+
+  private wake (): void {
+    const waiters = this.waiters
+    this.waiters = []
+    for (const wake of waiters) wake()
+  }
+
+  async waitFor (type: protocol.FrameType, match: (m: protocol.Message) => boolean = () => true): Promise<protocol.Message> {
+    for (;;) {
+      for (let i = 0; i < this.frames.length; i++) {
+        if (!this.taken.has(i) && this.frames[i].type === type && match(this.frames[i])) {
+          this.taken.add(i)
+          return this.frames[i]
+        }
+      }
+      if (this.ended) throw new Error(`channel closed while waiting for ${protocol.FRAME_TYPE_NAMES[type]}; got ${JSON.stringify(this.frames.map((f) => [protocol.FRAME_TYPE_NAMES[f.type], f.body]))}`)
+      await new Promise<void>((resolve) => this.waiters.push(resolve))
+    }
+  }
+
+  /** The verdict (ACCEPT or REJECT) for handoff `id`. */
+  verdict (id: number): Promise<protocol.Message> {
+    return Promise.race([
+      this.waitFor(protocol.FrameType.Accept, (m) => m.id === id),
+      this.waitFor(protocol.FrameType.Reject, (m) => m.id === id)
+    ])
+  }
+
+  /** Sends a HANDOFF for `fd` (kept open here: the receiver gets its own copy). */
+  handoff (id: number, fd: number, meta: Partial<protocol.HandoffMeta> = {}, head = 'GET / HTTP/1.1\r\nHost: x\r\n\r\n'): Promise<void> {
+    const frame = protocol.encodeHandoff(id, {
+      meta: { kind: 'request', keepAlive: true, sentAt: Date.now(), ...meta },
+      head: Buffer.from(head),
+      buffered: Buffer.alloc(0)
+    })
+    return this.channel.send(frame, [fd])
+  }
+
+  close (): Promise<void> {
+    this.channel.close()
+    return this.closed
   }
 }

@@ -1,0 +1,108 @@
+// Who may hand off: the socket file's mode, and above all the peer's
+// credentials from the kernel (a second uid is refused before any frame of
+// it is read; an allowlist lets it in; an abstract name has only that check).
+import t from 'tap'
+import fs from 'node:fs'
+import path from 'node:path'
+import { checkFdLeaks } from '../helpers/fds.js'
+import { rawClient, setprivAvailable, startReceiver, startSender, stopChild, tmpDir } from './helpers.js'
+
+const NOBODY = 65534
+const isRoot = process.getuid?.() === 0
+const skipOtherUid = !isRoot
+  ? 'needs root to run a sender under a second uid with setpriv'
+  : !setprivAvailable() ? 'setpriv (util-linux) is not installed' : false
+
+t.test('the socket file is created with mode 0600 by default', async (t) => {
+  checkFdLeaks(t)
+  const sockPath = path.join(tmpDir(t), 'r.sock')
+  const receiver = await startReceiver(t, 'raw', { path: sockPath })
+  const stats = fs.statSync(sockPath)
+  t.ok(stats.isSocket())
+  t.equal(stats.mode & 0o777, 0o600, 'owner only')
+  await stopChild(t, receiver, 'close')
+  t.notOk(fs.existsSync(sockPath), 'close() removes the socket file')
+})
+
+t.test('a sender running as another uid is refused', { skip: skipOtherUid }, async (t) => {
+  checkFdLeaks(t)
+  // Everyone may reach the socket (0777 directory, 0666 file): what refuses
+  // the stranger is the credential check, not the file mode.
+  const sockPath = path.join(tmpDir(t, 0o777), 'r.sock')
+  const receiver = await startReceiver(t, 'raw', { path: sockPath, mode: 0o666 })
+  const receiverFds = receiver.fds()
+  const stranger = await startSender(t, { path: sockPath }, { asUser: NOBODY })
+  const refused = await receiver.event('peerRefused')
+  t.same({ uid: refused.peer.uid, gid: refused.peer.gid }, { uid: NOBODY, gid: NOBODY }, 'the kernel\'s credentials of the stranger')
+  t.equal(refused.peer.pid, stranger.pid, 'its pid from SO_PEERCRED')
+  t.equal(refused.code, 'ERR_HANDOFF_PEER_REFUSED')
+  await stranger.event('channel-close')
+  t.equal(stranger.seen('ready').length, 0, 'its channel closed without a HELLO: nothing was exchanged')
+  // The ERROR "unauthorized" is best effort: the receiver closes at once,
+  // with the stranger's HELLO unread, so the kernel may reset the channel
+  // before the stranger reads it.
+  for (const error of stranger.seen('error-frame')) t.equal(error.reason, 'unauthorized', 'ERROR "unauthorized"')
+  t.equal(receiver.seen('peer').length, 0, 'no peer event for it')
+  const stats = (await receiver.request('stats')).stats
+  t.equal(stats.peers, 0)
+  t.equal(stats.refusedPeers, 1)
+  t.equal(receiver.fds(), receiverFds, 'its channel is closed in the receiver')
+
+  // The receiver's own uid still gets through.
+  const friend = await startSender(t, { path: sockPath })
+  await friend.event('ready')
+  const client = rawClient(friend.port)
+  client.socket.end('GET / HTTP/1.1\r\nHost: x\r\n\r\n')
+  await friend.event('accept')
+  t.match((await client.ended).toString(), /^\{"pid":/, 'served')
+  await client.closed
+  await receiver.request('idle')
+  await stopChild(t, stranger)
+  await stopChild(t, friend)
+  await stopChild(t, receiver, 'close')
+})
+
+t.test('an allowlisted gid lets the other uid in', { skip: skipOtherUid }, async (t) => {
+  checkFdLeaks(t)
+  const sockPath = path.join(tmpDir(t, 0o777), 'r.sock')
+  const receiver = await startReceiver(t, 'raw', { path: sockPath, mode: 0o666, allow: { uids: [process.getuid?.()], gids: [NOBODY] } })
+  const sender = await startSender(t, { path: sockPath }, { asUser: NOBODY, context: { via: 'gid' } })
+  await sender.event('ready')
+  const peer = await receiver.event('peer')
+  t.equal(peer.peer.uid, NOBODY)
+  const client = rawClient(sender.port)
+  client.socket.end('GET / HTTP/1.1\r\nHost: x\r\n\r\n')
+  await sender.event('accept')
+  const info = JSON.parse((await client.ended).toString().split('\n')[0])
+  t.same(info.sender.uid, NOBODY, 'the handoff info names the sender\'s uid')
+  t.same(info.context, { via: 'gid' })
+  await client.closed
+  await receiver.request('idle')
+  await stopChild(t, sender)
+  await stopChild(t, receiver, 'close')
+})
+
+t.test('an abstract name: no file, the credential check is the only fence', {
+  skip: process.platform !== 'linux' ? 'abstract socket names are Linux only' : false
+}, async (t) => {
+  checkFdLeaks(t)
+  const abstract = `fastify-handoff-test-${process.pid}-${Date.now()}`
+  const receiver = await startReceiver(t, 'raw', { abstract })
+  const sender = await startSender(t, { abstract }, { context: 'abstract' })
+  await sender.event('ready')
+  const client = rawClient(sender.port)
+  client.socket.end('GET / HTTP/1.1\r\nHost: x\r\n\r\n')
+  await sender.event('accept')
+  t.equal(JSON.parse((await client.ended).toString().split('\n')[0]).context, 'abstract', 'served through the abstract name')
+  await client.closed
+  if (skipOtherUid === false) {
+    const stranger = await startSender(t, { abstract }, { asUser: NOBODY })
+    t.equal((await receiver.event('peerRefused')).peer.uid, NOBODY, 'another uid is refused')
+    await stranger.event('channel-close')
+    t.equal(stranger.seen('ready').length, 0, 'without a HELLO')
+    await stopChild(t, stranger)
+  }
+  await receiver.request('idle')
+  await stopChild(t, sender)
+  await stopChild(t, receiver, 'close')
+})
