@@ -64,6 +64,7 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
                            InstanceMethod<&NativeChannel::Unref>("unref"),
                            InstanceMethod<&NativeChannel::Pause>("pause"),
                            InstanceMethod<&NativeChannel::Resume>("resume"),
+                           InstanceMethod<&NativeChannel::Hold>("hold"),
                            InstanceAccessor<&NativeChannel::Pending>("pending"),
                            InstanceAccessor<&NativeChannel::Fd>("fd"),
                        });
@@ -108,6 +109,12 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
 
   void OnPoll(int status, int events) {
     Napi::Env env = Env();
+    // The environment is going away (its cleanup hook has not closed us yet):
+    // nothing may reach JS, so do not read what could not be delivered.
+    if (!CanRunJs(env)) {
+      StopPolling();
+      return;
+    }
     Napi::HandleScope handle_scope(env);
     Napi::CallbackScope scope(env, *async_context_);
     if (status < 0) {
@@ -117,7 +124,10 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
     if (events & UV_WRITABLE) {
       int err = 0;
       size_t done = Flush(&err);
-      if (done > 0) CallJs(env, on_written_, {Napi::Number::New(env, static_cast<double>(done))});
+      if (done > 0 && !CallJs(env, on_written_, {Napi::Number::New(env, static_cast<double>(done))})) {
+        StopPolling();
+        return;
+      }
       if (err != 0) {
         ReportError(err, "sendmsg");
         return;
@@ -129,10 +139,19 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
 
   // The environment is going away: nothing more reaches JS (ReportError
   // checks tearing_down()); the ObjectWrap reference dies with the env.
-  void OnTeardown() {}
+  // Descriptors the JS Channel still held for frames not yet complete would
+  // otherwise outlive it: close them.
+  void OnTeardown() {
+    for (int fd : held_) close(fd);
+    held_.clear();
+  }
 
  private:
   bool IsClosed() const { return !watcher_ || watcher_->closed(); }
+
+  void StopPolling() {
+    if (!IsClosed()) watcher_->Poll(0);
+  }
 
   void DropSelfReference() {
     if (!self_released_) {
@@ -153,12 +172,13 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
   void ReportError(int sys_errno, const char* syscall) {
     if (IsClosed() || watcher_->tearing_down()) return;
     Napi::Env env = Env();
-    Napi::Error err = SystemError(env, sys_errno, syscall);
     // The socket is unusable after any of these: stop polling so a level-
     // triggered poll does not spin, and let JS decide when to close.
     reading_ = false;
     queue_.clear();
     watcher_->Poll(0);
+    if (!CanRunJs(env)) return;
+    Napi::Error err = SystemError(env, sys_errno, syscall);
     CallJs(env, on_error_, {err.Value()});
   }
 
@@ -275,15 +295,36 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
       if (n == 0 && fds.empty()) {
         ended_ = true;
         UpdatePoll();
-        CallJs(env, on_end_, {});
+        if (!CallJs(env, on_end_, {})) StopPolling();
         return;
       }
-      Napi::Array fd_array = Napi::Array::New(env, fds.size());
-      for (size_t i = 0; i < fds.size(); i++) fd_array.Set(i, Napi::Number::New(env, fds[i]));
-      CallJs(env, on_read_,
-             {Napi::Buffer<char>::Copy(env, read_buffer_.data(), static_cast<size_t>(n)),
-              fd_array, Napi::Boolean::New(env, truncated)});
+      // Until onRead is entered the descriptors are ours: if JS cannot take
+      // them (the environment is going away), close them here.
+      napi_value args[3];
+      bool ran = false;
+      if (!MakeReadArgs(env, static_cast<size_t>(n), fds, truncated, args) ||
+          !CallJs(env, on_read_, {args[0], args[1], args[2]}, &ran)) {
+        if (!ran) {
+          for (int fd : fds) close(fd);
+        }
+        StopPolling();
+        return;
+      }
     }
+  }
+
+  // The arguments of onRead, with plain N-API calls that report failure
+  // (node-addon-api's would turn a refusal during teardown into a fatal error).
+  bool MakeReadArgs(napi_env env, size_t n, const std::vector<int>& fds, bool truncated, napi_value* out) {
+    void* copy = nullptr;
+    if (napi_create_buffer_copy(env, n, read_buffer_.data(), &copy, &out[0]) != napi_ok) return false;
+    if (napi_create_array_with_length(env, fds.size(), &out[1]) != napi_ok) return false;
+    for (size_t i = 0; i < fds.size(); i++) {
+      napi_value v;
+      if (napi_create_int32(env, fds[i], &v) != napi_ok) return false;
+      if (napi_set_element(env, out[1], static_cast<uint32_t>(i), v) != napi_ok) return false;
+    }
+    return napi_get_boolean(env, truncated, &out[2]) == napi_ok;
   }
 
   // send(buffer, fds): queue one message and try to write now. Returns how
@@ -341,6 +382,7 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
   Napi::Value Close(const Napi::CallbackInfo& info) {
     if (watcher_ && !watcher_->closed()) watcher_->Close(info.Length() > 0 && info[0].IsFunction() ? static_cast<napi_value>(info[0]) : nullptr);
     queue_.clear();
+    held_.clear();
     DropSelfReference();
     return info.Env().Undefined();
   }
@@ -367,6 +409,18 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
     return info.Env().Undefined();
   }
 
+  // hold(fds): the received descriptors the JS Channel keeps for frames not
+  // yet complete (replaces the previous list). They are closed if the
+  // environment goes away first; close() forgets them (JS closes them then).
+  Napi::Value Hold(const Napi::CallbackInfo& info) {
+    held_.clear();
+    if (info.Length() > 0 && info[0].IsArray()) {
+      Napi::Array arr = info[0].As<Napi::Array>();
+      for (uint32_t i = 0; i < arr.Length(); i++) held_.push_back(arr.Get(i).As<Napi::Number>().Int32Value());
+    }
+    return info.Env().Undefined();
+  }
+
   Napi::Value Pending(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), static_cast<double>(queue_.size()));
   }
@@ -380,6 +434,7 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
   Napi::FunctionReference on_read_, on_written_, on_error_, on_end_;
   std::deque<OutMessage> queue_;
   std::vector<char> read_buffer_;
+  std::vector<int> held_;
   bool reading_ = true;
   bool ended_ = false;
   bool self_released_ = false;

@@ -88,6 +88,11 @@ class NativeListener : public Napi::ObjectWrap<NativeListener> {
 
   void OnPoll(int status, int events) {
     Napi::Env env = Env();
+    // The environment is going away: accept nothing we could not hand over.
+    if (!CanRunJs(env)) {
+      watcher_->Poll(0);
+      return;
+    }
     Napi::HandleScope handle_scope(env);
     Napi::CallbackScope scope(env, *async_context_);
     if (status < 0) {
@@ -108,7 +113,12 @@ class NativeListener : public Napi::ObjectWrap<NativeListener> {
         return;
       }
       SetNoSigpipe(c);
-      CallJs(env, on_connection_, {Napi::Number::New(env, c)});
+      bool ran = false;
+      if (!CallJs(env, on_connection_, {Napi::Number::New(env, c)}, &ran)) {
+        if (!ran) close(c);  // never reached JS: still ours
+        if (!watcher_->closed()) watcher_->Poll(0);
+        return;
+      }
     }
   }
 
@@ -116,6 +126,7 @@ class NativeListener : public Napi::ObjectWrap<NativeListener> {
   void ReportError(int sys_errno, const char* syscall) {
     if (watcher_->closed() || watcher_->tearing_down()) return;
     Napi::Env env = Env();
+    if (!CanRunJs(env)) return;
     CallJs(env, on_error_, {SystemError(env, sys_errno, syscall).Value()});
   }
 

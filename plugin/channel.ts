@@ -54,6 +54,10 @@ export class Channel extends EventEmitter<ChannelEvents> {
   private received = 0
   private batches: FdBatch[] = []
   private current: CurrentFrame | null = null
+  /** pause(): no 'message' either, not only no reading. */
+  private paused = false
+  /** Whether the addon was told of descriptors waiting in `batches` (see syncHeld). */
+  private heldInNative = false
 
   /** Takes ownership of `fd`, a connected AF_UNIX stream socket. */
   constructor (fd: number, framer: Framer) {
@@ -123,8 +127,22 @@ export class Channel extends EventEmitter<ChannelEvents> {
 
   ref (): this { this.native?.ref(); return this }
   unref (): this { this.native?.unref(); return this }
-  pause (): this { this.native?.pause(); return this }
-  resume (): this { this.native?.resume(); return this }
+  /** Stops reading and delivering: no 'message' or 'frameError' until resume(). */
+  pause (): this {
+    this.paused = true
+    this.native?.pause()
+    return this
+  }
+
+  resume (): this {
+    if (this.native === null || !this.paused) return this
+    this.paused = false
+    this.native.resume()
+    // Whole frames read before the pause are delivered first (the next read
+    // would come after them anyway), on the next tick like a stream's resume().
+    if (this.buffered > 0) process.nextTick(() => this.parse())
+    return this
+  }
 
   /**
    * Stops polling and closes every descriptor not yet delivered; 'close' is
@@ -169,11 +187,29 @@ export class Channel extends EventEmitter<ChannelEvents> {
       this.buffered += data.length
     }
     this.parse()
+    if (this.heldInNative || this.batches.length > 0) this.syncHeld()
+  }
+
+  /**
+   * Tells the addon which received descriptors wait in `batches` for the rest
+   * of their frame, so that it closes them if the environment goes away first
+   * (a worker exiting or terminated: no JS runs then). Told again before any
+   * of them is handed out or closed, so the addon never closes one that is no
+   * longer the channel's. Costs nothing while no descriptor waits.
+   */
+  private syncHeld (): void {
+    const native = this.native
+    if (native === null) return
+    const fds: number[] = []
+    for (const batch of this.batches) fds.push(...batch.fds)
+    if (fds.length === 0 && !this.heldInNative) return
+    native.hold(fds)
+    this.heldInNative = fds.length > 0
   }
 
   private parse (): void {
     const { framer } = this
-    while (this.native !== null) {
+    while (this.native !== null && !this.paused) {
       if (this.current === null) {
         if (this.buffered < framer.headerSize) break
         let parsed: { frameSize: number, fdCount: number }
@@ -206,6 +242,7 @@ export class Channel extends EventEmitter<ChannelEvents> {
     const batch = this.batches[0]
     if (batch === undefined || batch.end - 1 >= frame.start + frame.size) return null
     this.batches.shift()
+    if (this.heldInNative) this.syncHeld()
     if (batch.start > frame.start) {
       // Arrived in the middle of the frame: it was not sent with it.
       closeFds(batch.fds)
@@ -219,6 +256,7 @@ export class Channel extends EventEmitter<ChannelEvents> {
   private dropOrphans (offset: number): void {
     while (this.batches.length > 0 && this.batches[0].end <= offset) {
       const batch = this.batches.shift() as FdBatch
+      if (this.heldInNative) this.syncHeld()
       closeFds(batch.fds)
       this.emit('frameError', new ERR_HANDOFF_ORPHAN_FDS(batch.fds.length), Buffer.alloc(0))
     }

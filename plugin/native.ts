@@ -33,6 +33,12 @@ export interface NativeChannel {
   unref (): void
   pause (): void
   resume (): void
+  /**
+   * The received descriptors the JS side keeps for frames not yet complete
+   * (replaces the previous list): closed by the addon if the environment goes
+   * away first; close() forgets them.
+   */
+  hold (fds: number[]): void
   readonly pending: number
   readonly fd: number
 }

@@ -85,12 +85,24 @@ export async function listenUnix (address: UnixAddress, options: ListenOptions =
       if (!isSystemError(err) || err.code !== 'EADDRINUSE') throw err
       // An abstract name vanishes with its last listener: in use means live.
       if (abstract || attempt > 0) throw new ERR_HANDOFF_PATH_IN_USE(describeAddress(address))
+      // Only a socket file can be stale. Anything else (a regular file, a
+      // directory, a symlink) is somebody's data: connect() refuses those
+      // too, which must not read as "stale, remove it".
+      if (!isSocketFile(name)) throw err
     }
     // The path exists. Probe it: only a path nobody answers on may go.
     if (await isLive(address)) throw new ERR_HANDOFF_PATH_IN_USE(name)
     try { fs.unlinkSync(name) } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
     }
+  }
+}
+
+function isSocketFile (name: string): boolean {
+  try {
+    return fs.lstatSync(name).isSocket()
+  } catch {
+    return true // gone meanwhile: nothing to protect, let the retry decide
   }
 }
 
