@@ -1,0 +1,153 @@
+// The Channel on a socketpair in this process: what it promises about pause,
+// about frames cut anywhere, about send() errors (typed, and only fatal when
+// the socket is), and about oversized frames.
+import t, { type Test } from 'tap'
+import fs from 'node:fs'
+import os from 'node:os'
+import { Channel } from '../../plugin/channel.js'
+import { binding } from '../../plugin/native.js'
+import { checkFdLeaks } from '../helpers/fds.js'
+import { createTestFramer, encodeTestFrame, testFrameBody, frameQueue, once } from '../fixtures/channel-common.js'
+
+const framer = createTestFramer()
+
+async function closeAll (...channels: Channel[]): Promise<void> {
+  await Promise.all(channels.map(async (c) => {
+    if (c.closed) return
+    const closed = once(c, 'close')
+    c.close()
+    await closed
+  }))
+}
+
+function systemError (t: Test, err: any, code: string, syscall: string): void {
+  t.match(err, { code, syscall }, `${code} from ${syscall}`)
+  t.equal(err.errno, -os.constants.errno[code as keyof typeof os.constants.errno], `errno ${err.errno} (negative, as Node's)`)
+}
+
+t.test('pause() stops deliveries, also of frames already read; resume() delivers them in order', async (t) => {
+  checkFdLeaks(t)
+  const [a, b] = Channel.pair(framer)
+  const frames = [1, 2, 3, 4].map((n) => encodeTestFrame(`frame ${n}`))
+  const seen: string[] = []
+  let paused = false
+  let whilePaused = 0
+  const all = new Promise<void>((resolve) => {
+    b.on('message', (frame) => {
+      if (paused) whilePaused++
+      seen.push(testFrameBody(frame).toString())
+      if (seen.length === 1) {
+        // The other three frames came in the same read as this one.
+        paused = true
+        b.pause()
+        setImmediate(() => setImmediate(() => {
+          paused = false
+          b.resume()
+        }))
+      }
+      if (seen.length === frames.length) resolve()
+    })
+  })
+  await a.send(Buffer.concat(frames)) // one write, one read
+  await all
+  t.equal(whilePaused, 0, 'nothing was delivered while paused')
+  t.same(seen, ['frame 1', 'frame 2', 'frame 3', 'frame 4'], 'all delivered after resume, in order')
+  await closeAll(a, b)
+})
+
+t.test('a frame with descriptors, written one byte per send, arrives whole with its descriptors', async (t) => {
+  checkFdLeaks(t)
+  const [a, b] = Channel.pair(framer)
+  const received = frameQueue(b)
+  const [x, y] = binding.socketpair()
+  const frame = encodeTestFrame('byte by byte', 1)
+  const sends = [a.send(frame.subarray(0, 1), [y])]
+  for (let i = 1; i < frame.length; i++) sends.push(a.send(frame.subarray(i, i + 1)))
+  await Promise.all(sends)
+  binding.closeFd(y)
+  const { frame: got, fds } = await received.next()
+  t.same(got, frame, 'the frame is whole')
+  t.equal(fds.length, 1, 'with its descriptor')
+  t.equal(binding.fdInfo(fds[0]).kind, 'socket')
+  binding.closeFd(fds[0])
+  binding.closeFd(x)
+  await closeAll(a, b)
+})
+
+t.test('send(): refused frames fail alone, typed; the channel goes on', async (t) => {
+  checkFdLeaks(t)
+  const [a, b] = Channel.pair(framer)
+  const received = frameQueue(b)
+  const [x, y] = binding.socketpair()
+  binding.closeFd(y) // y is now a dead number
+  const dead = await a.send(encodeTestFrame('dead', 1), [y]).then(() => null, (e: unknown) => e)
+  systemError(t, dead, 'EBADF', 'sendmsg')
+  await t.rejects(a.send(Buffer.alloc(0)), RangeError, 'an empty frame: RangeError')
+  const tooMany = new Array(254).fill(x)
+  await t.rejects(a.send(encodeTestFrame('too many', 254), tooMany), RangeError, '254 descriptors: RangeError')
+  const ok = encodeTestFrame('after the refusals')
+  await a.send(ok)
+  t.same((await received.next()).frame, ok, 'the next frame goes through')
+  t.equal(a.pending, 0, 'nothing left pending')
+  binding.closeFd(x)
+  await closeAll(a, b)
+  await t.rejects(a.send(ok), { code: 'ERR_HANDOFF_CHANNEL_CLOSED' }, 'send on a closed channel: ERR_HANDOFF_CHANNEL_CLOSED')
+})
+
+t.test('close() rejects what is still queued; a vanished peer is a typed fatal error', async (t) => {
+  checkFdLeaks(t)
+  const [a, b] = binding.socketpair()
+  binding.setBufferSizes(a, 4096, 4096)
+  const sender = new Channel(a, framer)
+  const peer = new Channel(b, framer).pause() // reads nothing
+  const big = encodeTestFrame(Buffer.alloc(64 * 1024, 0x63))
+  const queued = [sender.send(big), sender.send(big)]
+  t.ok(sender.pending > 0, `${sender.pending} frames wait in the queue`)
+  await closeAll(peer)
+  // The peer's socket is closed with our bytes unread: the next write fails.
+  const failed = once(sender, 'error')
+  const more = sender.send(encodeTestFrame('into the void'))
+  const [err] = await failed as [any]
+  t.ok(['EPIPE', 'ECONNRESET'].includes(err.code), `fatal ${err.code}`)
+  systemError(t, err, err.code, 'sendmsg')
+  t.ok(sender.closed, 'the channel closed itself')
+  const results = await Promise.allSettled([...queued, more])
+  t.ok(results.every((r) => r.status === 'rejected'), 'every queued frame was rejected')
+  t.ok(results.some((r) => r.status === 'rejected' && (r.reason as any).code === 'ERR_HANDOFF_CHANNEL_CLOSED'),
+    'those never written: ERR_HANDOFF_CHANNEL_CLOSED')
+  await once(sender, 'close')
+})
+
+t.test('a header declaring more than maxFrameSize is fatal: ERR_HANDOFF_FRAME_TOO_LARGE', async (t) => {
+  checkFdLeaks(t)
+  const strict = Channel.pair(createTestFramer(1024))
+  const errored = once(strict[1], 'error')
+  await strict[0].send(encodeTestFrame('', 0, 1024))
+  const [err] = await errored as [any]
+  t.equal(err.code, 'ERR_HANDOFF_FRAME_TOO_LARGE')
+  t.ok(strict[1].closed, 'the channel closed itself')
+  await once(strict[1], 'close')
+  await closeAll(strict[0])
+})
+
+t.test('system errors from the binding have code, errno and syscall', async (t) => {
+  checkFdLeaks(t)
+  const file = fs.openSync('/dev/null', 'r')
+  const [x, y] = binding.socketpair()
+  binding.closeFd(y) // a dead number; nothing below opens a descriptor that could reuse it
+  const calls: Array<[string, string, () => unknown]> = [
+    ['EBADF', 'close', () => binding.closeFd(y)],
+    ['EBADF', 'fstat', () => binding.fdInfo(y)],
+    ['EBADF', 'setsockopt', () => binding.setBufferSizes(y, 4096, 0)],
+    ['EBADF', 'getsockopt', () => binding.peerCredentials(y)],
+    ['ENOTSOCK', 'getsockopt', () => binding.peerCredentials(file)]
+  ]
+  for (const [code, syscall, call] of calls) {
+    let thrown: unknown = null
+    try { call() } catch (err) { thrown = err }
+    t.type(thrown, Error)
+    systemError(t, thrown, code, syscall)
+  }
+  binding.closeFd(x)
+  fs.closeSync(file)
+})
