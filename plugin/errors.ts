@@ -86,3 +86,5 @@ export const ERR_HANDOFF_LATE_ACCEPT = createError<[string, number]>(
   'the receiver on %s accepted handoff %d after its deadline (a protocol violation): the sender had already answered the client', 500)
 export const ERR_HANDOFF_UPGRADE_REQUIRED = createError<[string, string]>(
   'ERR_HANDOFF_UPGRADE_REQUIRED', 'the route %s %s hands off WebSocket upgrades only, and this request is not one', 426)
+export const ERR_HANDOFF_IN_PROGRESS = createError(
+  'ERR_HANDOFF_IN_PROGRESS', 'this connection is already being handed off', 500)

@@ -5,7 +5,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type net from 'node:net'
 import {
-  ERR_HANDOFF_REJECTED, ERR_HANDOFF_SENDER_CLOSED, ERR_HANDOFF_SENDER_OPTION, ERR_HANDOFF_UNKNOWN_TARGET
+  ERR_HANDOFF_IN_PROGRESS, ERR_HANDOFF_REJECTED, ERR_HANDOFF_SENDER_CLOSED, ERR_HANDOFF_SENDER_OPTION,
+  ERR_HANDOFF_UNKNOWN_TARGET
 } from '../errors.js'
 import type { UnixAddress } from '../unix.js'
 import { detachRequest, detachUpgrade, type Detached } from './detach.js'
@@ -84,6 +85,11 @@ export interface RequestHandoffOptions extends HandoffOptions {
 
 const silent: SenderLogger = { info () {}, warn () {}, error () {} }
 
+/** A second handoff of a connection already on its way: the first one decides, this one touches nothing. */
+function inProgress (err: unknown): boolean {
+  return (err as { code?: string }).code === 'ERR_HANDOFF_IN_PROGRESS'
+}
+
 function outcomeError (target: string, verdict: Verdict | { outcome: 'unavailable', error: Error }, receiver?: string): Error | undefined {
   if (verdict.outcome === 'accepted') return undefined
   if (verdict.outcome === 'rejected') {
@@ -99,6 +105,8 @@ export class Sender {
   private readonly log: SenderLogger
   private closing = false
   private readonly active = new Set<Promise<unknown>>()
+  /** Connections between detach and verdict: a second handoff of one of them is refused. */
+  private readonly busy = new WeakSet<net.Socket>()
 
   constructor (options: SenderOptions) {
     if (typeof options !== 'object' || options === null || typeof options.targets !== 'object' || options.targets === null) {
@@ -160,6 +168,7 @@ export class Sender {
       return { handedOff: false, outcome: 'closed', target: name, error: new ERR_HANDOFF_SENDER_CLOSED() }
     }
     const target = this.target(name)
+    this.busy.add(detached.socket)
     const work = target.send({
       meta: {
         kind: detached.kind,
@@ -177,6 +186,7 @@ export class Sender {
       result = await work
     } finally {
       this.active.delete(work)
+      this.busy.delete(detached.socket)
     }
     const { verdict, receiver } = result
     const base = { target: name, ...(receiver === undefined ? {} : { receiver }) }
@@ -205,10 +215,12 @@ export class Sender {
     let detached: Detached
     try {
       if (!this.has(options.target)) throw new ERR_HANDOFF_UNKNOWN_TARGET(options.target)
+      if (this.busy.has(socket)) throw new ERR_HANDOFF_IN_PROGRESS()
       detached = detachUpgrade(req, socket, head, options.url === undefined ? {} : { url: options.url })
     } catch (err) {
       const result: HandoffResult = { handedOff: false, outcome: 'refused', target: options.target, error: err as Error }
       log.error({ err, target: options.target }, 'connection cannot be handed off')
+      if (inProgress(err)) return { ...result, fallback: 'none' }
       return await this.fallBack(result, options.fallback, () => writeUnavailable(socket, { retryAfter: this.retryAfter(options.target) }))
     }
     const result = await this.send(detached, options)
@@ -227,10 +239,17 @@ export class Sender {
     let detached: Detached
     try {
       if (!this.has(options.target)) throw new ERR_HANDOFF_UNKNOWN_TARGET(options.target)
-      detached = await detachRequest(req, res, options.url === undefined ? {} : { url: options.url })
+      if (req.socket !== null && this.busy.has(req.socket)) throw new ERR_HANDOFF_IN_PROGRESS()
+      if (req.socket !== null) this.busy.add(req.socket)
+      try {
+        detached = await detachRequest(req, res, options.url === undefined ? {} : { url: options.url })
+      } finally {
+        if (req.socket !== null) this.busy.delete(req.socket)
+      }
     } catch (err) {
       const result: HandoffResult = { handedOff: false, outcome: 'refused', target: options.target, error: err as Error }
       log.error({ err, target: options.target }, 'connection cannot be handed off')
+      if (inProgress(err)) return { ...result, fallback: 'none' }
       return await this.fallBack(result, options.fallback, () => respondUnavailable(res, { retryAfter: this.retryAfter(options.target) }))
     }
     const result = await this.send(detached, options)

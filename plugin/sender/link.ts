@@ -193,7 +193,11 @@ export class Link extends EventEmitter<LinkEvents> {
     try {
       frame = encodeHandoff(id, { ...request, meta: { ...request.meta, sentAt, deadline } }, this.peerMaxFrameSize)
     } catch (err) {
-      const error = isProtocolError(err) ? new ERR_HANDOFF_TOO_LARGE((err as Error).message) : err as Error
+      // Too large for this receiver, or a context that is not JSON: the
+      // connection never left, and no other receiver would take it either.
+      const error = (err as { code?: string }).code === 'ERR_HANDOFF_FRAME_TOO_LARGE'
+        ? Object.assign(new ERR_HANDOFF_TOO_LARGE((err as Error).message), { cause: err })
+        : err as Error
       return Promise.resolve({ outcome: 'unsent', error })
     }
     return new Promise<Verdict>((resolve) => {

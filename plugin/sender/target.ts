@@ -10,6 +10,9 @@ import { Link, type LinkHealth, type LinkOptions, type Verdict } from './link.js
 
 export type BalancePolicy = 'round-robin' | 'least-connections'
 
+/** Frames no receiver of the pool would get either: too large, or a context that is not JSON. */
+const FINAL_UNSENT = new Set(['ERR_HANDOFF_TOO_LARGE', 'ERR_HANDOFF_INVALID_ARG'])
+
 export interface TargetOptions {
   /** One receiver's Unix socket path (or `{ abstract }` name), or several: a pool. */
   path: UnixAddress | UnixAddress[]
@@ -207,7 +210,7 @@ export class Target {
           break
         case 'unsent':
           // Too large for any receiver: no point offering it around.
-          if ((verdict.error as { code?: string }).code === 'ERR_HANDOFF_TOO_LARGE') return { verdict, receiver: link.label, tried: labels }
+          if (FINAL_UNSENT.has(String((verdict.error as { code?: string }).code))) return { verdict, receiver: link.label, tried: labels }
           break
         case 'lost':
           break
