@@ -104,7 +104,7 @@ function childEnv (): NodeJS.ProcessEnv {
   return env
 }
 
-function forkFixture (fixture: string, config: object, label: string): Child {
+export function forkFixture (fixture: string, config: object, label: string): Child {
   const proc = fork(path.join(FIXTURES, fixture), [JSON.stringify(config)], {
     execArgv: [], env: childEnv(), stdio: ['ignore', 'inherit', 'inherit', 'ipc']
   })

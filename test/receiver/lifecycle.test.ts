@@ -19,6 +19,7 @@ t.test('drain(): no new handoffs, the live ones are served to their end, then cl
   await a.opened
   await a.next()
   receiver.proc.send({ cmd: 'drain' })
+  await receiver.event('draining')
   t.same(await sender.event('status', (m) => m.draining === true), { event: 'status', live: 1, max: null, draining: true },
     'senders hear the receiver is draining (for balancing)')
   t.equal((await sender.event('goodbye')).reason, 'draining', 'and get GOODBYE "draining"')
