@@ -352,7 +352,13 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
         return env.Undefined();
       }
       for (uint32_t i = 0; i < arr.Length(); i++) {
-        int fd = arr.Get(i).As<Napi::Number>().Int32Value();
+        Napi::Value v = arr.Get(i);
+        // As<Number>() does not check: a non-number would read as fd 0 and go out.
+        if (!v.IsNumber()) {
+          Napi::TypeError::New(env, "descriptors must be numbers").ThrowAsJavaScriptException();
+          return env.Undefined();
+        }
+        int fd = v.As<Napi::Number>().Int32Value();
         // Refuse a dead descriptor now, while the caller can still hear it;
         // inside the queue it would poison the whole channel.
         if (fcntl(fd, F_GETFD) == -1) {
