@@ -11,7 +11,7 @@
 // The Unix socket lives in a fresh private directory (mode 0700). The web
 // app's session secret is made here and given to every generation, so a
 // restarted web app still accepts the browser's cookie.
-const { fork } = require('node:child_process')
+const { fork, spawnSync } = require('node:child_process')
 const crypto = require('node:crypto')
 const fs = require('node:fs')
 const os = require('node:os')
@@ -43,6 +43,19 @@ function parseFlags (argv) {
 
 const flags = parseFlags(process.argv.slice(2))
 const log = (msg) => console.log(`[run] ${msg}`)
+
+// A fresh clone has no dist/ until the TypeScript is compiled: do it once.
+const ROOT = path.join(__dirname, '..', '..')
+if (!fs.existsSync(path.join(ROOT, 'dist', 'fastify.js'))) {
+  log('dist/ is missing: compiling the TypeScript (npm run build:ts)…')
+  let tsc
+  try { tsc = require.resolve('typescript/bin/tsc', { paths: [ROOT] }) } catch {
+    console.error('[run] typescript is not installed: run `npm install`, then `npm run build:ts`')
+    process.exit(1)
+  }
+  const built = spawnSync(process.execPath, [tsc, '-p', path.join(ROOT, 'tsconfig.json')], { stdio: 'inherit' })
+  if (built.status !== 0) process.exit(1)
+}
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fastify-handoff-demo-'))
 fs.chmodSync(dir, 0o700)
