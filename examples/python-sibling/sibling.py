@@ -27,6 +27,7 @@ HEADER = struct.Struct(">2sBBBBHII")  # magic, version, type, flags, fdCount, re
 HELLO, HANDOFF, ACCEPT, REJECT, STATUS, GOODBYE, ERROR = range(1, 8)
 MAX_FRAME_SIZE = 1 << 20
 MAX_JSON_BODY = 16 * 1024
+HELLO_TIMEOUT = 5.0
 SECTION_LIMITS = (65536, 65536, 524288)  # meta, head, buffered
 CLOEXEC = getattr(socket, "MSG_CMSG_CLOEXEC", 0)
 SO_PEERCRED = getattr(socket, "SO_PEERCRED", 17)
@@ -233,6 +234,7 @@ def serve_channel(chan):
                                       "role": "receiver", "pid": os.getpid(),
                                       "maxFrameSize": MAX_FRAME_SIZE, "name": "python-sibling"}))
         hello = None
+        chan.settimeout(HELLO_TIMEOUT)  # section 5: give up on a silent peer
         for ftype, fid, fd_count, body, fds, truncated in read_frames(chan):
             if hello is None or ftype == HELLO:
                 close_fds(fds)
@@ -240,6 +242,7 @@ def serve_channel(chan):
                     raise Fatal("unexpected-frame", "HELLO first, and only once")
                 hello = json_body(body)
                 check_hello(hello)
+                chan.settimeout(None)
                 log(f"sender pid {pid} ({hello.get('name', 'unnamed')}) connected")
                 continue
             if ftype == GOODBYE or ftype == ERROR:
@@ -275,6 +278,12 @@ def serve_channel(chan):
         log(f"dropping sender pid {pid}: {f.reason} {f}")
         try:
             chan.sendall(frame(ERROR, 0, {"reason": f.reason, "message": str(f)}))
+        except OSError:
+            pass
+    except TimeoutError:
+        log(f"dropping sender pid {pid}: no HELLO within {HELLO_TIMEOUT:g} s")
+        try:
+            chan.sendall(frame(ERROR, 0, {"reason": "timeout", "message": "no HELLO"}))
         except OSError:
             pass
     except OSError as e:
