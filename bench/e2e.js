@@ -14,12 +14,14 @@
 // Latency at concurrency 1 (p50/p99), connections/s at 100 concurrent, and the
 // CPU µs per connection of every server process (process.cpuUsage deltas).
 const fs = require('node:fs')
-const { parseArgs, num, median, fmt, fmtRatio, table, verdict, tryRequire } = require('./lib/common.js')
+const { parseArgs, num, median, fmt, fmtRatio, table, verdict, fastifyPlugin, repeatWithin, runsLabel } = require('./lib/common.js')
 const { startScenario } = require('./lib/topology.js')
 
 const args = parseArgs()
 const quick = args.quick
 const reps = num(args.reps, quick ? 1 : 3)
+// Repetitions stop early rather than run past this (the runner kills a script at 120 s).
+const BUDGET_MS = num(args.budget, 95) * 1000
 const P = quick
   ? { warmup: 50, latCount: 50, latSeconds: 0.5, rateCount: 200, rateSeconds: 0.5, concurrency: 20 }
   : { warmup: 500, latCount: 2000, latSeconds: 1.5, rateCount: 40000, rateSeconds: 2, concurrency: 100 }
@@ -27,7 +29,7 @@ const P = quick
 async function measure (route) {
   const s = await startScenario({ app: 'upgrade-hello', route })
   try {
-    const warm = await s.client('firstByte', { port: s.port, concurrency: 10, count: P.warmup, seconds: 5 })
+    const warm = await s.client('firstByte', { port: s.port, concurrency: 10, count: P.warmup, seconds: 3 })
     if (warm.n === 0) throw new Error(`no connection got an answer: ${warm.lastError}`)
     const lat = await s.client('firstByte', { port: s.port, concurrency: 1, count: P.latCount, seconds: P.latSeconds })
     const c0 = await s.cpu()
@@ -53,18 +55,17 @@ async function measure (route) {
 }
 
 async function main () {
-  const index = tryRequire('index.js')
   const routes = [
     { key: 'direct', route: 'direct-webapp', name: 'direct (web app answers)' },
     { key: 'handoff', route: 'handoff', name: 'fastify-handoff (node:http + Sender)' },
-    ...(index && typeof index.fastifyHandoff === 'function'
+    ...(fastifyPlugin() !== null
       ? [{ key: 'fastify', route: 'fastify', name: 'fastify-handoff (Fastify plugin)' }]
       : []),
     { key: 'childsend', route: 'childsend', name: 'Node child.send to a forked sibling' }
   ]
   const results = Object.fromEntries(routes.map((r) => [r.key, []]))
   const errors = {}
-  for (let rep = 0; rep < reps; rep++) {
+  const ran = await repeatWithin(reps, BUDGET_MS, async () => {
     for (const r of routes) {
       try {
         results[r.key].push(await measure(r.route))
@@ -73,7 +74,8 @@ async function main () {
         process.stderr.write(`e2e: ${r.name}: ${err.stack}\n`)
       }
     }
-  }
+  })
+
   const m = (key, field) => median(results[key].map((x) => x[field]))
   const per = (a, b, f) => {
     const n = Math.min(results[a].length, results[b].length)
@@ -81,7 +83,7 @@ async function main () {
     for (let i = 0; i < n; i++) v.push(f(results[a][i], results[b][i]))
     return median(v)
   }
-  table(`Connect -> first byte (${reps === 1 ? '1 run' : `median of ${reps} interleaved runs`}; latency at concurrency 1, rate at ${P.concurrency} concurrent)`,
+  table(`Connect -> first byte (${runsLabel(ran, reps)}; latency at concurrency 1, rate at ${P.concurrency} concurrent)`,
     ['route', 'p50 µs', 'p99 µs', 'conn/s', 'web app CPU µs/conn', 'sibling CPU µs/conn', 'server CPU µs/conn', 'errors'],
     routes.map((r) => results[r.key].length === 0
       ? [r.name, 'failed: ' + errors[r.key], '', '', '', '', '', '']

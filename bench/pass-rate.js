@@ -15,13 +15,15 @@
 const path = require('node:path')
 const fs = require('node:fs')
 const {
-  parseArgs, num, run, runNode, median, fmt, fmtRatio, table, verdict, tempDir
+  parseArgs, num, run, runNode, median, fmt, fmtRatio, table, verdict, tempDir, repeatWithin, runsLabel
 } = require('./lib/common.js')
 const { frames } = require('./lib/frames.js')
 
 const args = parseArgs()
 const quick = args.quick
 const reps = num(args.reps, quick ? 1 : 3)
+// Repetitions stop early rather than run past this (the runner kills a script at 120 s).
+const BUDGET_MS = num(args.budget, 95) * 1000
 const window = num(args.window, 32)
 const P = quick
   ? { warmup: 50, seconds: 0.3, rtt: 50, rttSeconds: 0.2, cMax: 2000, nodeMax: 500, childMax: 200 }
@@ -63,7 +65,7 @@ async function main () {
   ]
   const results = Object.fromEntries(contenders.map((c) => [c.key, []]))
   const errors = {}
-  for (let rep = 0; rep < reps; rep++) {
+  const ran = await repeatWithin(reps, BUDGET_MS, async () => {
     for (const c of contenders) {
       try {
         const r = await c.run()
@@ -74,7 +76,8 @@ async function main () {
         process.stderr.write(`pass-rate: ${c.name}: ${err.message}\n`)
       }
     }
-  }
+  })
+
 
   const m = (key, field) => median(results[key].map((r) => r[field]))
   const range = (key) => {
@@ -87,7 +90,7 @@ async function main () {
         fmt(m(c.key, 'senderCpuUs'), 1), fmt(m(c.key, 'receiverCpuUs'), 1),
         fmt(median(results[c.key].map((r) => r.senderCpuUs + r.receiverCpuUs)), 1),
         fmt(m(c.key, 'rttP50'), 1), fmt(m(c.key, 'rttP99'), 1)])
-  table(`Descriptor pass rate and cost (window ${window}, ${reps === 1 ? '1 run' : `median of ${reps} interleaved runs`}, frames: ${f.kind})`,
+  table(`Descriptor pass rate and cost (window ${window}, ${runsLabel(ran, reps)}, frames: ${f.kind})`,
     ['contender', 'frame B', 'passes/s', 'range', 'sender CPU µs/pass', 'receiver CPU µs/pass', 'total CPU µs/pass', 'RTT p50 µs', 'RTT p99 µs'],
     rows,
     ['"frame B": bytes of the frame (for child.send, of its JSON message). RTT: pass + ACCEPT round trip, one in flight.',

@@ -1,5 +1,5 @@
 'use strict'
-// npm run bench [-- --quick] [-- --only pass-rate,e2e] [-- --json-dir DIR]
+// npm run bench [-- --quick] [-- --only pass-rate,e2e] [-- --json-dir DIR] [-- --wait-quiet SECONDS]
 //
 // Runs each benchmark of issue 7 in a process of its own, one after the
 // other, each killed if it runs over its time bound, and prints their tables
@@ -24,6 +24,34 @@ const only = typeof args.only === 'string' ? new Set(args.only.split(',')) : nul
 const LIMIT_MS = quick ? 60000 : 120000
 
 function loadavg () { return os.loadavg().map((x) => x.toFixed(2)).join(' ') }
+
+/** Share of the machine's CPU time that was busy over the next `ms` (everyone's, from /proc/stat). */
+async function busy (ms = 1000) {
+  const read = () => {
+    const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number)
+    const idle = f[3] + (f[4] || 0)
+    return { idle, total: f.reduce((a, b) => a + b, 0) }
+  }
+  const a = read()
+  await new Promise((resolve) => setTimeout(resolve, ms))
+  const b = read()
+  return 1 - (b.idle - a.idle) / Math.max(1, b.total - a.total)
+}
+
+/**
+ * --wait-quiet S: before each benchmark, wait (at most S seconds) until the
+ * machine is at most 25 % busy with other work, since on a shared machine the
+ * figures mostly measure the neighbours otherwise. Returns the busy share seen.
+ */
+async function waitQuiet (seconds) {
+  const until = Date.now() + seconds * 1000
+  let b = await busy()
+  while (b > 0.25 && Date.now() < until) {
+    await new Promise((resolve) => setTimeout(resolve, 4000))
+    b = await busy()
+  }
+  return b
+}
 
 function runOne (b) {
   return new Promise((resolve) => {
@@ -58,6 +86,12 @@ async function main () {
     if (only && !only.has(b.name)) continue
     console.log(`## ${b.what} (bench/${b.file})`)
     console.log('')
+    if (!quick) {
+      const waitFor = Number(args['wait-quiet'] ?? 0)
+      const b0 = waitFor > 0 ? await waitQuiet(waitFor) : await busy()
+      console.log(`(machine ${(b0 * 100).toFixed(0)} % busy with other work just before; load average ${loadavg()})`)
+      console.log('')
+    }
     const r = await runOne(b)
     const status = r.timedOut ? `KILLED after ${LIMIT_MS / 1000} s` : r.code === 0 ? 'ok' : `FAILED (exit ${r.code ?? r.signal})`
     summary.push([b.name, status, r.seconds.toFixed(1)])

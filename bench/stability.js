@@ -15,7 +15,7 @@ const quick = args.quick
 const TOTAL = num(args.count, quick ? 300 : 100000)
 const WARMUP = quick ? 50 : 2000
 const STEPS = quick ? 2 : 10
-const LOAD_SECONDS = num(args.seconds, quick ? 10 : 90)
+const LOAD_SECONDS = num(args.seconds, quick ? 10 : 80)
 const CONCURRENCY = 50
 
 async function settle (s) {
@@ -56,14 +56,21 @@ async function main () {
       ['checkpoint', 'handoffs', 'web app RSS', 'web app fds', 'sibling RSS', 'sibling fds', 'sibling live conns', 'web app handed off', 'web app failed'],
       rows,
       [`RSS from /proc/<pid>/status (VmRSS), descriptors from /proc/<pid>/fd, each sampled 300 ms after its chunk ended.${lastError ? ` Last client error: ${lastError}.` : ''}`])
-    const rssGrowth = (p) => (last[p].rss - first[p].rss) / first[p].rss
+    // Two references: right after the warm-up (V8 is still sizing its heaps
+    // then), and the first tenth of the run (steady state); growth after that
+    // is what a leak would look like.
+    const tenth = samples[1] ?? first
+    const rssGrowth = (p, from) => (last[p].rss - from[p].rss) / from[p].rss
     const fdGrowth = (p) => last[p].fds - first[p].fds
+    const pct = (x) => `${x >= 0 ? '+' : ''}${fmt(x * 100, 1)} %`
     const complete = done >= TOTAL
     table('Stability: targets (issue 7)',
-      ['process', 'fd growth start -> end', 'target', '', 'RSS change start -> end', 'target', ''],
+      ['process', 'fd growth start -> end', 'target', '', 'RSS start -> end', `RSS at ${fmt(tenth.at, 0)} -> end`, 'target', ''],
       ['webapp', 'sibling'].map((p) => [p === 'webapp' ? 'web app' : 'sibling', `${fdGrowth(p) >= 0 ? '+' : ''}${fdGrowth(p)}`, '0', verdict(fdGrowth(p) <= 0),
-        `${rssGrowth(p) >= 0 ? '+' : ''}${fmt(rssGrowth(p) * 100, 1)} %`, 'within 10 %', verdict(Math.abs(rssGrowth(p)) <= 0.10)]),
-      complete ? [] : [`Only ${fmt(done, 0)} of ${fmt(TOTAL, 0)} handoffs fit in the time bound of ${LOAD_SECONDS} s.`])
+        pct(rssGrowth(p, first)), pct(rssGrowth(p, tenth)), 'within 10 %',
+        `${verdict(Math.abs(rssGrowth(p, first)) <= 0.10)} / ${verdict(Math.abs(rssGrowth(p, tenth)) <= 0.10)}`]),
+      [`"start" is after ${fmt(WARMUP, 0)} warm-up handoffs, while V8 still sizes its heaps; the second column starts from the first checkpoint (steady state).`,
+        ...(complete ? [] : [`Only ${fmt(done, 0)} of ${fmt(TOTAL, 0)} handoffs fit in the time bound of ${LOAD_SECONDS} s of load.`])])
     if (args.json) fs.writeFileSync(args.json, JSON.stringify({ bench: 'stability', TOTAL, done, errors, seconds, samples }, null, 2))
     if (errors > 0 || samples.some((x) => x.webapp.failed > 0)) process.exitCode = 1
   } finally {

@@ -14,12 +14,14 @@
 // Messages/s (echoes completed), echo p50/p99, and the CPU µs per message of
 // the web app and the sibling.
 const fs = require('node:fs')
-const { parseArgs, num, median, fmt, fmtRatio, table, verdict, tryRequire } = require('./lib/common.js')
+const { parseArgs, num, median, fmt, fmtRatio, table, verdict, fastifyPlugin, repeatWithin, runsLabel } = require('./lib/common.js')
 const { startScenario } = require('./lib/topology.js')
 
 const args = parseArgs()
 const quick = args.quick
 const reps = num(args.reps, quick ? 1 : 3)
+// Repetitions stop early rather than run past this (the runner kills a script at 120 s).
+const BUDGET_MS = num(args.budget, 95) * 1000
 const CONNECTIONS = num(args.connections, quick ? 5 : 50)
 const SIZES = [64, 16 * 1024]
 const P = quick
@@ -55,18 +57,17 @@ async function measure (route) {
 }
 
 async function main () {
-  const index = tryRequire('index.js')
   const routes = [
     { key: 'direct', route: 'direct-sibling', name: 'direct to the sibling' },
     { key: 'handoff', route: 'handoff', name: 'handed off (node:http + Sender)' },
-    ...(index && typeof index.fastifyHandoff === 'function'
+    ...(fastifyPlugin() !== null
       ? [{ key: 'fastify', route: 'fastify', name: 'handed off (Fastify plugin)' }]
       : []),
     { key: 'proxy', route: 'proxy', name: '@fastify/http-proxy' }
   ]
   const results = Object.fromEntries(routes.map((r) => [r.key, []]))
   const errors = {}
-  for (let rep = 0; rep < reps; rep++) {
+  const ran = await repeatWithin(reps, BUDGET_MS, async () => {
     for (const r of routes) {
       try {
         results[r.key].push(await measure(r.route))
@@ -75,7 +76,8 @@ async function main () {
         process.stderr.write(`ws-echo: ${r.name}: ${err.stack}\n`)
       }
     }
-  }
+  })
+
   const m = (key, size, field) => median(results[key].map((x) => x[size][field]))
   const per = (a, b, size, f) => {
     const n = Math.min(results[a].length, results[b].length)
@@ -93,7 +95,7 @@ async function main () {
         fmt(m(r.key, size, 'siblingCpu'), 1), fmt(m(r.key, size, 'serverCpu'), 1)])
     }
   }
-  table(`WebSocket echo after the handoff (${CONNECTIONS} connections, closed loop; ${reps === 1 ? '1 run' : `median of ${reps} interleaved runs`})`,
+  table(`WebSocket echo after the handoff (${CONNECTIONS} connections, closed loop; ${runsLabel(ran, reps)})`,
     ['message', 'route', 'messages/s', 'echo p50 µs', 'echo p99 µs', 'web app CPU µs/msg', 'sibling CPU µs/msg', 'server CPU µs/msg'],
     rows,
     ['CPU per message: each process\'s own process.cpuUsage() delta over the measured phase ÷ echoes completed. The client runs in a process of its own.'])

@@ -3,7 +3,7 @@
 //   firstByte { port, concurrency, count, seconds }: connect, send an upgrade
 //       request, time connect() -> first byte of the answer, close; `concurrency`
 //       connections at a time, bounded by count and time
-//   wsOpen { port, path, connections }: opens WebSockets and keeps them
+//   wsOpen { port, path, connections, seconds }: opens WebSockets (bounded by count and time) and keeps them
 //   wsEcho { size, seconds, max }: every open WebSocket sends a message and
 //       waits for its echo, again and again (closed loop), bounded by count and time
 //   wsClose: closes them all
@@ -59,9 +59,10 @@ function firstByte ({ port, concurrency, count, seconds, keepSamples = true }) {
 
 let sockets = []
 
-async function wsOpen ({ port, path, connections, parallel = 100 }) {
+async function wsOpen ({ port, path, connections, parallel = 100, seconds = 60 }) {
   const WebSocket = require('ws')
   const t0 = nowNs()
+  const deadline = t0 + BigInt(Math.round(seconds * 1e9))
   let opened = 0
   let errors = 0
   let lastError = null
@@ -72,10 +73,10 @@ async function wsOpen ({ port, path, connections, parallel = 100 }) {
     ws.once('open', () => { opened++; sockets.push(ws); resolve() })
     ws.once('error', (err) => { errors++; lastError = err.message; resolve() })
   })
-  const worker = async () => { while (i < connections) { i++; await openOne() } }
+  const worker = async () => { while (i < connections && nowNs() < deadline) { i++; await openOne() } }
   await Promise.all(Array.from({ length: Math.min(parallel, connections) }, worker))
-  const seconds = Number(nowNs() - t0) / 1e9
-  return { opened, errors, lastError, seconds, rate: opened / seconds, open: sockets.length }
+  const took = Number(nowNs() - t0) / 1e9
+  return { opened, errors, lastError, seconds: took, rate: opened / took, open: sockets.length }
 }
 
 function wsEcho ({ size, seconds, max }) {

@@ -8,7 +8,7 @@
 //   none:      listens, serves nothing (the web app idle beside a direct run)
 // Config: JSON in argv[2]. Answers 'cpu', 'stats' and 'siblingCpu' (childsend) over IPC.
 const http = require('node:http')
-const { serveControl, procMemFds, Peer, sleep } = require('../lib/common.js')
+const { serveControl, procMemFds, Peer, sleep, fastifyPlugin } = require('../lib/common.js')
 const { buildApp, rawHead } = require('./apps.js')
 
 const config = JSON.parse(process.argv[2])
@@ -38,15 +38,16 @@ async function main () {
     for (let i = 0; i < 500 && !sender.health().bench.healthy; i++) await sleep(10)
     if (!sender.health().bench.healthy) throw new Error('the sender never connected: ' + JSON.stringify(sender.health()))
   } else if (config.mode === 'fastify') {
-    const { fastifyHandoff } = require('../../dist/index.js')
-    if (typeof fastifyHandoff !== 'function') throw new Error('fastifyHandoff is not exported by dist/index.js yet')
+    const fastifyHandoff = fastifyPlugin()
+    if (fastifyHandoff === null) throw new Error('the Fastify plugin is not built (dist/fastify.js)')
     const Fastify = require('fastify')
     fastify = Fastify({ logger: false })
-    await fastify.register(fastifyHandoff, { targets: { bench: { path: config.path } } })
+    await fastify.register(fastifyHandoff, { targets: { bench: { path: config.path } }, name: 'bench-webapp' })
     fastify.get('/*', { handoff: { target: 'bench', context: () => ({ user: 'bench' }) } }, async (request, reply) => reply.code(426).send())
     await fastify.ready()
     server = fastify.server
-    await sleep(200)
+    for (let i = 0; i < 500 && !fastify.handoff.healthy('bench'); i++) await sleep(10)
+    if (!fastify.handoff.healthy('bench')) throw new Error('the plugin never connected: ' + JSON.stringify(fastify.handoff.health()))
   } else if (config.mode === 'childsend') {
     sibling = new Peer('e2e/sibling.js', [JSON.stringify({ app: config.app, via: 'childsend' })])
     await new Promise((resolve, reject) => {
@@ -78,6 +79,12 @@ async function main () {
     stats: async () => ({ ...procMemFds(), handedOff, failed }),
     siblingCpu: async () => sibling ? { cpu: await sibling.cpu() } : { cpu: NaN },
     siblingStats: async () => sibling ? await sibling.request('stats') : {}
+  }, {
+    // Say GOODBYE to the receiver rather than vanish.
+    beforeExit: async () => {
+      if (sender !== null) await sender.close()
+      if (fastify !== null) await fastify.close()
+    }
   })
   process.on('disconnect', () => { if (sibling) sibling.child.kill(); process.exit(0) })
   process.send({ ready: true, port: server.address().port, pid: process.pid, siblingPid: sibling ? sibling.pid : undefined })

@@ -124,10 +124,17 @@ function verdict (ok) {
   return ok ? 'met' : 'MISSED'
 }
 
+const tempDirs = []
+
 /** A temporary directory removed at exit. */
 function tempDir (prefix = 'handoff-bench-') {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix))
-  process.on('exit', () => { try { fs.rmSync(dir, { recursive: true, force: true }) } catch { } })
+  if (tempDirs.length === 0) {
+    process.on('exit', () => {
+      for (const d of tempDirs) { try { fs.rmSync(d, { recursive: true, force: true }) } catch { } }
+    })
+  }
+  tempDirs.push(dir)
   return dir
 }
 
@@ -170,11 +177,20 @@ async function runNode (script, args = [], opts = {}) {
 }
 
 /** In a child: answer the parent's control messages over the IPC channel. */
-function serveControl (handlers = {}) {
+function serveControl (handlers = {}, { beforeExit } = {}) {
   process.on('message', async (msg) => {
     if (msg === null || typeof msg !== 'object' || typeof msg.cmd !== 'string') return
     if (msg.cmd === 'cpu') return process.send({ reply: msg.seq, cpu: cpuMicros(), ...procMemFds() })
-    if (msg.cmd === 'exit') { process.exitCode = 0; process.disconnect(); setImmediate(() => process.exit(0)); return }
+    if (msg.cmd === 'exit') {
+      if (beforeExit) {
+        const bound = new Promise((resolve) => setTimeout(resolve, 2000).unref())
+        await Promise.race([Promise.resolve().then(beforeExit).catch(() => {}), bound])
+      }
+      process.exitCode = 0
+      process.disconnect()
+      setImmediate(() => process.exit(0))
+      return
+    }
     const h = handlers[msg.cmd]
     if (h === undefined) return
     try {
@@ -262,6 +278,14 @@ function tryRequire (rel) {
   try { return require(path.join(DIST, rel)) } catch { return null }
 }
 
+/** The Fastify plugin, from the public entry point or (until it is exported there) dist/fastify.js; null if not built. */
+function fastifyPlugin () {
+  const index = tryRequire('index.js')
+  if (index && typeof index.fastifyHandoff === 'function') return index.fastifyHandoff
+  const mod = tryRequire('fastify.js')
+  return mod && typeof mod.fastifyHandoff === 'function' ? mod.fastifyHandoff : null
+}
+
 function machine () {
   let model = 'unknown'
   try {
@@ -271,10 +295,37 @@ function machine () {
   return { nproc: os.availableParallelism ? os.availableParallelism() : os.cpus().length, model, node: process.version, kernel: os.release() }
 }
 
+/**
+ * Repetitions within a time budget: runs `body(rep)` up to `reps` times, but
+ * not another one when it would likely end past `budgetMs` from now (judged
+ * by the longest repetition so far). Returns how many ran.
+ */
+async function repeatWithin (reps, budgetMs, body) {
+  const start = Date.now()
+  let longest = 0
+  let done = 0
+  for (let rep = 0; rep < reps; rep++) {
+    if (rep > 0 && Date.now() - start + longest > budgetMs) {
+      process.stderr.write(`(time bound: ${done} of ${reps} repetitions)\n`)
+      break
+    }
+    const t = Date.now()
+    await body(rep)
+    longest = Math.max(longest, Date.now() - t)
+    done++
+  }
+  return done
+}
+
+function runsLabel (done, reps) {
+  if (done === 1) return reps === 1 ? '1 run' : `1 run (of ${reps}: time bound)`
+  return done === reps ? `median of ${done} interleaved runs` : `median of ${done} interleaved runs (of ${reps}: time bound)`
+}
+
 /** Resolves after `ms`, unref'd so it never holds the process. */
 function sleep (ms) { return new Promise((resolve) => setTimeout(resolve, ms)) }
 
 module.exports = {
   ROOT, DIST, parseArgs, num, cpuMicros, procCpuMicros, procMemFds, nowNs, nowMs, percentile, median, medianOf,
-  fmt, fmtRatio, fmtBytes, table, verdict, tempDir, run, runNode, serveControl, Peer, tryRequire, machine, sleep, sortNum
+  fmt, fmtRatio, fmtBytes, table, verdict, tempDir, run, runNode, serveControl, Peer, tryRequire, fastifyPlugin, machine, sleep, sortNum, repeatWithin, runsLabel
 }

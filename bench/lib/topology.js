@@ -79,8 +79,9 @@ async function startScenario (scenario, options = {}) {
   }
 }
 
+/** Client first, then the web app (the sender says GOODBYE), then the sibling. */
 async function stopAll (procs) {
-  await Promise.all([procs.client, procs.webapp, procs.sibling].filter(Boolean).map((p) => p.stop()))
+  for (const p of [procs.client, procs.webapp, procs.sibling]) if (p) await p.stop()
 }
 
 module.exports = { startScenario }
