@@ -29,6 +29,7 @@ function openSocket (t: Test): { fd: number, ino: number } {
 }
 
 t.test('the framer: every byte is a frame declaring one descriptor', async (t) => {
+  checkFdLeaks(t)
   t.equal(seedFramer.headerSize, 1)
   t.equal(seedFramer.maxFrameSize, 1)
   t.same(seedFramer.parse(Buffer.from([SEED_BYTE])), { frameSize: 1, fdCount: 1 })
