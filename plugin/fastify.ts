@@ -72,6 +72,8 @@ export interface HandoffDecorator {
   health (): Record<string, TargetHealth>
   /** Whether `target` (or every target) has a receiver taking handoffs now. */
   healthy (target?: string): boolean
+  /** Resolves once `target` (or every target) has a receiver taking handoffs; never rejects. */
+  ready (target?: string): Promise<void>
 }
 
 declare module 'fastify' {
@@ -165,7 +167,8 @@ const handoffPlugin: FastifyPluginCallback<FastifyHandoffOptions> = (fastify, op
     healthy: (target?: string) => {
       if (target !== undefined) return sender.target(target).healthy
       return sender.names().every((name) => sender.target(name).healthy)
-    }
+    },
+    ready: (target?: string) => sender.ready(target)
   }
   fastify.decorate('handoff', decorator)
   fastify.decorateRequest('handoffContext', null)

@@ -150,6 +150,15 @@ export class Sender {
     return target
   }
 
+  /**
+   * Resolves once `target` (or every target) has a receiver taking handoffs;
+   * never rejects (race it with a timer for a readiness probe).
+   */
+  async ready (target?: string): Promise<void> {
+    const targets = target === undefined ? [...this.targets.values()] : [this.target(target)]
+    await Promise.all(targets.map((t) => t.whenHealthy()))
+  }
+
   health (): Record<string, TargetHealth> {
     const out: Record<string, TargetHealth> = {}
     for (const [name, target] of this.targets) out[name] = target.health()

@@ -129,6 +129,25 @@ export class Target {
     return this.links.some((link) => link.usable)
   }
 
+  /** Resolves once a receiver of the pool takes handoffs (at once if one does now). */
+  whenHealthy (): Promise<void> {
+    if (this.healthy) return Promise.resolve()
+    return new Promise((resolve) => {
+      const check = (): void => {
+        if (!this.healthy) return
+        for (const link of this.links) {
+          link.removeListener('ready', check)
+          link.removeListener('load', check)
+        }
+        resolve()
+      }
+      for (const link of this.links) {
+        link.on('ready', check)
+        link.on('load', check)
+      }
+    })
+  }
+
   health (): TargetHealth {
     return {
       name: this.name,

@@ -43,6 +43,7 @@ async function setup (t: Test, receiverUp = true): Promise<Setup> {
   const server = http.createServer(app)
   handoff.attach(server, app)
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  if (receiverUp) await handoff.sender.ready('chat')
   t.teardown(async () => {
     await handoff.close()
     server.closeAllConnections()

@@ -48,6 +48,7 @@ async function setup (t: Test, receiverUp = true): Promise<Setup> {
     otherwise: (req, socket, head) => local.handleUpgrade(req, socket, head, (ws) => local.emit('connection', ws, req))
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  if (receiverUp) await handoff.sender.ready('chat')
   t.teardown(async () => {
     for (const ws of local.clients) ws.terminate()
     await handoff.close()

@@ -41,6 +41,7 @@ async function setup (t: Test, order: 'websocket-first' | 'handoff-first'): Prom
   })
   await app.listen({ port: 0, host: '127.0.0.1' })
   t.teardown(() => app.close())
+  await app.handoff.ready('chat')
   return { app, port: (app.server.address() as { port: number }).port, sibling, seen }
 }
 

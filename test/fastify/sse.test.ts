@@ -24,6 +24,7 @@ async function setup (t: Test): Promise<{ app: FastifyInstance, port: number, si
   app.get('/plain', async () => ({ pid: process.pid, local: true }))
   await app.listen({ port: 0, host: '127.0.0.1' })
   t.teardown(() => app.close())
+  await app.handoff.ready('events')
   return { app, port: (app.server.address() as { port: number }).port, sibling, log }
 }
 

@@ -49,6 +49,7 @@ async function setup (t: Test): Promise<Setup> {
   await app.listen({ port: 0, host: '127.0.0.1' })
   const port = (app.server.address() as { port: number }).port
   t.teardown(() => app.close())
+  await app.handoff.ready('chat')
   return { app, port, sibling, log, hooks }
 }
 

@@ -47,6 +47,7 @@ t.test('a slow decision with data piling up in Node\'s buffer and the kernel: th
     await new Promise<void>((resolve) => server.close(() => resolve()))
   })
   const port = (server.address() as { port: number }).port
+  await sender.ready('raw')
 
   const client = rawClient(port)
   await client.connected

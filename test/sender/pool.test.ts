@@ -119,6 +119,8 @@ t.test('least connections, from what the receivers report', async (t) => {
   const [a, b] = await Promise.all(paths.map((p) => startFaulty(t, { path: p })))
   const app = await webApp(t, { targets: { pool: { path: paths, balance: 'least-connections' } } })
   await ready(app.sender, 2)
+  // Each receiver reports its load once it has our HELLO: wait for that first report.
+  await Promise.all([a.event('peer'), b.event('peer')])
   const [linkA, linkB] = app.sender.target('pool').links
   const loaded = (link: typeof linkA, live: number): Promise<void> => new Promise((resolve) => {
     const check = (): void => { if (link.load.live === live) { link.removeListener('load', check); resolve() } }

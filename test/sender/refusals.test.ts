@@ -28,6 +28,7 @@ async function setup (t: Test, handle: (sender: Sender, req: http.IncomingMessag
     await new Promise<void>((r) => server.close(() => r()))
   })
   await sibling.event('peer')
+  await sender.ready('chat')
   return { port: (server.address() as { port: number }).port, sibling, sender, results }
 }
 

@@ -59,7 +59,8 @@ async function main (): Promise<void> {
   const health: Record<string, TargetHealth> = app.handoff.health()
   const healthy: boolean = app.handoff.healthy('chat') && app.handoff.healthy()
   const state: 'idle' | 'connecting' | 'ready' | 'draining' | 'down' | 'closed' = health.chat.receivers[0].state
-  void decorator; void healthy; void state
+  const readiness: Promise<void> = app.handoff.ready('chat')
+  void decorator; void healthy; void state; void readiness
   // @ts-expect-error health() takes no target
   app.handoff.health('chat')
 
