@@ -432,6 +432,9 @@ export class Link extends EventEmitter<LinkEvents> {
         return
       case FrameType.Goodbye:
         // No more handoffs here; the verdicts in flight still come (§6.6).
+        // Reconnecting to a receiver that drains only gets another GOODBYE:
+        // count it as a failure, so that the reconnects back off.
+        this.failures++
         this.setState('draining')
         this.loadValue = { ...this.loadValue, draining: true }
         this.emit('load', this.load)
