@@ -1,0 +1,49 @@
+// The one case where nobody can say who owns a connection: the sender had to
+// drop the channel (here, the receiver wrote garbage) with a handoff in
+// flight, so a verdict may have been lost unread. The sender then closes its
+// copy without writing anything (PROTOCOL.md §7, sender 8): the client may
+// lose its connection, but never gets two answers from two processes.
+import t from 'tap'
+import http from 'node:http'
+import type net from 'node:net'
+import path from 'node:path'
+import { Sender, type HandoffResult } from '../../plugin/sender/index.js'
+import { checkFdLeaks } from '../helpers/fds.js'
+import { rawClient, startFaulty, stopChild, tmpDir } from './helpers.js'
+
+t.test('a receiver that breaks the framing with a handoff in flight: doubt, our copy closed unanswered', async (t) => {
+  checkFdLeaks(t)
+  const dir = tmpDir(t)
+  const sockPath = path.join(dir, 'r.sock')
+  const sibling = await startFaulty(t, { path: sockPath, mode: 'garbage' })
+  const sender = new Sender({ targets: { chat: { path: sockPath, reconnect: { min: 20, max: 200 } } } })
+  let settle: (r: HandoffResult) => void = () => {}
+  const settled = new Promise<HandoffResult>((resolve) => { settle = resolve })
+  const server = http.createServer((req, res) => res.end())
+  server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
+    void sender.handoffUpgrade(req, socket, head, { target: 'chat' }).then(settle)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(async () => {
+    await sender.close()
+    server.closeAllConnections()
+    await new Promise<void>((resolve) => server.close(() => resolve()))
+  })
+  await sender.ready('chat')
+  const port = (server.address() as { port: number }).port
+  const client = rawClient(port)
+  await client.connected
+  client.socket.write('GET /x HTTP/1.1\r\nHost: x\r\nUpgrade: test\r\nConnection: Upgrade\r\n\r\n')
+  const result = await settled
+  t.equal(result.outcome, 'doubt')
+  t.equal(result.fallback, 'none', 'no fallback: nothing written')
+  t.equal(result.handedOff, false)
+  await sibling.event('peerClose') // we dropped the channel
+  await sibling.request('release') // the receiver's copy goes too
+  const received = await client.ended
+  t.equal(received.length, 0, 'the client got no bytes from anyone')
+  client.socket.destroy()
+  await client.closed
+  await sender.close()
+  await stopChild(t, sibling, 'exit')
+})
