@@ -118,7 +118,18 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
     Napi::HandleScope handle_scope(env);
     Napi::CallbackScope scope(env, *async_context_);
     if (status < 0) {
-      ReportError(-status, "poll");
+      // libuv reports POLLERR (e.g. the peer reset the channel) as UV_EBADF
+      // and stops the handle. What the peer wrote before that is still in our
+      // receive queue, and a sender must read every verdict before it may
+      // decide that the channel's end gave a connection back (PROTOCOL.md §7):
+      // read it first, then report the socket's own error.
+      ReadSome();
+      if (IsClosed() || !reading_ || ended_) return;
+      int so_error = 0;
+      socklen_t len = sizeof(so_error);
+      getsockopt(watcher_->fd(), SOL_SOCKET, SO_ERROR, &so_error, &len);
+      if (so_error != 0) ReportError(so_error, "recvmsg");
+      else ReportError(-status, "poll");
       return;
     }
     if (events & UV_WRITABLE) {

@@ -269,7 +269,8 @@ export class Channel extends EventEmitter<ChannelEvents> {
       this.emit('frameError', new ERR_HANDOFF_FDS_TRUNCATED(), bytes)
     } else if (fds.length !== frame.fdCount) {
       closeFds(fds)
-      this.emit('frameError', new ERR_HANDOFF_FD_MISMATCH(frame.fdCount, fds.length), bytes)
+      this.emit('frameError', Object.assign(new ERR_HANDOFF_FD_MISMATCH(frame.fdCount, fds.length),
+        { declared: frame.fdCount, received: fds.length }), bytes)
     } else {
       this.emit('message', bytes, fds)
     }

@@ -7,3 +7,4 @@ export { binding as native, type FdInfo, type PeerCredentials } from './native.j
 export * as protocol from './protocol/index.js'
 export * from './receiver/index.js'
 export * from './sender/index.js'
+export * from './seed/index.js'

@@ -266,8 +266,7 @@ export class Peer extends EventEmitter<PeerEvents> {
       return
     }
     const truncated = code === 'ERR_HANDOFF_FDS_TRUNCATED'
-    // The channel says how many arrived only in its message ("... but N arrived").
-    const arrived = truncated ? 0 : Number(/but (\d+) arrived/.exec(err.message)?.[1] ?? 0)
+    const arrived = truncated ? 0 : ((err as { received?: number }).received ?? 0)
     let reason: RejectReason = truncated ? 'descriptors-truncated' : 'descriptors-missing'
     try {
       checkDescriptors(header, arrived, truncated)
