@@ -104,6 +104,9 @@ async function main () {
   })
 
   const address = await app.listen({ port: Number(env.DEMO_PORT ?? 3000), host: env.DEMO_HOST ?? '127.0.0.1' })
+  // Wait until the sender is connected to the sibling. After listen(), which
+  // keeps the process alive (the sender's own sockets do not).
+  await app.handoff.ready()
   const { port } = app.server.address()
   const host = env.DEMO_HOST ?? '127.0.0.1'
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}/`

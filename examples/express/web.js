@@ -31,7 +31,6 @@ async function main () {
     siblingExited.then(() => reject(new Error('the sibling did not start')))
   })
 
-  // Made once the sibling listens (a sender connects to its receivers at once).
   handoff = expressHandoff({ sender: { targets: { sibling: socketPath } } })
   const app = express()
   app.use((req, res, next) => {
@@ -48,6 +47,9 @@ async function main () {
   handoff.attach(server, app)
 
   await new Promise((resolve, reject) => server.once('error', reject).listen(PORT, '127.0.0.1', resolve))
+  // Wait until the sender is connected to the sibling. After listen(), which
+  // keeps the process alive (the sender's own sockets do not).
+  await handoff.sender.ready()
   const { port } = server.address()
   console.log(`[web ${process.pid}] ws://127.0.0.1:${port}/chat and http://127.0.0.1:${port}/events (token: let-me-in)`)
 }

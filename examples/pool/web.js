@@ -43,6 +43,9 @@ async function main () {
     async () => ({ error: 'connect with a WebSocket' }))
 
   await app.listen({ port: PORT, host: '127.0.0.1' })
+  // Wait until the sender is connected to a sibling. After listen(), which
+  // keeps the process alive (the sender's own sockets do not).
+  await app.handoff.ready()
   const { port } = app.server.address()
   console.log(`[web ${process.pid}] ws://127.0.0.1:${port}/ws → ${siblings.map((s) => `${s.name} (pid ${s.child.pid})`).join(', ')}`)
 }

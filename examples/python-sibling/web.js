@@ -48,6 +48,9 @@ async function main () {
   })
 
   await app.listen({ port: PORT, host: '127.0.0.1' })
+  // Wait until the sender is connected to the sibling. After listen(), which
+  // keeps the process alive (the sender's own sockets do not).
+  await app.handoff.ready()
   const { port } = app.server.address()
   console.log(`[web ${process.pid}] try: curl -H 'Authorization: Bearer let-me-in' http://127.0.0.1:${port}/hello`)
 }

@@ -39,6 +39,9 @@ async function main () {
   })
 
   await app.listen({ port: PORT, host: '127.0.0.1' })
+  // Wait until the sender is connected to the sibling. After listen(), which
+  // keeps the process alive (the sender's own sockets do not).
+  await app.handoff.ready()
   const { port } = app.server.address()
   console.log(`[web ${process.pid}] try: curl -N 'http://127.0.0.1:${port}/events?token=let-me-in'`)
 }

@@ -42,6 +42,9 @@ async function main () {
   }, async () => ({ error: 'connect with a WebSocket' }))
 
   await app.listen({ port: PORT, host: '127.0.0.1' })
+  // Wait until the sender is connected to the sibling. After listen(), which
+  // keeps the process alive (the sender's own sockets do not).
+  await app.handoff.ready()
   const { port } = app.server.address()
   console.log(`[web ${process.pid}] listening on ws://127.0.0.1:${port}/echo (send "Authorization: Bearer let-me-in")`)
 }
