@@ -44,7 +44,7 @@ function parseFlags (argv) {
 const flags = parseFlags(process.argv.slice(2))
 const log = (msg) => console.log(`[run] ${msg}`)
 
-// A fresh clone has no dist/ until the TypeScript is compiled: do it once.
+// No dist/ (npm install --ignore-scripts, or removed): compile the TypeScript once.
 const ROOT = path.join(__dirname, '..', '..')
 if (!fs.existsSync(path.join(ROOT, 'dist', 'fastify.js'))) {
   log('dist/ is missing: compiling the TypeScript (npm run build:ts)…')
