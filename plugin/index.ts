@@ -8,3 +8,13 @@ export * as protocol from './protocol/index.js'
 export * from './receiver/index.js'
 export * from './sender/index.js'
 export * from './seed/index.js'
+// Intercepting: the Fastify plugin (also the default export, so that
+// `app.register(require('fastify-handoff'))` works) and the node:http and
+// Express adapters, all over the framework-free sender.
+export { fastifyHandoff, fastifyHandoff as default } from './fastify.js'
+export type { FastifyHandoffOptions, HandoffRouteOption, HandoffRouteConfig, ReplyHandoffOptions, HandoffDecorator } from './fastify.js'
+export {
+  handoffUpgrades, handoffResponse, type UpgradeDecision, type UpgradeHandoff, type ResponseHandoffOptions,
+  type UpgradeHandoffOptions as HttpUpgradeHandoffOptions
+} from './adapters/http.js'
+export * from './adapters/express.js'
