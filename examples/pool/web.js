@@ -19,6 +19,10 @@ const flag = (name, fallback) => {
 const PORT = flag('port', process.env.PORT ?? 3004)
 const SIBLINGS = flag('siblings', 3)
 
+// Ctrl-C / SIGTERM: stop the web app, then the sibling(s), then remove the directory.
+process.on('SIGINT', () => stop(0))
+process.on('SIGTERM', () => stop(0))
+
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'handoff-pool-'))
 const siblings = Array.from({ length: SIBLINGS }, (_, i) => {
   const name = `sibling-${i + 1}`
@@ -57,7 +61,7 @@ function stop (code) {
     for (const s of siblings) s.child.kill('SIGTERM')
     for (const s of siblings) {
       const siblingCode = await s.exited
-      if (siblingCode !== 0) {
+      if (siblingCode !== 0 && siblingCode !== 'SIGTERM') { // SIGTERM: killed while still starting
         console.error(`[web ${process.pid}] ${s.name} exited with ${siblingCode}`)
         code = 1
       }
@@ -67,9 +71,7 @@ function stop (code) {
     process.exitCode = code
   })()
 }
-process.on('SIGINT', () => stop(0))
-process.on('SIGTERM', () => stop(0))
 main().catch((err) => {
-  console.error(err)
+  if (!stopping) console.error(err) // else: stopped while starting
   stop(1)
 })

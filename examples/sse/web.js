@@ -16,6 +16,10 @@ const portArg = process.argv.indexOf('--port')
 const PORT = Number(portArg > 0 ? process.argv[portArg + 1] : process.env.PORT ?? 3002)
 const TOKENS = { 'let-me-in': 'alice' } // a stand-in for real authentication
 
+// Ctrl-C / SIGTERM: stop the web app, then the sibling(s), then remove the directory.
+process.on('SIGINT', () => stop(0))
+process.on('SIGTERM', () => stop(0))
+
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'handoff-sse-'))
 const socketPath = path.join(dir, 'events.sock')
 const sibling = fork(path.join(__dirname, 'sibling.js'), [socketPath])
@@ -52,7 +56,7 @@ function stop (code) {
     await app.close()
     sibling.kill('SIGTERM')
     const siblingCode = await siblingExited
-    if (siblingCode !== 0) {
+    if (siblingCode !== 0 && siblingCode !== 'SIGTERM') { // SIGTERM: killed while still starting
       console.error(`[web ${process.pid}] the sibling exited with ${siblingCode}`)
       code = 1
     }
@@ -61,9 +65,7 @@ function stop (code) {
     process.exitCode = code
   })()
 }
-process.on('SIGINT', () => stop(0))
-process.on('SIGTERM', () => stop(0))
 main().catch((err) => {
-  console.error(err)
+  if (!stopping) console.error(err) // else: stopped while starting
   stop(1)
 })
