@@ -3,94 +3,90 @@
 //
 // The client connects, sends an HTTP upgrade request and times connect() ->
 // the first byte of the answer ("101 ... hello", then the server ends the
-// connection). Side by side, each in processes of its own, interleaved within
-// each repetition (medians of 3):
-//   direct     the web app answers itself
-//   handoff    the web app (node:http + fastify-handoff's Sender) hands the
-//              upgrade to the sibling (createReceiver replaying into its http server)
-//   fastify    the same through the Fastify plugin (when dist/ exports it)
-//   child.send the web app passes the socket with child.send(msg, socket) to a
-//              forked sibling, which replays the request into its http server
-// Latency at concurrency 1 (p50/p99), connections/s at 100 concurrent, and the
-// CPU µs per connection of every server process (process.cpuUsage deltas).
+// connection). The routes, all running at once, each server a process of its own:
+//   direct     a web app answering itself
+//   handoff    a web app (node:http + fastify-handoff's Sender) handing the
+//              upgrade to the sibling (createReceiver replaying it into its http server)
+//   fastify    a web app (Fastify + the fastifyHandoff plugin) handing it to the same sibling
+//   child.send a web app passing the socket with child.send(msg, socket) to
+//              its forked sibling, which replays the request into its http server
+// Short phases alternate between the routes, round after round (the order
+// rotates), so that a shared machine's changing load hits them alike:
+// latency at concurrency 1 (p50/p99 over all rounds), then connections/s at
+// 100 concurrent with the CPU µs per connection of every server process on
+// the route (process.cpuUsage deltas).
 const fs = require('node:fs')
-const { parseArgs, num, median, fmt, fmtRatio, table, verdict, fastifyPlugin, repeatWithin, runsLabel } = require('./lib/common.js')
-const { startScenario } = require('./lib/topology.js')
+const path = require('node:path')
+const {
+  parseArgs, num, median, percentile, fmt, fmtRatio, table, verdict, fastifyPlugin, repeatWithin, tempDir
+} = require('./lib/common.js')
+const { startSibling, startWebapp, startClient, stopAll } = require('./lib/topology.js')
 
 const args = parseArgs()
 const quick = args.quick
-const reps = num(args.reps, quick ? 1 : 3)
-// Repetitions stop early rather than run past this (the runner kills a script at 120 s).
-const BUDGET_MS = num(args.budget, 95) * 1000
+const ROUNDS = num(args.rounds, quick ? 1 : 5)
+const BUDGET_MS = num(args.budget, 80) * 1000
 const P = quick
-  ? { warmup: 50, latCount: 50, latSeconds: 0.5, rateCount: 200, rateSeconds: 0.5, concurrency: 20 }
-  : { warmup: 500, latCount: 2000, latSeconds: 1.5, rateCount: 40000, rateSeconds: 2, concurrency: 100 }
-
-async function measure (route) {
-  const s = await startScenario({ app: 'upgrade-hello', route })
-  try {
-    const warm = await s.client('firstByte', { port: s.port, concurrency: 10, count: P.warmup, seconds: 3 })
-    if (warm.n === 0) throw new Error(`no connection got an answer: ${warm.lastError}`)
-    const lat = await s.client('firstByte', { port: s.port, concurrency: 1, count: P.latCount, seconds: P.latSeconds })
-    const c0 = await s.cpu()
-    const load = await s.client('firstByte', { port: s.port, concurrency: P.concurrency, count: P.rateCount, seconds: P.rateSeconds })
-    const c1 = await s.cpu()
-    const webapp = (c1.webapp - c0.webapp) / load.n
-    const sibling = (c1.sibling - c0.sibling) / load.n
-    return {
-      p50: lat.p50,
-      p99: lat.p99,
-      latN: lat.n,
-      rate: load.rate,
-      n: load.n,
-      errors: lat.errors + load.errors,
-      lastError: load.lastError ?? lat.lastError,
-      webappCpu: webapp,
-      siblingCpu: sibling,
-      serverCpu: (Number.isFinite(webapp) ? webapp : 0) + (Number.isFinite(sibling) ? sibling : 0)
-    }
-  } finally {
-    await s.stop()
-  }
-}
+  ? { warmup: 30, latCount: 30, latSeconds: 0.3, rateCount: 200, rateSeconds: 0.3, concurrency: 20 }
+  : { warmup: 500, latCount: 400, latSeconds: 0.6, rateCount: 30000, rateSeconds: 1.2, concurrency: 100 }
 
 async function main () {
-  const routes = [
-    { key: 'direct', route: 'direct-webapp', name: 'direct (web app answers)' },
-    { key: 'handoff', route: 'handoff', name: 'fastify-handoff (node:http + Sender)' },
-    ...(fastifyPlugin() !== null
-      ? [{ key: 'fastify', route: 'fastify', name: 'fastify-handoff (Fastify plugin)' }]
-      : []),
-    { key: 'childsend', route: 'childsend', name: 'Node child.send to a forked sibling' }
-  ]
-  const results = Object.fromEntries(routes.map((r) => [r.key, []]))
-  const errors = {}
-  const ran = await repeatWithin(reps, BUDGET_MS, async () => {
+  const sockPath = path.join(tempDir(), 'sibling.sock')
+  const procs = []
+  const results = {}
+  let routes
+  let rounds = 0
+  try {
+    const sibling = await startSibling({ app: 'upgrade-hello', via: 'receiver', path: sockPath })
+    procs.push(sibling)
+    const web = async (mode) => { const w = await startWebapp({ mode, app: 'upgrade-hello', path: sockPath }); procs.unshift(w); return w }
+    const direct = await web('direct')
+    const handoff = await web('handoff')
+    const fastify = fastifyPlugin() !== null ? await web('fastify') : null
+    const child = await web('childsend')
+    const client = await startClient()
+    procs.unshift(client)
+    routes = [
+      { key: 'direct', name: 'direct (web app answers)', port: direct.port, servers: [direct] },
+      { key: 'handoff', name: 'fastify-handoff (node:http + Sender)', port: handoff.port, servers: [handoff, sibling] },
+      ...(fastify ? [{ key: 'fastify', name: 'fastify-handoff (Fastify plugin)', port: fastify.port, servers: [fastify, sibling] }] : []),
+      { key: 'childsend', name: 'Node child.send to a forked sibling', port: child.port, servers: [child, child.child] }
+    ]
+    for (const r of routes) results[r.key] = { rounds: [], samples: [], errors: 0, lastError: null }
+    const fb = (args) => client.request('firstByte', args)
     for (const r of routes) {
-      try {
-        results[r.key].push(await measure(r.route))
-      } catch (err) {
-        errors[r.key] = err.message.split('\n')[0]
-        process.stderr.write(`e2e: ${r.name}: ${err.stack}\n`)
-      }
+      const w = await fb({ port: r.port, concurrency: 10, count: P.warmup, seconds: 3 })
+      if (w.n === 0) throw new Error(`${r.name}: no connection got an answer: ${w.lastError}`)
     }
-  })
-
-  const m = (key, field) => median(results[key].map((x) => x[field]))
-  const per = (a, b, f) => {
-    const n = Math.min(results[a].length, results[b].length)
-    const v = []
-    for (let i = 0; i < n; i++) v.push(f(results[a][i], results[b][i]))
-    return median(v)
+    rounds = await repeatWithin(ROUNDS, BUDGET_MS, async (round) => {
+      const order = routes.map((_, i) => routes[(i + round) % routes.length])
+      for (const r of order) {
+        const res = results[r.key]
+        const lat = await fb({ port: r.port, concurrency: 1, count: P.latCount, seconds: P.latSeconds, samples: true })
+        const c0 = await Promise.all(r.servers.map((s) => s.cpu()))
+        const load = await fb({ port: r.port, concurrency: P.concurrency, count: P.rateCount, seconds: P.rateSeconds })
+        const c1 = await Promise.all(r.servers.map((s) => s.cpu()))
+        const cpu = r.servers.map((s, i) => (c1[i] - c0[i]) / load.n)
+        res.samples.push(...lat.samples)
+        res.errors += lat.errors + load.errors
+        res.lastError = load.lastError ?? lat.lastError ?? res.lastError
+        res.rounds[round] = { p50: lat.p50, rate: load.rate, webappCpu: cpu[0], siblingCpu: cpu[1] ?? NaN, serverCpu: cpu.reduce((a, b) => a + b, 0) }
+      }
+    })
+  } finally {
+    await stopAll(procs)
   }
-  table(`Connect -> first byte (${runsLabel(ran, reps)}; latency at concurrency 1, rate at ${P.concurrency} concurrent)`,
+
+  const m = (key, field) => median(results[key].rounds.map((x) => x[field]))
+  const per = (a, b, f) => median(results[a].rounds.map((x, i) => f(x, results[b].rounds[i])))
+  table(`Connect -> first byte (${rounds} round${rounds === 1 ? '' : 's'} of alternating phases; latency at concurrency 1, rate at ${P.concurrency} concurrent)`,
     ['route', 'p50 µs', 'p99 µs', 'conn/s', 'web app CPU µs/conn', 'sibling CPU µs/conn', 'server CPU µs/conn', 'errors'],
-    routes.map((r) => results[r.key].length === 0
-      ? [r.name, 'failed: ' + errors[r.key], '', '', '', '', '', '']
-      : [r.name, fmt(m(r.key, 'p50'), 0), fmt(m(r.key, 'p99'), 0), fmt(m(r.key, 'rate'), 0),
-          fmt(m(r.key, 'webappCpu'), 1), fmt(m(r.key, 'siblingCpu'), 1), fmt(m(r.key, 'serverCpu'), 1),
-          String(results[r.key].reduce((a, x) => a + x.errors, 0))]),
-    ['Server CPU = web app + sibling, from each process\'s own process.cpuUsage() over the rate phase, divided by the connections answered.'])
+    routes.map((r) => {
+      const s = Float64Array.from(results[r.key].samples).sort()
+      return [r.name, fmt(percentile(s, 50), 0), fmt(percentile(s, 99), 0), fmt(m(r.key, 'rate'), 0),
+        fmt(m(r.key, 'webappCpu'), 1), fmt(m(r.key, 'siblingCpu'), 1), fmt(m(r.key, 'serverCpu'), 1), String(results[r.key].errors)]
+    }),
+    ['p50/p99 over every latency sample of every round; conn/s and CPU: medians over rounds. Server CPU = web app + sibling, each from its own process.cpuUsage() over the rate phase ÷ connections answered.'])
 
   const rows = []
   for (const r of routes) {
@@ -106,10 +102,13 @@ async function main () {
   table('Connect -> first byte: against direct, and targets (issue 7)',
     ['route', 'p50 added', 'target', '', 'conn/s ÷ direct', 'target', '', 'server CPU ÷ direct', 'target', ''],
     rows,
-    ['Ratios are medians over repetitions of the per-repetition ratio. The child.send row is the alternative, for comparison (targets apply to fastify-handoff).'])
+    ['Each figure is the median over rounds of the difference or ratio within the round. The child.send row is the alternative, for comparison (targets apply to fastify-handoff).'])
 
-  if (args.json) fs.writeFileSync(args.json, JSON.stringify({ bench: 'e2e', reps, P, results, errors }, null, 2))
-  if (Object.keys(errors).length > 0) process.exitCode = 1
+  if (args.json) {
+    const slim = Object.fromEntries(Object.entries(results).map(([k, v]) => [k, { ...v, samples: v.samples.length }]))
+    fs.writeFileSync(args.json, JSON.stringify({ bench: 'e2e', rounds, P, results: slim }, null, 2))
+  }
+  if (Object.values(results).some((r) => r.errors > 0 || r.rounds.length === 0)) process.exitCode = 1
 }
 
 main().catch((err) => { console.error(err); process.exit(1) })

@@ -2,7 +2,7 @@
 // Issue 7, item 1: descriptor pass rate and cost.
 //
 // Side by side in one run, each contender in processes of its own, the
-// contenders interleaved within each repetition (medians of 3):
+// contenders interleaved within each repetition (medians of 5):
 //   - C: sendmsg/recvmsg with SCM_RIGHTS over a socketpair (bench/c/fdpass.c,
 //     compiled now with cc -O2): the floor; and the same frame without a descriptor
 //   - fastify-handoff's Channel over a Unix path between two Node processes:
@@ -21,13 +21,13 @@ const { frames } = require('./lib/frames.js')
 
 const args = parseArgs()
 const quick = args.quick
-const reps = num(args.reps, quick ? 1 : 3)
+const reps = num(args.reps, quick ? 1 : 5)
 // Repetitions stop early rather than run past this (the runner kills a script at 120 s).
 const BUDGET_MS = num(args.budget, 95) * 1000
 const window = num(args.window, 32)
 const P = quick
   ? { warmup: 50, seconds: 0.3, rtt: 50, rttSeconds: 0.2, cMax: 2000, nodeMax: 500, childMax: 200 }
-  : { warmup: 2000, seconds: 1, rtt: 2000, rttSeconds: 0.5, cMax: 1000000, nodeMax: 300000, childMax: 100000 }
+  : { warmup: 2000, seconds: 0.6, rtt: 1000, rttSeconds: 0.3, cMax: 1000000, nodeMax: 300000, childMax: 100000 }
 
 function buildC () {
   const out = path.join(tempDir('handoff-bench-c-'), 'fdpass')

@@ -1,104 +1,113 @@
 'use strict'
 // Issue 7, item 3: after the handoff.
 //
-// WebSocket echo (Fastify + @fastify/websocket in the sibling), 50 connections,
-// each sending a message and waiting for its echo, again and again; 64 B and
-// 16 KiB messages. Side by side, interleaved within each repetition (medians of 3):
-//   direct   the client connects to the sibling's own port
-//   handoff  the client connects to the web app, which hands each upgrade to
-//            the sibling (node:http + Sender -> createReceiver); then the web
-//            app is out of the path
-//   fastify  the same through the Fastify plugin (when dist/ exports it)
-//   proxy    the web app is Fastify + @fastify/http-proxy (websocket: true)
-//            in front of the sibling's port: every message goes through it
-// Messages/s (echoes completed), echo p50/p99, and the CPU µs per message of
-// the web app and the sibling.
+// One sibling (Fastify + @fastify/websocket, GET /echo echoes every message)
+// listens on its own port AND receives handoffs. The client holds 50
+// WebSockets per route, all open at once:
+//   direct   connected to the sibling's own port
+//   handoff  connected through a web app (node:http + Sender) that handed each
+//            upgrade to the sibling; the web app is out of the path since
+//   fastify  the same through a Fastify web app with the plugin (when built)
+//   proxy    through a web app that is Fastify + @fastify/http-proxy
+//            (websocket: true) in front of the sibling's port: every message
+//            crosses it
+// Short phases alternate between the routes, round after round (the order
+// rotates): each connection of the route sends a message and waits for its
+// echo, again and again. 64 B and 16 KiB messages. Messages/s (echoes
+// completed), echo p50/p99 (over all rounds), CPU µs per message of the
+// sibling and of the route's web app, from each process's own process.cpuUsage().
 const fs = require('node:fs')
-const { parseArgs, num, median, fmt, fmtRatio, table, verdict, fastifyPlugin, repeatWithin, runsLabel } = require('./lib/common.js')
-const { startScenario } = require('./lib/topology.js')
+const path = require('node:path')
+const {
+  parseArgs, num, median, percentile, fmt, fmtRatio, table, verdict, fastifyPlugin, repeatWithin, tempDir
+} = require('./lib/common.js')
+const { startSibling, startWebapp, startClient, stopAll } = require('./lib/topology.js')
 
 const args = parseArgs()
 const quick = args.quick
-const reps = num(args.reps, quick ? 1 : 3)
-// Repetitions stop early rather than run past this (the runner kills a script at 120 s).
-const BUDGET_MS = num(args.budget, 95) * 1000
+const ROUNDS = num(args.rounds, quick ? 1 : 5)
+const BUDGET_MS = num(args.budget, 75) * 1000
 const CONNECTIONS = num(args.connections, quick ? 5 : 50)
 const SIZES = [64, 16 * 1024]
-const P = quick
-  ? { warmup: 0.05, seconds: 0.2, max: 2000 }
-  : { warmup: 0.3, seconds: 1.5, max: 2000000 }
-
-async function measure (route) {
-  const s = await startScenario({ app: 'ws-echo', route })
-  try {
-    const open = await s.client('wsOpen', { port: s.port, path: '/echo', connections: CONNECTIONS, parallel: 10 })
-    if (open.opened !== CONNECTIONS) throw new Error(`opened ${open.opened} of ${CONNECTIONS} WebSockets: ${open.lastError}`)
-    const out = {}
-    for (const size of SIZES) {
-      await s.client('wsEcho', { size, seconds: P.warmup, max: P.max })
-      const c0 = await s.cpu()
-      const r = await s.client('wsEcho', { size, seconds: P.seconds, max: P.max })
-      const c1 = await s.cpu()
-      out[size] = {
-        rate: r.rate,
-        p50: r.p50,
-        p99: r.p99,
-        messages: r.messages,
-        webappCpu: (c1.webapp - c0.webapp) / r.messages,
-        siblingCpu: (c1.sibling - c0.sibling) / r.messages
-      }
-      out[size].serverCpu = (Number.isFinite(out[size].webappCpu) ? out[size].webappCpu : 0) + out[size].siblingCpu
-    }
-    await s.client('wsClose', {})
-    return out
-  } finally {
-    await s.stop()
-  }
-}
+const P = quick ? { warmup: 0.05, seconds: 0.15, max: 2000 } : { warmup: 0.3, seconds: 0.6, max: 1000000 }
+const label = (size) => size >= 1024 ? `${size / 1024} KiB` : `${size} B`
 
 async function main () {
-  const routes = [
-    { key: 'direct', route: 'direct-sibling', name: 'direct to the sibling' },
-    { key: 'handoff', route: 'handoff', name: 'handed off (node:http + Sender)' },
-    ...(fastifyPlugin() !== null
-      ? [{ key: 'fastify', route: 'fastify', name: 'handed off (Fastify plugin)' }]
-      : []),
-    { key: 'proxy', route: 'proxy', name: '@fastify/http-proxy' }
-  ]
-  const results = Object.fromEntries(routes.map((r) => [r.key, []]))
-  const errors = {}
-  const ran = await repeatWithin(reps, BUDGET_MS, async () => {
-    for (const r of routes) {
-      try {
-        results[r.key].push(await measure(r.route))
-      } catch (err) {
-        errors[r.key] = err.message.split('\n')[0]
-        process.stderr.write(`ws-echo: ${r.name}: ${err.stack}\n`)
-      }
+  const sockPath = path.join(tempDir(), 'sibling.sock')
+  const procs = []
+  const results = {}
+  let routes
+  let rounds = 0
+  try {
+    const sibling = await startSibling({ app: 'ws-echo', via: ['receiver', 'tcp'], path: sockPath })
+    procs.push(sibling)
+    const web = async (mode) => {
+      const w = await startWebapp({ mode, app: 'ws-echo', path: sockPath, upstreamPort: sibling.port })
+      procs.unshift(w)
+      return w
     }
-  })
-
-  const m = (key, size, field) => median(results[key].map((x) => x[size][field]))
-  const per = (a, b, size, f) => {
-    const n = Math.min(results[a].length, results[b].length)
-    const v = []
-    for (let i = 0; i < n; i++) v.push(f(results[a][i][size], results[b][i][size]))
-    return median(v)
+    const handoff = await web('handoff')
+    const fastify = fastifyPlugin() !== null ? await web('fastify') : null
+    const proxy = await web('proxy')
+    const client = await startClient()
+    procs.unshift(client)
+    routes = [
+      { key: 'direct', name: 'direct to the sibling', port: sibling.port, webapp: null },
+      { key: 'handoff', name: 'handed off (node:http + Sender)', port: handoff.port, webapp: handoff },
+      ...(fastify ? [{ key: 'fastify', name: 'handed off (Fastify plugin)', port: fastify.port, webapp: fastify }] : []),
+      { key: 'proxy', name: '@fastify/http-proxy', port: proxy.port, webapp: proxy }
+    ]
+    for (const r of routes) {
+      results[r.key] = Object.fromEntries(SIZES.map((size) => [size, { rounds: [], samples: [] }]))
+      const open = await client.request('wsOpen', { port: r.port, path: '/echo', connections: CONNECTIONS, parallel: 10, seconds: 20, set: r.key })
+      if (open.opened !== CONNECTIONS) throw new Error(`${r.name}: opened ${open.opened} of ${CONNECTIONS} WebSockets: ${open.lastError}`)
+    }
+    for (const size of SIZES) {
+      for (const r of routes) await client.request('wsEcho', { size, seconds: P.warmup, max: P.max, set: r.key })
+    }
+    const webapps = routes.filter((r) => r.webapp !== null).map((r) => r.webapp)
+    rounds = await repeatWithin(ROUNDS, BUDGET_MS, async (round) => {
+      for (const size of SIZES) {
+        const order = routes.map((_, i) => routes[(i + round) % routes.length])
+        for (const r of order) {
+          const c0 = await Promise.all([sibling, ...webapps].map((s) => s.cpu()))
+          const e = await client.request('wsEcho', { size, seconds: P.seconds, max: P.max, set: r.key, samples: true })
+          const c1 = await Promise.all([sibling, ...webapps].map((s) => s.cpu()))
+          const d = c1.map((c, i) => c - c0[i])
+          const res = results[r.key][size]
+          const web = r.webapp === null ? NaN : d[1 + webapps.indexOf(r.webapp)] / e.messages
+          res.samples.push(...e.samples)
+          res.rounds[round] = {
+            rate: e.rate,
+            siblingCpu: d[0] / e.messages,
+            webappCpu: web,
+            serverCpu: d[0] / e.messages + (Number.isFinite(web) ? web : 0),
+            // what every web app spent meanwhile (the handoff ones are idle by then)
+            otherWebCpuMs: d.slice(1).reduce((a, b) => a + b, 0) / 1000
+          }
+        }
+      }
+    })
+    await client.request('wsClose', {})
+  } finally {
+    await stopAll(procs)
   }
+
+  const m = (key, size, field) => median(results[key][size].rounds.map((x) => x[field]))
+  const per = (a, b, size, f) => median(results[a][size].rounds.map((x, i) => f(x, results[b][size].rounds[i])))
   const rows = []
   for (const size of SIZES) {
     for (const r of routes) {
-      if (results[r.key].length === 0) { rows.push([`${size} B`, r.name, 'failed: ' + errors[r.key], '', '', '', '', '']); continue }
-      rows.push([size >= 1024 ? `${size / 1024} KiB` : `${size} B`, r.name, fmt(m(r.key, size, 'rate'), 0),
-        fmt(m(r.key, size, 'p50'), 0), fmt(m(r.key, size, 'p99'), 0),
-        r.key === 'direct' ? '(none)' : fmt(m(r.key, size, 'webappCpu'), 2),
+      const s = Float64Array.from(results[r.key][size].samples).sort()
+      rows.push([label(size), r.name, fmt(m(r.key, size, 'rate'), 0), fmt(percentile(s, 50), 0), fmt(percentile(s, 99), 0),
+        r.webapp === null ? '(none)' : fmt(m(r.key, size, 'webappCpu'), 2),
         fmt(m(r.key, size, 'siblingCpu'), 1), fmt(m(r.key, size, 'serverCpu'), 1)])
     }
   }
-  table(`WebSocket echo after the handoff (${CONNECTIONS} connections, closed loop; ${runsLabel(ran, reps)})`,
+  table(`WebSocket echo after the handoff (${CONNECTIONS} connections per route, closed loop; ${rounds} round${rounds === 1 ? '' : 's'} of alternating ${P.seconds} s phases)`,
     ['message', 'route', 'messages/s', 'echo p50 µs', 'echo p99 µs', 'web app CPU µs/msg', 'sibling CPU µs/msg', 'server CPU µs/msg'],
     rows,
-    ['CPU per message: each process\'s own process.cpuUsage() delta over the measured phase ÷ echoes completed. The client runs in a process of its own.'])
+    ['One sibling process serves every route at once. messages/s and CPU: medians over rounds; p50/p99 over every echo of every round. CPU per message: each process\'s own process.cpuUsage() delta over the phase ÷ echoes completed.'])
 
   const trows = []
   for (const size of SIZES) {
@@ -107,21 +116,23 @@ async function main () {
       const vsDirect = per(r.key, 'direct', size, (a, b) => a.rate / b.rate)
       const vsProxy = per(r.key, 'proxy', size, (a, b) => a.rate / b.rate)
       const webCpu = m(r.key, size, 'webappCpu')
-      const label = size >= 1024 ? `${size / 1024} KiB` : `${size} B`
-      trows.push([label, r.name, fmtRatio(vsDirect), '≥ 0.95', verdict(Number.isFinite(vsDirect) ? vsDirect >= 0.95 : null),
+      trows.push([label(size), r.name, fmtRatio(vsDirect), '≥ 0.95', verdict(Number.isFinite(vsDirect) ? vsDirect >= 0.95 : null),
         fmtRatio(vsProxy), '≥ 2', verdict(Number.isFinite(vsProxy) ? vsProxy >= 2 : null), fmt(webCpu, 3), '0'])
     }
     const proxyVsDirect = per('proxy', 'direct', size, (a, b) => a.rate / b.rate)
     const proxyCpu = per('proxy', 'direct', size, (a, b) => a.serverCpu / b.serverCpu)
-    trows.push([size >= 1024 ? `${size / 1024} KiB` : `${size} B`, '(proxy ÷ direct, for reference)', fmtRatio(proxyVsDirect), '', '', '', '', '', `server CPU × ${fmt(proxyCpu, 2)}`, ''])
+    trows.push([label(size), '(proxy ÷ direct, for reference)', fmtRatio(proxyVsDirect), '', '', '', '', '', `server CPU × ${fmt(proxyCpu, 2)}`, ''])
   }
   table('After the handoff: ratios and targets (issue 7)',
     ['message', 'route', 'messages/s ÷ direct', 'target', '', 'messages/s ÷ proxy', 'target', '', 'web app CPU µs/msg', 'target'],
     trows,
-    ['The web app\'s CPU after the handoff should be zero: what is left is its idle loop (timers, IPC) spread over the messages.'])
+    ['Ratios: median over rounds of the ratio within the round. What a handoff web app still spends is its idle loop and the IPC of the measurement itself, spread over the messages.'])
 
-  if (args.json) fs.writeFileSync(args.json, JSON.stringify({ bench: 'ws-echo', reps, P, CONNECTIONS, results, errors }, null, 2))
-  if (Object.keys(errors).length > 0) process.exitCode = 1
+  if (args.json) {
+    const slim = Object.fromEntries(Object.entries(results).map(([k, v]) => [k, Object.fromEntries(Object.entries(v).map(([s, x]) => [s, { ...x, samples: x.samples.length }]))]))
+    fs.writeFileSync(args.json, JSON.stringify({ bench: 'ws-echo', rounds, P, CONNECTIONS, results: slim }, null, 2))
+  }
+  if (rounds === 0) process.exitCode = 1
 }
 
 main().catch((err) => { console.error(err); process.exit(1) })

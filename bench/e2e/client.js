@@ -6,14 +6,14 @@
 //   wsOpen { port, path, connections, seconds }: opens WebSockets (bounded by count and time) and keeps them
 //   wsEcho { size, seconds, max }: every open WebSocket sends a message and
 //       waits for its echo, again and again (closed loop), bounded by count and time
-//   wsClose: closes them all
+//   wsClose: closes them all (every `set`: WebSockets are kept in named sets)
 const net = require('node:net')
 const { serveControl, nowNs, percentile } = require('../lib/common.js')
 
 const REQUEST = Buffer.from('GET /first HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: bench\r\n\r\n')
 const CONNECT_TIMEOUT_MS = 5000
 
-function firstByte ({ port, concurrency, count, seconds, keepSamples = true }) {
+function firstByte ({ port, concurrency, count, seconds, samples = false }) {
   return new Promise((resolve) => {
     const lat = []
     const deadline = nowNs() + BigInt(Math.round(seconds * 1e9))
@@ -26,7 +26,7 @@ function firstByte ({ port, concurrency, count, seconds, keepSamples = true }) {
     const finish = () => {
       const seconds = Number(nowNs() - t0) / 1e9
       const sorted = Float64Array.from(lat).sort()
-      resolve({ n: done, errors, lastError, seconds, rate: done / seconds, p50: percentile(sorted, 50), p99: percentile(sorted, 99), ...(keepSamples ? {} : {}) })
+      resolve({ n: done, errors, lastError, seconds, rate: done / seconds, p50: percentile(sorted, 50), p99: percentile(sorted, 99), ...(samples ? { samples: lat.map((x) => Math.round(x * 10) / 10) } : {}) })
     }
     const next = () => {
       while (active < concurrency && started < count && nowNs() < deadline) one()
@@ -57,9 +57,11 @@ function firstByte ({ port, concurrency, count, seconds, keepSamples = true }) {
   })
 }
 
-let sockets = []
+const sets = new Map() // name -> WebSocket[]
 
-async function wsOpen ({ port, path, connections, parallel = 100, seconds = 60 }) {
+async function wsOpen ({ port, path, connections, parallel = 100, seconds = 60, set = 'default' }) {
+  if (!sets.has(set)) sets.set(set, [])
+  const sockets = sets.get(set)
   const WebSocket = require('ws')
   const t0 = nowNs()
   const deadline = t0 + BigInt(Math.round(seconds * 1e9))
@@ -79,7 +81,8 @@ async function wsOpen ({ port, path, connections, parallel = 100, seconds = 60 }
   return { opened, errors, lastError, seconds: took, rate: opened / took, open: sockets.length }
 }
 
-function wsEcho ({ size, seconds, max }) {
+function wsEcho ({ size, seconds, max, set = 'default', samples = false }) {
+  const sockets = sets.get(set) ?? []
   return new Promise((resolve) => {
     const payload = Buffer.alloc(size, 0x62)
     const lat = []
@@ -93,7 +96,7 @@ function wsEcho ({ size, seconds, max }) {
     const finish = () => {
       const secs = Number(nowNs() - t0) / 1e9
       const sorted = Float64Array.from(lat).sort()
-      resolve({ messages: received, seconds: secs, rate: received / secs, p50: percentile(sorted, 50), p99: percentile(sorted, 99), connections: conns.length })
+      resolve({ messages: received, seconds: secs, rate: received / secs, p50: percentile(sorted, 50), p99: percentile(sorted, 99), connections: conns.length, ...(samples ? { samples: lat.map((x) => Math.round(x)) } : {}) })
     }
     if (active === 0) return finish()
     const guard = setTimeout(() => { stop = true }, seconds * 1000 + 100)
@@ -124,14 +127,14 @@ function wsEcho ({ size, seconds, max }) {
 }
 
 async function wsClose () {
-  const n = sockets.length
-  await Promise.all(sockets.map((ws) => new Promise((resolve) => {
+  const all = [...sets.values()].flat()
+  sets.clear()
+  await Promise.all(all.map((ws) => new Promise((resolve) => {
     if (ws.readyState === 3) return resolve()
     ws.once('close', resolve)
     ws.terminate()
   })))
-  sockets = []
-  return { closed: n }
+  return { closed: all.length }
 }
 
 serveControl({ firstByte, wsOpen, wsEcho, wsClose, ping: async () => ({ pong: true }) })

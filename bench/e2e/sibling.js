@@ -1,5 +1,5 @@
 'use strict'
-// The sibling process: one of the apps of apps.js, reached
+// The sibling process: one of the apps of apps.js, reached (one way or several)
 //   via "receiver":  fastify-handoff's createReceiver (connections handed off by the web app)
 //   via "tcp":       listening on 127.0.0.1 itself (direct, and the proxy's upstream)
 //   via "childsend": sockets from its parent's child.send(msg, socket), replayed
@@ -15,29 +15,32 @@ async function main () {
   const app = await buildApp(config.app)
   const ready = { ready: true, pid: process.pid }
   let receiver = null
-  if (config.via === 'receiver') {
-    const { createReceiver } = require('../../dist/index.js')
-    receiver = await createReceiver({
-      path: config.path,
-      server: app.target,
-      name: 'bench-sibling',
-      logger: { debug: noop, info: noop, warn: (o, m) => console.error('receiver warn', m, o), error: (o, m) => console.error('receiver error', m, o) }
-    })
-    receiver.on('error', (err) => console.error('receiver error event', err.message))
-    receiver.on('reject', (r) => console.error('receiver rejected', r.reason, r.message))
-  } else if (config.via === 'tcp') {
-    await new Promise((resolve) => app.server.listen(0, '127.0.0.1', resolve))
-    ready.port = app.server.address().port
-  } else if (config.via === 'childsend') {
-    process.on('message', (msg, socket) => {
-      if (!msg || msg.handoff === undefined || !socket) return
-      socket.on('error', noop)
-      app.server.emit('connection', socket)
-      socket.emit('data', Buffer.from(msg.head, 'latin1'))
-      socket.resume()
-    })
-  } else {
-    throw new Error(`unknown via ${config.via}`)
+  const via = Array.isArray(config.via) ? config.via : [config.via]
+  for (const v of via) {
+    if (v === 'receiver') {
+      const { createReceiver } = require('../../dist/index.js')
+      receiver = await createReceiver({
+        path: config.path,
+        server: app.target,
+        name: 'bench-sibling',
+        logger: { debug: noop, info: noop, warn: (o, m) => console.error('receiver warn', m, o), error: (o, m) => console.error('receiver error', m, o) }
+      })
+      receiver.on('error', (err) => console.error('receiver error event', err.message))
+      receiver.on('reject', (r) => console.error('receiver rejected', r.reason, r.message))
+    } else if (v === 'tcp') {
+      await new Promise((resolve) => app.server.listen(0, '127.0.0.1', resolve))
+      ready.port = app.server.address().port
+    } else if (v === 'childsend') {
+      process.on('message', (msg, socket) => {
+        if (!msg || msg.handoff === undefined || !socket) return
+        socket.on('error', noop)
+        app.server.emit('connection', socket)
+        socket.emit('data', Buffer.from(msg.head, 'latin1'))
+        socket.resume()
+      })
+    } else {
+      throw new Error(`unknown via ${v}`)
+    }
   }
   serveControl({
     stats: async () => ({

@@ -1,87 +1,126 @@
 'use strict'
-// Starts the processes of one end-to-end scenario (web app, sibling, client),
-// each a process of its own, and reads their CPU time and memory.
+// Starts the processes of the end-to-end benchmarks (siblings, web apps, the
+// load generator), each a process of its own, and reads their CPU time and
+// memory over IPC.
 const path = require('node:path')
 const { Peer, tempDir } = require('./common.js')
 
 async function started (peer, what) {
   return await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${what} did not start within 20 s`)), 20000)
+    const timer = setTimeout(() => reject(new Error(`${what} did not start within 30 s`)), 30000)
     peer.onMessage = (m) => { if (m && m.ready) { clearTimeout(timer); resolve(m) } }
     peer.child.once('exit', (code, signal) => { clearTimeout(timer); reject(new Error(`${what} exited (${code ?? signal}) while starting`)) })
   })
 }
 
+/** A running server process: { peer, info, cpu(), stats(), stop() }. */
+function server (peer, info, kind) {
+  return {
+    peer,
+    info,
+    pid: peer.pid,
+    port: info.port,
+    cpu: () => peer.cpu(),
+    stats: () => peer.request('stats'),
+    stop: () => peer.stop(),
+    kind
+  }
+}
+
+/** A sibling: { app, via: 'receiver' | 'tcp' | ['receiver', 'tcp'], path }. */
+async function startSibling (config, peerOpts = {}) {
+  const peer = new Peer('e2e/sibling.js', [JSON.stringify(config)], peerOpts)
+  try {
+    return server(peer, await started(peer, 'sibling'), 'sibling')
+  } catch (err) {
+    await peer.stop()
+    throw err
+  }
+}
+
 /**
- * scenario: { app: 'upgrade-hello' | 'ws-echo', route:
- *   'direct-webapp'  the web app answers itself (no sibling)
- *   'direct-sibling' the client talks to the sibling's own port (no web app)
- *   'handoff'        web app (node:http + Sender) -> sibling (createReceiver)
- *   'fastify'        web app (Fastify + plugin) -> sibling (createReceiver)
- *   'childsend'      web app -> child.send -> forked sibling
- *   'proxy'          web app (Fastify + @fastify/http-proxy) -> sibling's port }
- * options: { fdLimit } for every process.
+ * A web app: { mode: 'direct' | 'handoff' | 'fastify' | 'childsend' | 'proxy' | 'none', app, path, upstreamPort }.
+ * For 'childsend' it forks its own sibling; `.child` reads that one.
+ */
+async function startWebapp (config, peerOpts = {}) {
+  const peer = new Peer('e2e/webapp.js', [JSON.stringify(config)], peerOpts)
+  let info
+  try {
+    info = await started(peer, `web app (${config.mode})`)
+  } catch (err) {
+    await peer.stop()
+    throw err
+  }
+  const s = server(peer, info, 'webapp')
+  if (config.mode === 'childsend') {
+    s.child = {
+      pid: info.siblingPid,
+      cpu: async () => (await peer.request('siblingCpu')).cpu,
+      stats: () => peer.request('siblingStats')
+    }
+  }
+  return s
+}
+
+async function startClient (peerOpts = {}) {
+  const peer = new Peer('e2e/client.js', [], peerOpts)
+  try {
+    await started(peer, 'client')
+  } catch (err) {
+    await peer.stop()
+    throw err
+  }
+  return {
+    peer,
+    pid: peer.pid,
+    request: (cmd, args, timeoutMs = 120000) => peer.request(cmd, args, timeoutMs),
+    stop: () => peer.stop()
+  }
+}
+
+/** Stops in order: clients, web apps (senders say GOODBYE), siblings. */
+async function stopAll (list) {
+  for (const p of list) if (p) await p.stop()
+}
+
+/**
+ * One route, for the scripts that need a single one (stability, scale):
+ * { app, route: 'direct-webapp' | 'direct-sibling' | 'handoff' | 'fastify' | 'childsend' | 'proxy' }.
  */
 async function startScenario (scenario, options = {}) {
   const peerOpts = options.fdLimit ? { fdLimit: options.fdLimit } : {}
-  const dir = tempDir()
-  const sockPath = path.join(dir, 'sibling.sock')
-  const procs = { webapp: null, sibling: null, client: null }
-  let port
-  let siblingVia = null
+  const sockPath = path.join(tempDir(), 'sibling.sock')
+  let sibling = null
+  let webapp = null
+  let client = null
   try {
-    if (scenario.route === 'handoff' || scenario.route === 'fastify') siblingVia = 'receiver'
-    if (scenario.route === 'direct-sibling' || scenario.route === 'proxy') siblingVia = 'tcp'
-    let siblingInfo = null
-    if (siblingVia !== null) {
-      procs.sibling = new Peer('e2e/sibling.js', [JSON.stringify({ app: scenario.app, via: siblingVia, path: sockPath })], peerOpts)
-      siblingInfo = await started(procs.sibling, 'sibling')
-    }
+    let via = null
+    if (scenario.route === 'handoff' || scenario.route === 'fastify') via = 'receiver'
+    if (scenario.route === 'direct-sibling' || scenario.route === 'proxy') via = 'tcp'
+    if (via !== null) sibling = await startSibling({ app: scenario.app, via, path: sockPath }, peerOpts)
     if (scenario.route !== 'direct-sibling') {
       const mode = { 'direct-webapp': 'direct', handoff: 'handoff', fastify: 'fastify', childsend: 'childsend', proxy: 'proxy' }[scenario.route]
-      procs.webapp = new Peer('e2e/webapp.js', [JSON.stringify({
-        mode, app: scenario.app, path: sockPath, upstreamPort: siblingInfo ? siblingInfo.port : undefined
-      })], peerOpts)
-      const info = await started(procs.webapp, 'web app')
-      port = info.port
-      if (scenario.route === 'childsend') procs.siblingPid = info.siblingPid
-    } else {
-      port = siblingInfo.port
+      webapp = await startWebapp({ mode, app: scenario.app, path: sockPath, upstreamPort: sibling ? sibling.port : undefined }, peerOpts)
+      if (scenario.route === 'childsend') sibling = webapp.child
     }
-    procs.client = new Peer('e2e/client.js', [], peerOpts)
-    await started(procs.client, 'client')
+    client = await startClient(peerOpts)
   } catch (err) {
-    await stopAll(procs)
+    await stopAll([client, webapp, sibling && sibling.peer ? sibling : null])
     throw err
   }
-
+  const port = webapp ? webapp.port : sibling.port
   return {
     port,
-    procs,
-    /** CPU µs so far of { webapp, sibling } (NaN where there is none). */
+    procs: { webapp, sibling, client },
     async cpu () {
-      const webapp = procs.webapp ? await procs.webapp.cpu() : NaN
-      let sibling = NaN
-      if (procs.sibling) sibling = await procs.sibling.cpu()
-      else if (scenario.route === 'childsend') sibling = (await procs.webapp.request('siblingCpu')).cpu
-      return { webapp, sibling }
+      return { webapp: webapp ? await webapp.cpu() : NaN, sibling: sibling ? await sibling.cpu() : NaN }
     },
-    /** { rss, fds, ... } of each server process. */
     async stats () {
-      const webapp = procs.webapp ? await procs.webapp.request('stats') : null
-      let sibling = null
-      if (procs.sibling) sibling = await procs.sibling.request('stats')
-      else if (scenario.route === 'childsend') sibling = await procs.webapp.request('siblingStats')
-      return { webapp, sibling }
+      return { webapp: webapp ? await webapp.stats() : null, sibling: sibling ? await sibling.stats() : null }
     },
-    client (cmd, args, timeoutMs = 120000) { return procs.client.request(cmd, args, timeoutMs) },
-    stop () { return stopAll(procs) }
+    client (cmd, args, timeoutMs = 120000) { return client.request(cmd, args, timeoutMs) },
+    stop () { return stopAll([client, webapp, sibling && sibling.peer ? sibling : null]) }
   }
 }
 
-/** Client first, then the web app (the sender says GOODBYE), then the sibling. */
-async function stopAll (procs) {
-  for (const p of [procs.client, procs.webapp, procs.sibling]) if (p) await p.stop()
-}
-
-module.exports = { startScenario }
+module.exports = { startSibling, startWebapp, startClient, startScenario, stopAll }
