@@ -46,7 +46,7 @@ const log = (msg) => console.log(`[run] ${msg}`)
 
 // No dist/ (npm install --ignore-scripts, or removed): compile the TypeScript once.
 const ROOT = path.join(__dirname, '..', '..')
-if (!fs.existsSync(path.join(ROOT, 'dist', 'fastify.js'))) {
+if (!fs.existsSync(path.join(ROOT, 'dist', 'index.js'))) {
   log('dist/ is missing: compiling the TypeScript (npm run build:ts)…')
   let tsc
   try { tsc = require.resolve('typescript/bin/tsc', { paths: [ROOT] }) } catch {

@@ -11,7 +11,7 @@ const http = require('node:http')
 const os = require('node:os')
 const path = require('node:path')
 const express = require('express')
-const { expressHandoff } = require('../../dist/adapters/express.js') // the Express adapter
+const { expressHandoff } = require('../../dist/index.js')
 
 const portArg = process.argv.indexOf('--port')
 const PORT = Number(portArg > 0 ? process.argv[portArg + 1] : process.env.PORT ?? 3005)

@@ -10,7 +10,7 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const Fastify = require('fastify')
-const { fastifyHandoff } = require('../../dist/fastify.js') // the Fastify plugin
+const { fastifyHandoff } = require('../../dist/index.js')
 
 const flag = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`)

@@ -12,7 +12,7 @@ const os = require('node:os')
 const path = require('node:path')
 const readline = require('node:readline')
 const Fastify = require('fastify')
-const { fastifyHandoff } = require('../../dist/fastify.js') // the Fastify plugin
+const { fastifyHandoff } = require('../../dist/index.js')
 
 const portArg = process.argv.indexOf('--port')
 const PORT = Number(portArg > 0 ? process.argv[portArg + 1] : process.env.PORT ?? 3003)

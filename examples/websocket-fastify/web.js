@@ -11,7 +11,7 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const Fastify = require('fastify')
-const { fastifyHandoff } = require('../../dist/fastify.js') // the Fastify plugin
+const { fastifyHandoff } = require('../../dist/index.js')
 
 const portArg = process.argv.indexOf('--port')
 const PORT = Number(portArg > 0 ? process.argv[portArg + 1] : process.env.PORT ?? 3001)
