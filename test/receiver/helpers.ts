@@ -1,114 +1,22 @@
 // Shared by the receiver tests: child processes driven over IPC (every
 // message kept, so a wait never misses one that came early), temporary socket
 // directories, and small clients.
-import { fork, spawn, type ChildProcess } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import type { Test } from 'tap'
 import WebSocket from 'ws'
-import { openFds } from '../helpers/fds.js'
+import { Child, FIXTURES, childEnv, forkFixture as forkChild, stopChild as stopChildWith } from '../helpers/child.js'
 import { Channel, closeFds } from '../../plugin/channel.js'
 import * as protocol from '../../plugin/protocol/index.js'
 import { connectUnix, type UnixAddress } from '../../plugin/unix.js'
 
-export const FIXTURES = path.join(__dirname, '..', 'fixtures')
-
-export type Message = Record<string, any>
-
-/** How long any single wait on a child may take before the test fails with what it saw. */
-const WAIT_LIMIT_MS = 20000
-
-export class Child {
-  readonly proc: ChildProcess
-  readonly label: string
-  readonly messages: Message[] = []
-  private readonly taken = new Set<number>()
-  private waiters: Array<() => void> = []
-  readonly exited: Promise<{ code: number | null, signal: NodeJS.Signals | null }>
-
-  constructor (proc: ChildProcess, label: string) {
-    this.proc = proc
-    this.label = label
-    proc.on('message', (msg: Message) => {
-      this.messages.push(msg)
-      const waiters = this.waiters
-      this.waiters = []
-      for (const wake of waiters) wake()
-    })
-    this.exited = new Promise((resolve) => {
-      proc.on('exit', (code, signal) => {
-        resolve({ code, signal })
-        const waiters = this.waiters
-        this.waiters = []
-        for (const wake of waiters) wake()
-      })
-    })
-  }
-
-  get pid (): number { return this.proc.pid as number }
-  get alive (): boolean { return this.proc.exitCode === null && this.proc.signalCode === null }
-
-  /**
-   * The first message (not taken by an earlier wait) that matches, now or
-   * later. The deadline is not synchronisation: it turns a hang into a
-   * failure that shows what the child did say.
-   */
-  async waitFor (match: (msg: Message) => boolean, what = 'a message'): Promise<Message> {
-    const deadline = Date.now() + WAIT_LIMIT_MS
-    for (;;) {
-      for (let i = 0; i < this.messages.length; i++) {
-        if (!this.taken.has(i) && match(this.messages[i])) {
-          this.taken.add(i)
-          return this.messages[i]
-        }
-      }
-      if (!this.alive) throw new Error(`${this.label} exited while waiting for ${what}: ${JSON.stringify(this.messages)}`)
-      if (Date.now() >= deadline) throw new Error(`${this.label}: no ${what} within ${WAIT_LIMIT_MS} ms: ${JSON.stringify(this.messages)}`)
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, deadline - Date.now())
-        this.waiters.push(() => { clearTimeout(timer); resolve() })
-      })
-    }
-  }
-
-  event (name: string, match: (msg: Message) => boolean = () => true): Promise<Message> {
-    return this.waitFor((msg) => msg.event === name && match(msg), `event ${name}`)
-  }
-
-  /** Messages seen so far for `name` (taken or not). */
-  seen (name: string): Message[] {
-    return this.messages.filter((msg) => msg.event === name)
-  }
-
-  async request (cmd: string, extra: Message = {}): Promise<Message> {
-    this.proc.send({ cmd, ...extra })
-    return await this.waitFor((msg) => msg.reply === cmd, `reply ${cmd}`)
-  }
-
-  fds (): number { return openFds(this.pid).length }
-
-  kill (): void { if (this.alive) this.proc.kill('SIGKILL') }
-}
-
-/**
- * The children are plain Node processes: without tap's loaders (execArgv)
- * and its process-info hook (NODE_OPTIONS), which, among other things, writes
- * into .tap/ at exit, where a child running as another uid may not write.
- */
-function childEnv (): NodeJS.ProcessEnv {
-  const env = { ...process.env }
-  delete env.NODE_OPTIONS
-  for (const key of Object.keys(env)) if (key.startsWith('_TAPJS_')) delete env[key]
-  return env
-}
+export { Child, FIXTURES, childEnv, type Message } from '../helpers/child.js'
 
 export function forkFixture (fixture: string, config: object, label: string): Child {
-  const proc = fork(path.join(FIXTURES, fixture), [JSON.stringify(config)], {
-    execArgv: [], env: childEnv(), stdio: ['ignore', 'inherit', 'inherit', 'ipc']
-  })
-  return new Child(proc, label)
+  return forkChild(fixture, config, label)
 }
 
 /** A receiver fixture (receiver-fastify.js, receiver-ws.js, receiver-raw.js), once it listens. */
@@ -149,11 +57,7 @@ export async function startSender (t: Test, address: { path?: string, abstract?:
 
 /** Ends a child the way the fixtures expect and checks it exited on its own, cleanly. */
 export async function stopChild (t: Test, child: Child, cmd = 'exit'): Promise<void> {
-  if (!child.alive) return
-  child.proc.send({ cmd })
-  const { code, signal } = await child.exited
-  t.equal(code, 0, `${child.label} exited cleanly`)
-  t.equal(signal, null, `${child.label} was not killed`)
+  await stopChildWith(t, child, cmd)
 }
 
 /** A fresh directory for sockets, removed at the end. */

@@ -2,7 +2,6 @@
 // driven over IPC (siblings, web apps), socket directories, clients (a `ws`
 // client, a raw TCP client, a keep-alive HTTP client), and WebSocket frames.
 // Nothing here sleeps: every wait is for an event.
-import { fork, type ChildProcess } from 'node:child_process'
 import crypto from 'node:crypto'
 import fs from 'node:fs'
 import http from 'node:http'
@@ -11,92 +10,12 @@ import os from 'node:os'
 import path from 'node:path'
 import type { Test } from 'tap'
 import WebSocket from 'ws'
-import { openFds } from '../helpers/fds.js'
+import { Child, forkFixture as forkChild, stopChild as stopChildWith, type Message } from '../helpers/child.js'
 
-export const FIXTURES = path.join(__dirname, '..', 'fixtures')
-
-export type Message = Record<string, any>
-
-/** A child process speaking IPC; every message is kept, so no wait misses one that came early. */
-export class Child {
-  readonly proc: ChildProcess
-  readonly label: string
-  readonly messages: Message[] = []
-  private readonly taken = new Set<number>()
-  private waiters: Array<() => void> = []
-  readonly exited: Promise<{ code: number | null, signal: NodeJS.Signals | null }>
-
-  constructor (proc: ChildProcess, label: string) {
-    this.proc = proc
-    this.label = label
-    proc.on('message', (msg: Message) => {
-      this.messages.push(msg)
-      this.wake()
-    })
-    this.exited = new Promise((resolve) => {
-      proc.on('exit', (code, signal) => {
-        resolve({ code, signal })
-        this.wake()
-      })
-    })
-  }
-
-  private wake (): void {
-    const waiters = this.waiters
-    this.waiters = []
-    for (const wake of waiters) wake()
-  }
-
-  get pid (): number { return this.proc.pid as number }
-  get alive (): boolean { return this.proc.exitCode === null && this.proc.signalCode === null }
-
-  async waitFor (match: (msg: Message) => boolean, what = 'a message'): Promise<Message> {
-    for (;;) {
-      for (let i = 0; i < this.messages.length; i++) {
-        if (!this.taken.has(i) && match(this.messages[i])) {
-          this.taken.add(i)
-          return this.messages[i]
-        }
-      }
-      if (!this.alive) throw new Error(`${this.label} exited while waiting for ${what}: ${JSON.stringify(this.messages)}`)
-      await new Promise<void>((resolve) => this.waiters.push(resolve))
-    }
-  }
-
-  event (name: string, match: (msg: Message) => boolean = () => true): Promise<Message> {
-    return this.waitFor((msg) => msg.event === name && match(msg), `event ${name}`)
-  }
-
-  seen (name: string): Message[] {
-    return this.messages.filter((msg) => msg.event === name)
-  }
-
-  async request (cmd: string, extra: Message = {}): Promise<Message> {
-    this.proc.send({ cmd, ...extra })
-    return await this.waitFor((msg) => msg.reply === cmd, `reply ${cmd}`)
-  }
-
-  /** Descriptors the child has open now (from /proc). */
-  fds (): number { return openFds(this.pid).length }
-
-  kill (): void { if (this.alive) this.proc.kill('SIGKILL') }
-}
-
-/** Plain Node children: no tap loaders (execArgv) or process-info hooks (NODE_OPTIONS). */
-function childEnv (): NodeJS.ProcessEnv {
-  const env = { ...process.env }
-  delete env.NODE_OPTIONS
-  for (const key of Object.keys(env)) if (key.startsWith('_TAPJS_')) delete env[key]
-  return env
-}
+export { Child, FIXTURES, type Message } from '../helpers/child.js'
 
 export function forkFixture (t: Test, fixture: string, config: object, label = fixture): Child {
-  const proc = fork(path.join(FIXTURES, fixture), [JSON.stringify(config)], {
-    execArgv: [], env: childEnv(), stdio: ['ignore', 'inherit', 'inherit', 'ipc']
-  })
-  const child = new Child(proc, label)
-  t.teardown(() => child.kill())
-  return child
+  return forkChild(fixture, config, label, t)
 }
 
 /** R's receiver in an unmodified Fastify + @fastify/websocket app (test/fixtures/receiver-fastify.js), once it listens. */
@@ -115,11 +34,7 @@ export async function startFaulty (t: Test, config: { path: string, mode?: strin
 
 /** Ends a child the way its fixture expects and checks it exited on its own, with code 0. */
 export async function stopChild (t: Test, child: Child, cmd = 'close'): Promise<void> {
-  if (!child.alive) return
-  child.proc.send({ cmd })
-  const { code, signal } = await child.exited
-  t.equal(code, 0, `${child.label} exited cleanly`)
-  t.equal(signal, null, `${child.label} was not killed`)
+  await stopChildWith(t, child, cmd)
 }
 
 /** A fresh 0700 directory for Unix sockets, removed at the end. */
