@@ -61,6 +61,8 @@ export class Peer extends EventEmitter<PeerEvents> {
   private readonly undecided = new Set<number>()
   private lastSend: Promise<void> = Promise.resolve()
   private saidGoodbye = false
+  /** The load this sender last heard from us (ACCEPT or STATUS), so STATUS repeats nothing. */
+  private told: Status | null = null
 
   /** Takes ownership of `fd`, a connected AF_UNIX socket whose credentials were already checked. */
   constructor (fd: number, credentials: PeerCredentials, host: PeerHost) {
@@ -98,6 +100,7 @@ export class Peer extends EventEmitter<PeerEvents> {
    * kept it from getting there (then the sender owns the connection, §7).
    */
   accept (id: number, load: Accept): Promise<Error | null> {
+    this.told = { live: load.live, max: load.max, draining: this.told?.draining ?? false }
     return this.verdict(id, encodeAccept(id, load))
   }
 
@@ -105,8 +108,17 @@ export class Peer extends EventEmitter<PeerEvents> {
     void this.verdict(id, encodeReject(id, { reason: refusal.reason, message: refusal.message, retryable: refusal.retryable }))
   }
 
+  /**
+   * Reports the load, unless this sender already knows it: an ACCEPT carries
+   * the same figures, so the STATUS that follows one would only repeat them
+   * (one frame less per handoff on the hot path).
+   */
   sendStatus (status: Status): void {
-    if (this.state === 'ready' && !this.saidGoodbye) this.send(encodeStatus(status))
+    if (this.state !== 'ready' || this.saidGoodbye) return
+    const told = this.told
+    if (told !== null && told.live === status.live && told.max === status.max && told.draining === status.draining) return
+    this.told = { ...status }
+    this.send(encodeStatus(status))
   }
 
   /** "I will accept no more handoffs" (§6.6). The sender closes the channel once it has nothing in flight. */
