@@ -193,6 +193,47 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
     CallJs(env, on_error_, {err.Value()});
   }
 
+  // One sendmsg, descriptors (if any) attached to its first byte. Returns the
+  // bytes written, or -1 with *again set for back-pressure or *err set to the
+  // errno of a fatal error.
+  ssize_t WriteMsg(struct iovec* iov, int iovcnt, const std::vector<int>* fds, bool* again, int* err) {
+    struct msghdr msg;
+    memset(&msg, 0, sizeof(msg));
+    msg.msg_iov = iov;
+    msg.msg_iovlen = iovcnt;
+    alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFdsPerMessage)];
+    if (fds != nullptr && !fds->empty()) {
+      size_t payload = fds->size() * sizeof(int);
+      msg.msg_control = control;
+      msg.msg_controllen = CMSG_SPACE(payload);
+      memset(control, 0, msg.msg_controllen);
+      struct cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
+      cmsg->cmsg_level = SOL_SOCKET;
+      cmsg->cmsg_type = SCM_RIGHTS;
+      cmsg->cmsg_len = CMSG_LEN(payload);
+      memcpy(CMSG_DATA(cmsg), fds->data(), payload);
+    }
+    for (;;) {
+      ssize_t n = sendmsg(watcher_->fd(), &msg, kSendFlags);
+      if (n >= 0) return n;
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
+        *again = true;
+        return -1;
+      }
+#if defined(__APPLE__)
+      // macOS reports a full peer buffer as EMSGSIZE when descriptors are
+      // attached (libuv PR #1739): it is back-pressure, not an error.
+      if (errno == EMSGSIZE && msg.msg_controllen > 0) {
+        *again = true;
+        return -1;
+      }
+#endif
+      *err = errno;
+      return -1;
+    }
+  }
+
   // Writes as much of the queue as the kernel takes. Returns how many queued
   // messages were completed; sets *err to an errno on a fatal error.
   size_t Flush(int* err) {
@@ -216,34 +257,9 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
           iovcnt++;
         }
       }
-      struct msghdr msg;
-      memset(&msg, 0, sizeof(msg));
-      msg.msg_iov = iov;
-      msg.msg_iovlen = iovcnt;
-      std::vector<char> control;
-      if (with_fds) {
-        size_t payload = first.fds.size() * sizeof(int);
-        control.assign(CMSG_SPACE(payload), 0);
-        msg.msg_control = control.data();
-        msg.msg_controllen = control.size();
-        struct cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
-        cmsg->cmsg_level = SOL_SOCKET;
-        cmsg->cmsg_type = SCM_RIGHTS;
-        cmsg->cmsg_len = CMSG_LEN(payload);
-        memcpy(CMSG_DATA(cmsg), first.fds.data(), payload);
-      }
-      ssize_t n = sendmsg(watcher_->fd(), &msg, kSendFlags);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) break;
-#if defined(__APPLE__)
-        // macOS reports a full peer buffer as EMSGSIZE when descriptors are
-        // attached (libuv PR #1739): it is back-pressure, not an error.
-        if (errno == EMSGSIZE && with_fds) break;
-#endif
-        *err = errno;
-        break;
-      }
+      bool again = false;
+      ssize_t n = WriteMsg(iov, iovcnt, with_fds ? &first.fds : nullptr, &again, err);
+      if (n < 0) break;
       size_t left = static_cast<size_t>(n);
       while (left > 0 && !queue_.empty()) {
         OutMessage& m = queue_.front();
@@ -379,10 +395,31 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
         m.fds.push_back(fd);
       }
     }
-    m.data.assign(buf.Data(), buf.Data() + buf.Length());
-    queue_.push_back(std::move(m));
     int err = 0;
-    size_t done = Flush(&err);
+    size_t done = 0;
+    if (queue_.empty()) {
+      // Nothing queued: write straight from the caller's buffer and copy only
+      // what the kernel did not take (the common case copies nothing).
+      struct iovec iov = {buf.Data(), buf.Length()};
+      bool again = false;
+      ssize_t n = WriteMsg(&iov, 1, &m.fds, &again, &err);
+      if (n == static_cast<ssize_t>(buf.Length())) return Napi::Number::New(env, 1);
+      if (n > 0) {
+        m.fds.clear();  // they went with the first part
+        m.data.assign(buf.Data() + n, buf.Data() + buf.Length());
+      } else {
+        m.data.assign(buf.Data(), buf.Data() + buf.Length());  // back-pressure: all of it waits
+      }
+      (void)again;
+      if (err == 0) {
+        queue_.push_back(std::move(m));
+        UpdatePoll();
+      }
+    } else {
+      m.data.assign(buf.Data(), buf.Data() + buf.Length());
+      queue_.push_back(std::move(m));
+      done = Flush(&err);
+    }
     if (err != 0) {
       Napi::Error e = SystemError(env, err, "sendmsg");
       e.Set("completed", Napi::Number::New(env, static_cast<double>(done)));
