@@ -71,7 +71,7 @@ function runOne (b) {
 
 async function main () {
   if (!fs.existsSync(path.join(__dirname, '..', 'dist', 'channel.js'))) {
-    console.error('dist/ is missing: run `npm run build` first')
+    console.error('dist/ is missing: run `npm install` (or `npm run compile`) first')
     process.exit(1)
   }
   if (typeof args['json-dir'] === 'string') fs.mkdirSync(args['json-dir'], { recursive: true })
