@@ -9,10 +9,12 @@ import path from 'node:path'
 import type { Test } from 'tap'
 import WebSocket from 'ws'
 import { Child, FIXTURES, childEnv, forkFixture as forkChild, stopChild as stopChildWith } from '../helpers/child.js'
+import { rawClient, clientFrame, type RawClient } from '../helpers/clients.js'
 import { Channel, closeFds } from '../../plugin/channel.js'
 import * as protocol from '../../plugin/protocol/index.js'
 import { connectUnix, type UnixAddress } from '../../plugin/unix.js'
 
+export { rawClient, clientFrame, type RawClient }
 export { Child, FIXTURES, childEnv, type Message } from '../helpers/child.js'
 
 export function forkFixture (fixture: string, config: object, label: string): Child {
@@ -112,60 +114,7 @@ export class WsClient {
   send (data: string | Buffer): void { this.ws.send(data) }
 }
 
-/** A raw TCP client collecting everything it receives until the server ends. */
-export interface RawClient {
-  socket: net.Socket
-  /** The client's own port, once connected. */
-  localPort: Promise<number>
-  received: () => Buffer
-  ended: Promise<Buffer>
-  closed: Promise<void>
-  waitFor: (predicate: (data: Buffer) => boolean) => Promise<Buffer>
-}
 
-export function rawClient (port: number): RawClient {
-  const socket = net.connect(port, '127.0.0.1')
-  socket.setNoDelay(true)
-  const localPort = new Promise<number>((resolve) => socket.once('connect', () => resolve(socket.localPort as number)))
-  const chunks: Buffer[] = []
-  let waiters: Array<() => void> = []
-  const all = (): Buffer => Buffer.concat(chunks)
-  socket.on('data', (data) => {
-    chunks.push(data)
-    const w = waiters
-    waiters = []
-    for (const wake of w) wake()
-  })
-  socket.on('error', () => {})
-  const ended = new Promise<Buffer>((resolve) => socket.once('end', () => resolve(all())))
-  const closed = new Promise<void>((resolve) => socket.once('close', () => {
-    resolve()
-    const w = waiters
-    waiters = []
-    for (const wake of w) wake()
-  }))
-  const waitFor = async (predicate: (data: Buffer) => boolean): Promise<Buffer> => {
-    for (;;) {
-      const data = all()
-      if (predicate(data)) return data
-      if (socket.destroyed) throw new Error(`socket closed; received ${JSON.stringify(data.toString('latin1').slice(0, 500))}`)
-      await new Promise<void>((resolve) => waiters.push(resolve))
-    }
-  }
-  return { socket, localPort, received: all, ended, closed, waitFor }
-}
-
-/** A masked client WebSocket frame (RFC 6455), unfragmented. */
-export function clientFrame (opcode: number, payload: Buffer): Buffer {
-  const mask = Buffer.from([0x12, 0x34, 0x56, 0x78])
-  const masked = Buffer.from(payload)
-  for (let i = 0; i < masked.length; i++) masked[i] ^= mask[i & 3]
-  let header: Buffer
-  if (payload.length < 126) header = Buffer.from([0x80 | opcode, 0x80 | payload.length])
-  else if (payload.length < 65536) header = Buffer.from([0x80 | opcode, 0x80 | 126, payload.length >> 8, payload.length & 0xff])
-  else throw new Error('frame too large for this helper')
-  return Buffer.concat([header, mask, masked])
-}
 
 /** Parses unmasked server frames from `data`: [{ opcode, payload }], stopping at an incomplete one. */
 export function serverFrames (data: Buffer): Array<{ opcode: number, payload: Buffer }> {

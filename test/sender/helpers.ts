@@ -11,7 +11,9 @@ import path from 'node:path'
 import type { Test } from 'tap'
 import WebSocket from 'ws'
 import { Child, forkFixture as forkChild, stopChild as stopChildWith, type Message } from '../helpers/child.js'
+import { rawClient, clientFrame, type RawClient } from '../helpers/clients.js'
 
+export { rawClient, clientFrame, type RawClient }
 export { Child, FIXTURES, type Message } from '../helpers/child.js'
 
 export function forkFixture (t: Test, fixture: string, config: object, label = fixture): Child {
@@ -103,48 +105,6 @@ export class WsClient {
   send (data: string | Buffer): void { this.ws.send(data) }
 }
 
-/** A raw TCP client collecting everything it receives. */
-export interface RawClient {
-  socket: net.Socket
-  connected: Promise<void>
-  received: () => Buffer
-  ended: Promise<Buffer>
-  closed: Promise<void>
-  waitFor: (predicate: (data: Buffer) => boolean) => Promise<Buffer>
-}
-
-export function rawClient (port: number): RawClient {
-  const socket = net.connect(port, '127.0.0.1')
-  socket.setNoDelay(true)
-  const connected = new Promise<void>((resolve) => socket.once('connect', () => resolve()))
-  const chunks: Buffer[] = []
-  let waiters: Array<() => void> = []
-  const wake = (): void => {
-    const w = waiters
-    waiters = []
-    for (const f of w) f()
-  }
-  const all = (): Buffer => Buffer.concat(chunks)
-  socket.on('data', (data) => {
-    chunks.push(data)
-    wake()
-  })
-  socket.on('error', () => {})
-  const ended = new Promise<Buffer>((resolve) => socket.once('end', () => resolve(all())))
-  const closed = new Promise<void>((resolve) => socket.once('close', () => {
-    resolve()
-    wake()
-  }))
-  const waitFor = async (predicate: (data: Buffer) => boolean): Promise<Buffer> => {
-    for (;;) {
-      const data = all()
-      if (predicate(data)) return data
-      if (socket.destroyed) throw new Error(`socket closed; received ${JSON.stringify(data.toString('latin1').slice(0, 500))}`)
-      await new Promise<void>((resolve) => waiters.push(resolve))
-    }
-  }
-  return { socket, connected, received: all, ended, closed, waitFor }
-}
 
 export function upgradeRequest (pathname: string, port: number, extra = ''): { text: string, key: string } {
   const key = crypto.randomBytes(16).toString('base64')
@@ -153,18 +113,6 @@ export function upgradeRequest (pathname: string, port: number, extra = ''): { t
   return { text, key }
 }
 
-/** A masked client WebSocket frame (RFC 6455), unfragmented. */
-export function clientFrame (opcode: number, payload: Buffer | string): Buffer {
-  const data = Buffer.isBuffer(payload) ? payload : Buffer.from(payload)
-  const mask = crypto.randomBytes(4)
-  const masked = Buffer.from(data)
-  for (let i = 0; i < masked.length; i++) masked[i] ^= mask[i & 3]
-  let header: Buffer
-  if (data.length < 126) header = Buffer.from([0x80 | opcode, 0x80 | data.length])
-  else if (data.length < 65536) header = Buffer.from([0x80 | opcode, 0x80 | 126, data.length >> 8, data.length & 0xff])
-  else throw new Error('frame too large for this helper')
-  return Buffer.concat([header, mask, masked])
-}
 
 /** Unmasked server frames after the handshake response in `data`; stops at an incomplete one. */
 export function serverFrames (data: Buffer): Array<{ opcode: number, payload: Buffer }> {
