@@ -4,10 +4,12 @@
 import t from 'tap'
 import { spawn } from 'node:child_process'
 import path from 'node:path'
+import { checkFdLeaks } from './helpers/fds.js'
 
 const ROOT = path.join(__dirname, '..')
 
 t.test('npm run bench -- --quick runs every benchmark and prints its tables', async (t) => {
+  checkFdLeaks(t)
   const child = spawn(process.execPath, [path.join(ROOT, 'bench', 'run.js'), '--quick'], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe']

@@ -4,6 +4,7 @@ import t, { type Test } from 'tap'
 import { readFileSync } from 'node:fs'
 import { spawnSync } from 'node:child_process'
 import path from 'node:path'
+import { checkFdLeaks } from '../helpers/fds.js'
 import {
   FrameType, FRAME_TYPE_NAMES, REJECT_REASONS, ERROR_REASONS, DEFAULT_RETRYABLE, MAX_FRAME_SIZE, MAX_META_SIZE,
   MAX_HEAD_SIZE, MAX_BUFFERED_SIZE, MAX_HANDOFF_FRAME_SIZE, MAX_CONTROL_BODY_SIZE, MAX_FDS_PER_FRAME, MIN_MAX_FRAME_SIZE,
@@ -184,6 +185,7 @@ function splitFrames (stream: Buffer): Buffer[] {
 
 const probe = spawnSync('python3', ['-c', 'import socket, sys; socket.send_fds; sys.exit(0 if sys.version_info >= (3, 9) else 1)'])
 t.test('§11: the Python sketch talks to this codec', { skip: probe.status === 0 ? false : 'no python3 >= 3.9 with socket.send_fds' }, async (t) => {
+  checkFdLeaks(t)
   const ours = [
     encodeAccept(5, { live: 2, max: null }),
     encodeReject(6, { reason: 'draining', message: 'r'.repeat(10000) }),
