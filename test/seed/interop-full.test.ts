@@ -2,37 +2,11 @@
 // standard library only, written from PROTOCOL.md alone) and the Node programs
 // hand off live TCP connections both ways: HELLO, HANDOFF with metadata,
 // ACCEPT / REJECT, deadlines.
-import t, { type Test } from 'tap'
+import t from 'tap'
 import fs from 'node:fs'
-import net from 'node:net'
 import path from 'node:path'
 import { checkFdLeaks } from '../helpers/fds.js'
-import { exitsWith, listeningPort, node, python, tmpDir, within } from '../fixtures/seed-procs.js'
-
-/** A TCP client in this process, recording what happened in order. */
-function connect (t: Test, port: number): { socket: net.Socket, events: string[], data: () => string, ended: Promise<void> } {
-  const socket = net.connect({ port, host: '127.0.0.1' })
-  t.teardown(() => { socket.destroy() })
-  const events: string[] = []
-  let text = ''
-  socket.on('data', (chunk) => { text += chunk.toString(); events.push(`data:${chunk.toString()}`) })
-  const ended = new Promise<void>((resolve, reject) => {
-    socket.on('end', () => { events.push('end'); resolve() })
-    socket.on('error', reject)
-  })
-  return { socket, events, data: () => text, ended }
-}
-
-function waitForData (socket: net.Socket, has: () => boolean): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (has()) { resolve(); return }
-    const onData = (): void => { if (has()) { cleanup(); resolve() } }
-    const onEnd = (): void => { cleanup(); reject(new Error('the connection ended first')) }
-    function cleanup (): void { socket.off('data', onData); socket.off('end', onEnd) }
-    socket.on('data', onData)
-    socket.on('end', onEnd)
-  })
-}
+import { connect, exitsWith, listeningPort, node, python, tmpDir, waitForData, within } from '../fixtures/seed-procs.js'
 
 t.test('full protocol, Node → Python: the Python peer (PROTOCOL.md alone) receives a connection and decodes its metadata', async (t) => {
   checkFdLeaks(t)

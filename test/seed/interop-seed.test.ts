@@ -1,36 +1,10 @@
 // Cross-language proof, Go format: a Python peer (test/fixtures/seed_peer.py,
 // standard library only) and the Node programs pass live TCP connections both
 // ways with one byte + one descriptor a message.
-import t, { type Test } from 'tap'
-import net from 'node:net'
+import t from 'tap'
 import path from 'node:path'
 import { checkFdLeaks } from '../helpers/fds.js'
-import { exitsWith, listeningPort, node, python, tmpDir, within } from '../fixtures/seed-procs.js'
-
-/** A TCP client in this process, recording what happened in order. */
-function connect (t: Test, port: number): { socket: net.Socket, events: string[], data: () => string, ended: Promise<void> } {
-  const socket = net.connect({ port, host: '127.0.0.1' })
-  t.teardown(() => { socket.destroy() })
-  const events: string[] = []
-  let text = ''
-  socket.on('data', (chunk) => { text += chunk.toString(); events.push(`data:${chunk.toString()}`) })
-  const ended = new Promise<void>((resolve, reject) => {
-    socket.on('end', () => { events.push('end'); resolve() })
-    socket.on('error', reject)
-  })
-  return { socket, events, data: () => text, ended }
-}
-
-function waitForData (socket: net.Socket, has: () => boolean): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (has()) { resolve(); return }
-    const onData = (): void => { if (has()) { cleanup(); resolve() } }
-    const onEnd = (): void => { cleanup(); reject(new Error('the connection ended first')) }
-    function cleanup (): void { socket.off('data', onData); socket.off('end', onEnd) }
-    socket.on('data', onData)
-    socket.on('end', onEnd)
-  })
-}
+import { connect, exitsWith, listeningPort, node, python, tmpDir, waitForData, within } from '../fixtures/seed-procs.js'
 
 t.test('Go format, Python → Node: the Python tcp-server passes a connection to the Node uds-server', async (t) => {
   checkFdLeaks(t)
