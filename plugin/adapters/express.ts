@@ -9,7 +9,9 @@
 // Typed against node:http only, so that express stays a peer of the app.
 import http, { type IncomingMessage, type ServerResponse } from 'node:http'
 import type net from 'node:net'
-import { Sender, type HandoffResult, type SenderLogger, type SenderOptions } from '../sender/handoff.js'
+import {
+  Sender, type HandoffResult, type RequestHandoffOptions, type SenderLogger, type SenderOptions, type UpgradeHandoffOptions
+} from '../sender/handoff.js'
 import { ERR_HANDOFF_UPGRADE_REQUIRED } from '../errors.js'
 
 type Next = (err?: unknown) => void
@@ -91,6 +93,32 @@ export function expressHandoff (options: ExpressHandoffOptions): ExpressHandoff 
   const contextOf = (route: RouteHandoffOptions, req: IncomingMessage, res: ServerResponse): unknown =>
     route.context !== undefined ? route.context(req, res) : defaultContext(req, res)
 
+  /**
+   * One route's handoff: the sender options (context, log, and for
+   * `fallback: 'next'` no answer of the sender's own), then `start`; a
+   * connection that stays here goes on to `next` when the route says so. A
+   * context function that throws goes to `next(err)`.
+   */
+  const handOff = (target: string, route: RouteHandoffOptions, req: IncomingMessage, res: ServerResponse, next: Next,
+    start: (options: UpgradeHandoffOptions & RequestHandoffOptions) => Promise<HandoffResult>): void => {
+    let context: unknown
+    try {
+      context = contextOf(route, req, res)
+    } catch (err) {
+      next(err)
+      return
+    }
+    const local = route.fallback === 'next'
+    void start({
+      target,
+      ...(context === undefined || context === null ? {} : { context }),
+      ...(log === undefined ? {} : { log }),
+      ...(local ? { fallback: () => {} } : {})
+    }).then((result) => {
+      if (local && !result.handedOff && result.outcome !== 'doubt') next()
+    })
+  }
+
   return {
     sender,
 
@@ -107,48 +135,17 @@ export function expressHandoff (options: ExpressHandoffOptions): ExpressHandoff 
           next()
           return
         }
-        let context: unknown
-        try {
-          context = contextOf(route, req, res)
-        } catch (err) {
-          next(err)
-          return
-        }
-        const local = route.fallback === 'next'
-        void sender.handoffUpgrade(req, upgrade.socket, upgrade.head, {
-          target,
-          ...(context === undefined || context === null ? {} : { context }),
-          ...(log === undefined ? {} : { log }),
-          ...(local ? { fallback: () => {} } : {})
-        }).then((result) => {
-          if (local && !result.handedOff && result.outcome !== 'doubt') next()
-        })
+        handOff(target, route, req, res, next, (options) =>
+          sender.handoffUpgrade(req, upgrade.socket, upgrade.head, options))
       }
     },
 
     response (target, route = {}) {
       return (req, res, next) => {
-        let context: unknown
-        try {
-          context = contextOf(route, req, res)
-        } catch (err) {
-          next(err)
-          return
-        }
-        const local = route.fallback === 'next'
         const upgrade = upgradeOf(req)
-        const common = {
-          target,
-          ...(context === undefined || context === null ? {} : { context }),
-          ...(log === undefined ? {} : { log }),
-          ...(local ? { fallback: () => {} } : {})
-        }
-        const settled: Promise<HandoffResult> = upgrade !== null
-          ? sender.handoffUpgrade(req, upgrade.socket, upgrade.head, common)
-          : sender.handoffRequest(req, res, common)
-        void settled.then((result) => {
-          if (local && !result.handedOff && result.outcome !== 'doubt') next()
-        })
+        handOff(target, route, req, res, next, (options) => upgrade !== null
+          ? sender.handoffUpgrade(req, upgrade.socket, upgrade.head, options)
+          : sender.handoffRequest(req, res, options))
       }
     },
 
