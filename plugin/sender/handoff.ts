@@ -220,21 +220,10 @@ export class Sender {
    * Never rejects; the result says what happened.
    */
   async handoffUpgrade (req: IncomingMessage, socket: net.Socket, head: Buffer, options: UpgradeHandoffOptions): Promise<HandoffResult> {
-    const log = options.log ?? this.log
-    let detached: Detached
-    try {
-      if (!this.has(options.target)) throw new ERR_HANDOFF_UNKNOWN_TARGET(options.target)
+    return await this.handOff(options, () => {
       if (this.busy.has(socket)) throw new ERR_HANDOFF_IN_PROGRESS()
-      detached = detachUpgrade(req, socket, head, options.url === undefined ? {} : { url: options.url })
-    } catch (err) {
-      const result: HandoffResult = { handedOff: false, outcome: 'refused', target: options.target, error: err as Error }
-      log.error({ err, target: options.target }, 'connection cannot be handed off')
-      if (inProgress(err)) return { ...result, fallback: 'none' }
-      return await this.fallBack(result, options.fallback, () => writeUnavailable(socket, { retryAfter: this.retryAfter(options.target) }))
-    }
-    const result = await this.send(detached, options)
-    return await this.conclude(result, log, options.fallback,
-      () => writeUnavailable(socket, { retryAfter: this.retryAfter(options.target) }))
+      return detachUpgrade(req, socket, head, options.url === undefined ? {} : { url: options.url })
+    }, () => writeUnavailable(socket, { retryAfter: this.retryAfter(options.target) }))
   }
 
   /**
@@ -244,26 +233,39 @@ export class Sender {
    * (503 + Retry-After through `res`, or `fallback`). Never rejects.
    */
   async handoffRequest (req: IncomingMessage, res: ServerResponse, options: RequestHandoffOptions): Promise<HandoffResult> {
+    return await this.handOff(options, async () => {
+      if (req.socket !== null && this.busy.has(req.socket)) throw new ERR_HANDOFF_IN_PROGRESS()
+      if (req.socket !== null) this.busy.add(req.socket)
+      try {
+        return await detachRequest(req, res, options.url === undefined ? {} : { url: options.url })
+      } finally {
+        if (req.socket !== null) this.busy.delete(req.socket)
+      }
+    }, () => respondUnavailable(res, { retryAfter: this.retryAfter(options.target) }))
+  }
+
+  /**
+   * The flow both kinds share: detach (or refuse with a typed error and
+   * answer here), send, settle who owns the connection, fall back if it stays.
+   */
+  private async handOff (options: UpgradeHandoffOptions | RequestHandoffOptions, detach: () => Detached | Promise<Detached>,
+    unavailable: () => unknown): Promise<HandoffResult> {
     const log = options.log ?? this.log
     let detached: Detached
     try {
       if (!this.has(options.target)) throw new ERR_HANDOFF_UNKNOWN_TARGET(options.target)
-      if (req.socket !== null && this.busy.has(req.socket)) throw new ERR_HANDOFF_IN_PROGRESS()
-      if (req.socket !== null) this.busy.add(req.socket)
-      try {
-        detached = await detachRequest(req, res, options.url === undefined ? {} : { url: options.url })
-      } finally {
-        if (req.socket !== null) this.busy.delete(req.socket)
-      }
+      const pending = detach()
+      // An upgrade detaches synchronously: no await, so that it reaches
+      // send() (which marks the socket busy) in the same tick.
+      detached = pending instanceof Promise ? await pending : pending
     } catch (err) {
       const result: HandoffResult = { handedOff: false, outcome: 'refused', target: options.target, error: err as Error }
       log.error({ err, target: options.target }, 'connection cannot be handed off')
       if (inProgress(err)) return { ...result, fallback: 'none' }
-      return await this.fallBack(result, options.fallback, () => respondUnavailable(res, { retryAfter: this.retryAfter(options.target) }))
+      return await this.fallBack(result, options.fallback, unavailable)
     }
     const result = await this.send(detached, options)
-    return await this.conclude(result, log, options.fallback,
-      () => respondUnavailable(res, { retryAfter: this.retryAfter(options.target) }))
+    return await this.conclude(result, log, options.fallback, unavailable)
   }
 
   /**
