@@ -123,7 +123,7 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
       // receive queue, and a sender must read every verdict before it may
       // decide that the channel's end gave a connection back (PROTOCOL.md §7):
       // read it first, then report the socket's own error.
-      ReadSome();
+      if (!ReadSome()) return;
       if (IsClosed() || !reading_ || ended_) return;
       int so_error = 0;
       socklen_t len = sizeof(so_error);
@@ -133,16 +133,7 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
       return;
     }
     if (events & UV_WRITABLE) {
-      int err = 0;
-      size_t done = Flush(&err);
-      if (done > 0 && !CallJs(env, on_written_, {Napi::Number::New(env, static_cast<double>(done))})) {
-        StopPolling();
-        return;
-      }
-      if (err != 0) {
-        ReportError(err, "sendmsg");
-        return;
-      }
+      if (!FlushAndReport(env)) return;
       if (IsClosed()) return;
     }
     if (events & (UV_READABLE | UV_DISCONNECT)) ReadSome();
@@ -169,6 +160,19 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
       self_released_ = true;
       Napi::ObjectWrap<NativeChannel>::Unref();
     }
+  }
+
+  // Writes what the queue holds and tells JS how many messages completed.
+  // Returns false once JS can no longer be called.
+  bool FlushAndReport(Napi::Env env) {
+    int err = 0;
+    size_t done = Flush(&err);
+    if (done > 0 && !CallJs(env, on_written_, {Napi::Number::New(env, static_cast<double>(done))})) {
+      StopPolling();
+      return false;
+    }
+    if (err != 0) ReportError(err, "sendmsg");
+    return true;
   }
 
   void UpdatePoll() {
@@ -278,12 +282,24 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
     return completed;
   }
 
-  void ReadSome() {
+  // Reads until the kernel has nothing more (or the buffer is full, or after
+  // kMaxReadsPerEvent reads: bounded work per poll event), then hands
+  // everything to JS in one call: one buffer with the bytes of every read and,
+  // per read, its byte count, its descriptor count (-1: truncated) and its
+  // descriptors. The kernel ends a read at the buffer that carried
+  // descriptors, so each read's descriptors stay tied to its byte range.
+  // Returns false once JS can no longer be called.
+  bool ReadSome() {
     Napi::Env env = Env();
     char control[CMSG_SPACE(sizeof(int) * kMaxFdsPerMessage)];
+    size_t filled = 0;
+    reads_.clear();
+    received_.clear();
+    bool end = false;
+    int error = 0;
     for (int round = 0; round < kMaxReadsPerEvent; round++) {
-      if (IsClosed() || !reading_ || ended_) return;
-      struct iovec iov = {read_buffer_.data(), read_buffer_.size()};
+      if (IsClosed() || !reading_ || ended_ || filled == read_buffer_.size()) break;
+      struct iovec iov = {read_buffer_.data() + filled, read_buffer_.size() - filled};
       struct msghdr msg;
       memset(&msg, 0, sizeof(msg));
       msg.msg_iov = &iov;
@@ -293,11 +309,10 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
       ssize_t n = recvmsg(watcher_->fd(), &msg, kRecvFlags);
       if (n < 0) {
         if (errno == EINTR) continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) return;
-        ReportError(errno, "recvmsg");
-        return;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) error = errno;
+        break;
       }
-      std::vector<int> fds;
+      size_t first_fd = received_.size();
       if (msg.msg_controllen > 0) {
         for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
           if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
@@ -307,7 +322,7 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
             int fd;
             memcpy(&fd, p + i, sizeof(int));
             if (kNeedCloexecAfterRecv) SetCloexec(fd);
-            fds.push_back(fd);
+            received_.push_back(fd);
           }
         }
       }
@@ -316,42 +331,59 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
       // is incomplete: close what did arrive and say so.
       bool truncated = (msg.msg_flags & MSG_CTRUNC) != 0;
       if (truncated) {
-        for (int fd : fds) close(fd);
-        fds.clear();
+        for (size_t i = first_fd; i < received_.size(); i++) close(received_[i]);
+        received_.resize(first_fd);
       }
-      if (n == 0 && fds.empty()) {
-        ended_ = true;
-        UpdatePoll();
-        if (!CallJs(env, on_end_, {})) StopPolling();
-        return;
+      size_t fd_count = received_.size() - first_fd;
+      if (n == 0 && fd_count == 0) {
+        end = true;
+        break;
       }
+      reads_.push_back(static_cast<int32_t>(n));
+      reads_.push_back(truncated ? -1 : static_cast<int32_t>(fd_count));
+      for (size_t i = first_fd; i < received_.size(); i++) reads_.push_back(received_[i]);
+      filled += static_cast<size_t>(n);
+    }
+    if (!reads_.empty()) {
       // Until onRead is entered the descriptors are ours: if JS cannot take
       // them (the environment is going away), close them here.
-      napi_value args[3];
+      napi_value args[2];
       bool ran = false;
-      if (!MakeReadArgs(env, static_cast<size_t>(n), fds, truncated, args) ||
-          !CallJs(env, on_read_, {args[0], args[1], args[2]}, &ran)) {
+      if (!MakeReadArgs(env, filled, args) || !CallJs(env, on_read_, {args[0], args[1]}, &ran)) {
         if (!ran) {
-          for (int fd : fds) close(fd);
+          for (int fd : received_) close(fd);
         }
+        received_.clear();
         StopPolling();
-        return;
+        return false;
       }
+      received_.clear();
     }
+    if (end) {
+      ended_ = true;
+      UpdatePoll();
+      if (!CallJs(env, on_end_, {})) {
+        StopPolling();
+        return false;
+      }
+    } else if (error != 0) {
+      ReportError(error, "recvmsg");
+    }
+    return true;
   }
 
   // The arguments of onRead, with plain N-API calls that report failure
   // (node-addon-api's would turn a refusal during teardown into a fatal error).
-  bool MakeReadArgs(napi_env env, size_t n, const std::vector<int>& fds, bool truncated, napi_value* out) {
+  bool MakeReadArgs(napi_env env, size_t n, napi_value* out) {
     void* copy = nullptr;
     if (napi_create_buffer_copy(env, n, read_buffer_.data(), &copy, &out[0]) != napi_ok) return false;
-    if (napi_create_array_with_length(env, fds.size(), &out[1]) != napi_ok) return false;
-    for (size_t i = 0; i < fds.size(); i++) {
+    if (napi_create_array_with_length(env, reads_.size(), &out[1]) != napi_ok) return false;
+    for (size_t i = 0; i < reads_.size(); i++) {
       napi_value v;
-      if (napi_create_int32(env, fds[i], &v) != napi_ok) return false;
+      if (napi_create_int32(env, reads_[i], &v) != napi_ok) return false;
       if (napi_set_element(env, out[1], static_cast<uint32_t>(i), v) != napi_ok) return false;
     }
-    return napi_get_boolean(env, truncated, &out[2]) == napi_ok;
+    return true;
   }
 
   // send(buffer, fds): queue one message and try to write now. Returns how
@@ -385,14 +417,7 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
           Napi::TypeError::New(env, "descriptors must be numbers").ThrowAsJavaScriptException();
           return env.Undefined();
         }
-        int fd = v.As<Napi::Number>().Int32Value();
-        // Refuse a dead descriptor now, while the caller can still hear it;
-        // inside the queue it would poison the whole channel.
-        if (fcntl(fd, F_GETFD) == -1) {
-          SystemError(env, errno, "sendmsg").ThrowAsJavaScriptException();
-          return env.Undefined();
-        }
-        m.fds.push_back(fd);
+        m.fds.push_back(v.As<Napi::Number>().Int32Value());
       }
     }
     int err = 0;
@@ -404,6 +429,10 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
       bool again = false;
       ssize_t n = WriteMsg(&iov, 1, &m.fds, &again, &err);
       if (n == static_cast<ssize_t>(buf.Length())) return Napi::Number::New(env, 1);
+      // A dead descriptor: the kernel refused this message alone; the
+      // channel is fine and nothing of it was written.
+      if (err == EBADF && !m.fds.empty()) return ThrowDeadDescriptor(env, EBADF);
+      if (again && !CheckDescriptors(env, m.fds)) return env.Undefined();
       if (n > 0) {
         m.fds.clear();  // they went with the first part
         m.data.assign(buf.Data() + n, buf.Data() + buf.Length());
@@ -416,6 +445,7 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
         UpdatePoll();
       }
     } else {
+      if (!CheckDescriptors(env, m.fds)) return env.Undefined();
       m.data.assign(buf.Data(), buf.Data() + buf.Length());
       queue_.push_back(std::move(m));
       done = Flush(&err);
@@ -430,6 +460,25 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
       return env.Undefined();
     }
     return Napi::Number::New(env, static_cast<double>(done));
+  }
+
+  Napi::Value ThrowDeadDescriptor(Napi::Env env, int sys_errno) {
+    SystemError(env, sys_errno, "sendmsg").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+
+  // A message about to wait in the queue: refuse a dead descriptor now, while
+  // the caller can still hear it; inside the queue it would poison the whole
+  // channel. (A message written at once needs no check: the kernel refuses
+  // it alone, with EBADF.)
+  bool CheckDescriptors(Napi::Env env, const std::vector<int>& fds) {
+    for (int fd : fds) {
+      if (fcntl(fd, F_GETFD) == -1) {
+        ThrowDeadDescriptor(env, errno);
+        return false;
+      }
+    }
+    return true;
   }
 
   // close(done?): `done` runs once the fd is really closed.
@@ -489,6 +538,10 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
   std::deque<OutMessage> queue_;
   std::vector<char> read_buffer_;
   std::vector<int> held_;
+  // Per read of the current poll event: bytes, descriptor count (-1:
+  // truncated), descriptors; and every descriptor received in it.
+  std::vector<int32_t> reads_;
+  std::vector<int> received_;
   bool reading_ = true;
   bool ended_ = false;
   bool self_released_ = false;

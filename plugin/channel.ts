@@ -65,7 +65,7 @@ export class Channel extends EventEmitter<ChannelEvents> {
     this.framer = framer
     this.fdNumber = fd
     this.native = new binding.NativeChannel(fd, {
-      onRead: (data, fds, truncated) => this.onRead(data, fds, truncated),
+      onRead: (data, reads) => this.onRead(data, reads),
       onWritten: (count) => this.complete(count),
       onError: (err) => this.fail(err),
       onEnd: () => this.onEnd()
@@ -162,6 +162,10 @@ export class Channel extends EventEmitter<ChannelEvents> {
   }
 
   private complete (count: number): void {
+    if (count === 1) {
+      (this.callbacks.shift() as SendCallback)(null)
+      return
+    }
     const done = this.callbacks.splice(0, count)
     for (const cb of done) cb(null)
   }
@@ -178,10 +182,19 @@ export class Channel extends EventEmitter<ChannelEvents> {
     this.close()
   }
 
-  private onRead (data: Buffer, fds: number[], truncated: boolean): void {
-    const start = this.received
-    this.received += data.length
-    if (fds.length > 0 || truncated) this.batches.push({ start, end: this.received, fds, truncated })
+  /** One poll event's reads (see NativeChannelCallbacks.onRead for the layout of `reads`). */
+  private onRead (data: Buffer, reads: number[]): void {
+    for (let i = 0; i < reads.length;) {
+      const bytes = reads[i]
+      const count = reads[i + 1]
+      i += 2
+      const start = this.received
+      this.received += bytes
+      if (count === 0) continue
+      const fds = count > 0 ? reads.slice(i, i + count) : []
+      if (count > 0) i += count
+      this.batches.push({ start, end: this.received, fds, truncated: count < 0 })
+    }
     if (data.length > 0) {
       this.chunks.push(data)
       this.buffered += data.length

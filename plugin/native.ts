@@ -18,7 +18,13 @@ export interface PeerCredentials {
 }
 
 export interface NativeChannelCallbacks {
-  onRead (data: Buffer, fds: number[], truncated: boolean): void
+  /**
+   * Everything one poll event read: `data` holds the bytes of every read, in
+   * order; `reads` has, per read, its byte count, its descriptor count (-1:
+   * the kernel truncated them; the addon closed what came) and then its
+   * descriptors.
+   */
+  onRead (data: Buffer, reads: number[]): void
   onWritten (count: number): void
   onError (err: Error): void
   onEnd (): void

@@ -96,6 +96,30 @@ t.test('send(): refused frames fail alone, typed; the channel goes on', async (t
   await t.rejects(a.send(ok), { code: 'ERR_HANDOFF_CHANNEL_CLOSED' }, 'send on a closed channel: ERR_HANDOFF_CHANNEL_CLOSED')
 })
 
+t.test('send(): a dead descriptor behind queued frames fails alone too', async (t) => {
+  checkFdLeaks(t)
+  const [a, b] = binding.socketpair()
+  binding.setBufferSizes(a, 4096, 4096)
+  const sender = new Channel(a, framer)
+  const peer = new Channel(b, framer).pause() // reads nothing until resumed
+  const received = frameQueue(peer)
+  const big = encodeTestFrame(Buffer.alloc(64 * 1024, 0x64))
+  const queued = sender.send(big)
+  t.ok(sender.pending > 0, 'a frame waits in the queue')
+  const [x, y] = binding.socketpair()
+  binding.closeFd(y)
+  const dead = await sender.send(encodeTestFrame('dead', 1), [y]).then(() => null, (e: unknown) => e)
+  systemError(t, dead, 'EBADF', 'sendmsg')
+  const ok = encodeTestFrame('after the queue')
+  const sent = sender.send(ok)
+  peer.resume()
+  await Promise.all([queued, sent])
+  t.same((await received.next()).frame, big, 'the queued frame arrives whole')
+  t.same((await received.next()).frame, ok, 'and the next one after it: the channel went on')
+  binding.closeFd(x)
+  await closeAll(sender, peer)
+})
+
 t.test('close() rejects what is still queued; a vanished peer is a typed fatal error', async (t) => {
   checkFdLeaks(t)
   const [a, b] = binding.socketpair()
