@@ -343,6 +343,11 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
       reads_.push_back(truncated ? -1 : static_cast<int32_t>(fd_count));
       for (size_t i = first_fd; i < received_.size(); i++) reads_.push_back(received_[i]);
       filled += static_cast<size_t>(n);
+      // A read shorter than the room it had, without descriptors, took all
+      // the kernel held: skip the recvmsg that would only say EAGAIN (the
+      // poll is level-triggered; anything newer wakes it again). A read with
+      // descriptors may have stopped at the next message's descriptors.
+      if (fd_count == 0 && !truncated && static_cast<size_t>(n) < iov.iov_len) break;
     }
     if (!reads_.empty()) {
       // Until onRead is entered the descriptors are ours: if JS cannot take
