@@ -112,17 +112,39 @@ export function encodeFrame (type: FrameType, id: number, body: Buffer, fdCount 
   if (frameSize > maxFrameSize) {
     throw new FrameTooLargeError(`${FRAME_TYPE_NAMES[type]} frame`, frameSize, maxFrameSize, { fatal: false, id })
   }
-  const frame = Buffer.allocUnsafe(frameSize)
-  frame.writeUInt16BE(MAGIC, 0)
-  frame.writeUInt8(PROTOCOL_VERSION, 2)
-  frame.writeUInt8(type, 3)
-  frame.writeUInt8(flags, 4)
-  frame.writeUInt8(fdCount, 5)
-  frame.writeUInt16BE(0, 6)
-  frame.writeUInt32BE(id, 8)
-  frame.writeUInt32BE(body.length, 12)
+  const frame = allocFrame(type, id, body.length, fdCount, flags)
   body.copy(frame, HEADER_SIZE)
   return frame
+}
+
+/**
+ * A frame with its header written and its body left to the caller, for
+ * encoders that write the body in place. No checks: the caller has made
+ * exactly the ones encodeFrame makes.
+ */
+export function allocFrame (type: FrameType, id: number, bodyLength: number, fdCount: number, flags = 0): Buffer {
+  const frame = Buffer.allocUnsafe(HEADER_SIZE + bodyLength)
+  frame[0] = MAGIC >>> 8
+  frame[1] = MAGIC & 0xFF
+  frame[2] = PROTOCOL_VERSION
+  frame[3] = type
+  frame[4] = flags
+  frame[5] = fdCount
+  frame[6] = 0
+  frame[7] = 0
+  frame.writeUInt32BE(id, 8)
+  frame.writeUInt32BE(bodyLength, 12)
+  return frame
+}
+
+/** encodeFrame's checks of `id` and `maxFrameSize` for a HANDOFF of `frameSize` bytes (its type, fdCount and flags are fixed). */
+export function checkHandoffFrame (id: number, frameSize: number, maxFrameSize: number): void {
+  if (!isUint32(id)) throw new InvalidArgumentError(`id must be a uint32, got ${String(id)}`)
+  if (id === 0) throw new InvalidArgumentError(`${FRAME_TYPE_NAMES[FrameType.Handoff]} frames must have a non-zero id`)
+  checkMaxFrameSize(maxFrameSize)
+  if (frameSize > maxFrameSize) {
+    throw new FrameTooLargeError(`${FRAME_TYPE_NAMES[FrameType.Handoff]} frame`, frameSize, maxFrameSize, { fatal: false, id })
+  }
 }
 
 /**

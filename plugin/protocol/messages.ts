@@ -3,6 +3,7 @@
 // typed errors of ./errors.ts; an encoder refuses what a decoder would refuse.
 import {
   FrameType, FRAME_TYPE_NAMES, PROTOCOL_NAME, PROTOCOL_VERSION, encodeFrame, decodeFrame, checkDescriptors,
+  allocFrame, checkHandoffFrame,
   type FrameHeader
 } from './frame.js'
 import {
@@ -353,39 +354,57 @@ function validateMeta (obj: JsonObject, head: Buffer, fail: Fail): HandoffMeta {
   return meta
 }
 
+/** The metadata object in the order PROTOCOL.md lists its keys, without the absent ones. */
+function metaObject (m: HandoffMeta): JsonObject {
+  const out: JsonObject = { kind: m.kind }
+  if (m.target !== undefined) out.target = m.target
+  out.keepAlive = m.keepAlive
+  out.sentAt = m.sentAt
+  if (m.deadline !== undefined) out.deadline = m.deadline
+  if (m.remoteAddress !== undefined) out.remoteAddress = m.remoteAddress
+  if (m.remotePort !== undefined) out.remotePort = m.remotePort
+  if (m.localAddress !== undefined) out.localAddress = m.localAddress
+  if (m.localPort !== undefined) out.localPort = m.localPort
+  if (m.family !== undefined) out.family = m.family
+  if (m.context !== undefined) out.context = m.context
+  return out
+}
+
+const handoffFail = encoderFail('HANDOFF')
+
 /**
  * A whole HANDOFF frame (fdCount 1; send it with the client's descriptor, in a
  * sendmsg of its own). Section or frame over its limit: FrameTooLargeError
  * (not fatal: nothing was sent, the caller still owns the connection).
+ * Written in place: the metadata's JSON goes straight into the frame.
  */
 export function encodeHandoff (id: number, request: HandoffRequest, maxFrameSize = MAX_FRAME_SIZE): Buffer {
-  const fail = encoderFail('HANDOFF')
   const { meta, head, buffered } = asObject(request, 'HANDOFF') as unknown as HandoffRequest
-  if (!Buffer.isBuffer(head)) return fail('"head" must be a Buffer')
-  if (!Buffer.isBuffer(buffered)) return fail('"buffered" must be a Buffer')
-  const m = validateMeta(asObject(meta, 'HANDOFF meta'), head, fail)
-  const metaBytes = toJson(compact([
-    ['kind', m.kind], ['target', m.target], ['keepAlive', m.keepAlive], ['sentAt', m.sentAt],
-    ['deadline', m.deadline],
-    ['remoteAddress', m.remoteAddress], ['remotePort', m.remotePort],
-    ['localAddress', m.localAddress], ['localPort', m.localPort], ['family', m.family],
-    ['context', m.context]
-  ]), 'HANDOFF meta')
-  const sections: Array<[string, Buffer, number]> = [
-    ['meta', metaBytes, MAX_META_SIZE], ['head', head, MAX_HEAD_SIZE], ['buffered', buffered, MAX_BUFFERED_SIZE]
-  ]
-  let size = 0
-  for (const [name, bytes, limit] of sections) {
-    if (bytes.length > limit) throw new FrameTooLargeError(`HANDOFF ${name}`, bytes.length, limit, { fatal: false, id })
-    size += 4 + bytes.length
+  if (!Buffer.isBuffer(head)) return handoffFail('"head" must be a Buffer')
+  if (!Buffer.isBuffer(buffered)) return handoffFail('"buffered" must be a Buffer')
+  const m = validateMeta(asObject(meta, 'HANDOFF meta'), head, handoffFail)
+  let json: string
+  try {
+    json = JSON.stringify(metaObject(m))
+  } catch (err) {
+    throw new InvalidArgumentError(`HANDOFF meta cannot be serialized as JSON: ${(err as Error).message}`, err)
   }
-  const body = Buffer.allocUnsafe(size)
-  let offset = 0
-  for (const [, bytes] of sections) {
-    offset = body.writeUInt32BE(bytes.length, offset)
-    offset += bytes.copy(body, offset)
+  const metaLength = Buffer.byteLength(json, 'utf8')
+  if (metaLength > MAX_META_SIZE) throw new FrameTooLargeError('HANDOFF meta', metaLength, MAX_META_SIZE, { fatal: false, id })
+  if (head.length > MAX_HEAD_SIZE) throw new FrameTooLargeError('HANDOFF head', head.length, MAX_HEAD_SIZE, { fatal: false, id })
+  if (buffered.length > MAX_BUFFERED_SIZE) {
+    throw new FrameTooLargeError('HANDOFF buffered', buffered.length, MAX_BUFFERED_SIZE, { fatal: false, id })
   }
-  return encodeFrame(FrameType.Handoff, id, body, FDS_PER_HANDOFF, 0, maxFrameSize)
+  const bodyLength = HANDOFF_PREFIX_SIZE + metaLength + head.length + buffered.length
+  checkHandoffFrame(id, HEADER_SIZE + bodyLength, maxFrameSize)
+  const frame = allocFrame(FrameType.Handoff, id, bodyLength, FDS_PER_HANDOFF)
+  let offset = frame.writeUInt32BE(metaLength, HEADER_SIZE)
+  offset += frame.write(json, offset, metaLength, 'utf8')
+  offset = frame.writeUInt32BE(head.length, offset)
+  offset += head.copy(frame, offset)
+  offset = frame.writeUInt32BE(buffered.length, offset)
+  buffered.copy(frame, offset)
+  return frame
 }
 
 /**
@@ -395,31 +414,32 @@ export function encodeHandoff (id: number, request: HandoffRequest, maxFrameSize
  * BadMessageError "bad-metadata" for bad metadata. head and buffered are copies.
  */
 export function decodeHandoff (body: Buffer): HandoffRequest {
-  const limits: Array<[string, number]> = [['meta', MAX_META_SIZE], ['head', MAX_HEAD_SIZE], ['buffered', MAX_BUFFERED_SIZE]]
-  const parts: Buffer[] = []
-  let offset = 0
-  for (const [name, limit] of limits) {
-    if (body.length - offset < 4) {
-      throw new BadFrameError(`HANDOFF: body ends before the length of section "${name}"`, { fatal: false })
-    }
-    const length = body.readUInt32BE(offset)
-    offset += 4
-    if (length > limit) throw new FrameTooLargeError(`HANDOFF ${name}`, length, limit, { fatal: false })
-    if (body.length - offset < length) {
-      throw new BadFrameError(`HANDOFF: section "${name}" of ${length} bytes overruns the body`, { fatal: false })
-    }
-    parts.push(body.subarray(offset, offset + length))
-    offset += length
+  const metaEnd = handoffSection(body, 0, 'meta', MAX_META_SIZE)
+  const headEnd = handoffSection(body, metaEnd, 'head', MAX_HEAD_SIZE)
+  const bufferedEnd = handoffSection(body, headEnd, 'buffered', MAX_BUFFERED_SIZE)
+  if (bufferedEnd !== body.length) {
+    throw new BadFrameError(`HANDOFF: ${body.length - bufferedEnd} byte(s) after the last section`, { fatal: false })
   }
-  if (offset !== body.length) {
-    throw new BadFrameError(`HANDOFF: ${body.length - offset} byte(s) after the last section`, { fatal: false })
+  const head = body.subarray(metaEnd + 4, headEnd)
+  const meta = validateMeta(parseJsonObject(body.subarray(4, metaEnd), 'metadata', metaFail), head, metaFail)
+  return { meta, head: Buffer.from(head), buffered: Buffer.from(body.subarray(headEnd + 4, bufferedEnd)) }
+}
+
+const metaFail: Fail = (message, cause) => {
+  throw new BadMessageError(`HANDOFF meta: ${message}`, { fatal: false, cause })
+}
+
+/** Checks the section whose length prefix starts at `offset`; returns where it ends. */
+function handoffSection (body: Buffer, offset: number, name: string, limit: number): number {
+  if (body.length - offset < 4) {
+    throw new BadFrameError(`HANDOFF: body ends before the length of section "${name}"`, { fatal: false })
   }
-  const [metaBytes, head, buffered] = parts
-  const fail: Fail = (message, cause) => {
-    throw new BadMessageError(`HANDOFF meta: ${message}`, { fatal: false, cause })
+  const length = body.readUInt32BE(offset)
+  if (length > limit) throw new FrameTooLargeError(`HANDOFF ${name}`, length, limit, { fatal: false })
+  if (body.length - offset - 4 < length) {
+    throw new BadFrameError(`HANDOFF: section "${name}" of ${length} bytes overruns the body`, { fatal: false })
   }
-  const meta = validateMeta(parseJsonObject(metaBytes, 'metadata', fail), head, fail)
-  return { meta, head: Buffer.from(head), buffered: Buffer.from(buffered) }
+  return offset + 4 + length
 }
 
 /** Size of the HANDOFF frame `encodeHandoff` would build for these section sizes. */
