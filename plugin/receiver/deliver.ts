@@ -87,11 +87,19 @@ export function checkServerCapacity (server: http.Server): void {
 // fire and closeIdleConnections() finds nothing to close.
 let setupConnectionsTracking: ((this: http.Server) => void) | undefined | null = null
 
+/** Servers known to have their connections list (it is never removed). */
+const tracking = new WeakSet<http.Server>()
+
 function ensureConnectionsTracking (server: http.Server): void {
-  if (server.listening) return
+  if (tracking.has(server)) return
+  if (server.listening) {
+    tracking.add(server)
+    return
+  }
   const tracked = Object.getOwnPropertySymbols(server)
     .some((symbol) => symbol.description === 'http.server.connections' &&
       (server as unknown as Record<symbol, unknown>)[symbol] !== undefined)
+  tracking.add(server)
   if (tracked) return
   if (setupConnectionsTracking === null) {
     try {

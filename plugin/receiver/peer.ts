@@ -59,7 +59,10 @@ export class Peer extends EventEmitter<PeerEvents> {
   private helloTimer: NodeJS.Timeout | null = null
   /** Ids whose verdict is not in the kernel yet: a HANDOFF reusing one is "duplicate-id". */
   private readonly undecided = new Set<number>()
-  private lastSend: Promise<void> = Promise.resolve()
+  /** Frames queued on the channel and not yet completely in the kernel. */
+  private unsent = 0
+  /** end() waiting for `unsent` to reach 0. */
+  private flushed: (() => void) | null = null
   private saidGoodbye = false
   /** The load this sender last heard from us (ACCEPT or STATUS), so STATUS repeats nothing. */
   private told: Status | null = null
@@ -95,17 +98,19 @@ export class Peer extends EventEmitter<PeerEvents> {
   }
 
   /**
-   * Queues ACCEPT; resolves to null once it is completely in the channel (the
-   * sender will read it before any end of the stream), or to the error that
-   * kept it from getting there (then the sender owns the connection, §7).
+   * Queues ACCEPT; `done(null)` once it is completely in the channel (the
+   * sender will read it before any end of the stream), or `done(err)` with
+   * what kept it from getting there (then the sender owns the connection,
+   * §7). `done` runs synchronously when the kernel takes the frame at once
+   * (the usual case), so the connection is served in the same turn.
    */
-  accept (id: number, load: Accept): Promise<Error | null> {
+  accept (id: number, load: Accept, done: (err: Error | null) => void): void {
     this.told = { live: load.live, max: load.max, draining: this.told?.draining ?? false }
-    return this.verdict(id, encodeAccept(id, load))
+    this.verdict(id, encodeAccept(id, load), done)
   }
 
   reject (id: number, refusal: Refusal): void {
-    void this.verdict(id, encodeReject(id, { reason: refusal.reason, message: refusal.message, retryable: refusal.retryable }))
+    this.verdict(id, encodeReject(id, { reason: refusal.reason, message: refusal.message, retryable: refusal.retryable }))
   }
 
   /**
@@ -134,12 +139,16 @@ export class Peer extends EventEmitter<PeerEvents> {
     this.state = 'closing'
     this.clearHelloTimer()
     this.channel.pause()
+    if (this.unsent === 0) {
+      this.channel.close()
+      return
+    }
     const timer = setTimeout(() => this.channel.close(), FLUSH_TIMEOUT_MS)
     timer.unref()
-    void this.lastSend.then(() => {
+    this.flushed = () => {
       clearTimeout(timer)
       this.channel.close()
-    })
+    }
   }
 
   /** Closes the channel now. */
@@ -151,29 +160,38 @@ export class Peer extends EventEmitter<PeerEvents> {
   // ---------------------------------------------------------------------------
 
   /**
-   * Resolves to null once `frame` is completely in the kernel, or to the
-   * error that stopped it (the channel failed or closed: its 'error' and
-   * 'close' handlers deal with the peer itself).
+   * Queues `frame`; `done` (optional) gets null once it is completely in the
+   * kernel, or the error that stopped it (the channel failed or closed: its
+   * 'error' and 'close' handlers deal with the peer itself).
    */
-  private send (frame: Buffer): Promise<Error | null> {
-    const sent = this.channel.send(frame).then(() => null, (err: Error) => err)
-    this.lastSend = sent.then(() => {})
-    return sent
+  private send (frame: Buffer, done?: (err: Error | null) => void): void {
+    this.unsent++
+    this.channel.sendWithCallback(frame, [], (err) => {
+      if (--this.unsent === 0 && this.flushed !== null) {
+        const flushed = this.flushed
+        this.flushed = null
+        flushed()
+      }
+      done?.(err ?? null)
+    })
   }
 
-  private verdict (id: number, frame: Buffer): Promise<Error | null> {
-    if (this.state === 'closed') return Promise.resolve(new ERR_HANDOFF_CHANNEL_CLOSED())
+  private verdict (id: number, frame: Buffer, done?: (err: Error | null) => void): void {
+    if (this.state === 'closed') {
+      done?.(new ERR_HANDOFF_CHANNEL_CLOSED())
+      return
+    }
     this.undecided.add(id)
-    return this.send(frame).then((err) => {
+    this.send(frame, (err) => {
       this.undecided.delete(id)
-      return err
+      done?.(err)
     })
   }
 
   private fail (reason: ErrorReason, err: Error): void {
     if (this.state === 'closed' || this.state === 'closing') return
     this.emit('error', err)
-    void this.send(encodeError({ reason, message: err.message.slice(0, 1000) }))
+    this.send(encodeError({ reason, message: err.message.slice(0, 1000) }))
     this.end()
   }
 

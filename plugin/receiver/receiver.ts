@@ -310,7 +310,7 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements PeerHost {
     const adopted = socket
     // Counted from now: it takes a place under maxConnections while its ACCEPT is on the way.
     this.track(adopted)
-    void peer.accept(id, { live: this.connections.size, max: this.max }).then((err) => {
+    peer.accept(id, { live: this.connections.size, max: this.max }, (err) => {
       if (err !== null) {
         // The sender will read the end of the channel with this handoff in
         // flight: the connection is its own again. Drop our copy unserved
@@ -326,8 +326,8 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements PeerHost {
   }
 
   /**
-   * The receiver's own checks (§9, after the codec's): descriptor kind,
-   * target, draining, capacity, a consumer, a live client, the deadline. On
+   * The receiver's own checks (§9, after the codec's): descriptor kind, a
+   * live client, target, draining, capacity, a consumer, the deadline. On
    * success the returned socket owns `fd` but has not read anything; on
    * failure `fd` is closed (never shut down: the sender's copy stays intact).
    */
@@ -335,7 +335,21 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements PeerHost {
     const { meta } = request
     let socket: net.Socket | null = null
     try {
-      checkDescriptor(fd)
+      // The kind of descriptor costs nothing extra to check on the way: Node
+      // asks the kernel (fstat, SO_TYPE, getsockname) to wrap it, and refuses
+      // anything but a stream socket; of those, only a connected TCP socket
+      // has a peer address (a Unix socket, a listening socket and a reset
+      // connection have none). Only then is it inspected again, to say which.
+      try {
+        socket = rebuildSocket(fd, this.server === null ? {} : socketOptionsOf(this.server))
+      } catch (err) {
+        checkDescriptor(fd)
+        throw err
+      }
+      if (isClientGone(socket)) {
+        checkDescriptor(fd)
+        throw new Refusal('closed-client', 'the client connection is already closed')
+      }
       if (this.targets !== null && meta.target !== undefined && !this.targets.has(meta.target)) {
         throw new Refusal('unknown-target', `this receiver serves ${[...this.targets].join(', ')}, not ${meta.target}`)
       }
@@ -347,14 +361,13 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements PeerHost {
       else if (this.listenerCount('handoff') === 0) {
         throw new Refusal('internal', 'the receiver has no server and no \'handoff\' listener')
       }
-      socket = rebuildSocket(fd, this.server === null ? {} : socketOptionsOf(this.server))
-      if (isClientGone(socket)) throw new Refusal('closed-client', 'the client connection is already closed')
       if (meta.deadline !== undefined && Date.now() >= meta.deadline) {
         throw new Refusal('expired', `decided ${Date.now() - meta.deadline} ms after the handoff's deadline`)
       }
       return socket
     } catch (err) {
-      if (socket !== null) socket.destroy()
+      const built = socket as net.Socket | null
+      if (built !== null) built.destroy()
       else {
         try { binding.closeFd(fd) } catch { /* already closed */ }
       }
