@@ -124,14 +124,21 @@ export function checkHandoffable (req: IncomingMessage, socket: net.Socket | nul
   const handle = internals(socket)._handle
   if (socket.destroyed || handle === null || handle === undefined) throw new ERR_HANDOFF_SOCKET_GONE()
   if (typeof handle.fd !== 'number' || handle.fd < 0) throw new ERR_HANDOFF_NOT_TCP('a connection without a descriptor')
-  let info
-  try {
-    info = binding.fdInfo(handle.fd)
-  } catch (err) {
-    throw Object.assign(new ERR_HANDOFF_SOCKET_GONE(), { cause: err })
-  }
-  if (info.kind !== 'socket' || (info.family !== 'inet' && info.family !== 'inet6') || info.type !== 'stream') {
-    throw new ERR_HANDOFF_NOT_TCP(info.kind === 'socket' ? `a ${String(info.family)} ${String(info.type)} socket` : `a ${info.kind}`)
+  // A connected TCP socket has a peer address (Node asks getpeername once
+  // and keeps it; the HANDOFF metadata needs it anyway). Without one it is a
+  // Unix socket, or the client is gone: only then ask the kernel which.
+  const family = socket.remoteFamily
+  if (family !== 'IPv4' && family !== 'IPv6') {
+    let info
+    try {
+      info = binding.fdInfo(handle.fd)
+    } catch (err) {
+      throw Object.assign(new ERR_HANDOFF_SOCKET_GONE(), { cause: err })
+    }
+    if (info.kind !== 'socket' || (info.family !== 'inet' && info.family !== 'inet6') || info.type !== 'stream') {
+      throw new ERR_HANDOFF_NOT_TCP(info.kind === 'socket' ? `a ${String(info.family)} ${String(info.type)} socket` : `a ${info.kind}`)
+    }
+    throw new ERR_HANDOFF_SOCKET_GONE()
   }
   if (socket.readableEncoding !== null) {
     throw new ERR_HANDOFF_NOT_TCP('a socket with a string encoding set (its buffered bytes are no longer bytes)')

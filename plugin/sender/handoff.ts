@@ -13,6 +13,7 @@ import { detachRequest, detachUpgrade, type Detached } from './detach.js'
 import { respondUnavailable, writeUnavailable } from './fallback.js'
 import { Target, resolveTargetOptions, type BalancePolicy, type TargetHealth, type TargetOptions } from './target.js'
 import type { Verdict } from './link.js'
+import type { HandoffMeta } from '../protocol/index.js'
 
 /** pino-compatible: what request.log and fastify.log offer. */
 export interface SenderLogger {
@@ -178,17 +179,20 @@ export class Sender {
     }
     const target = this.target(name)
     this.busy.add(detached.socket)
-    const work = target.send({
-      meta: {
-        kind: detached.kind,
-        keepAlive: detached.keepAlive,
-        sentAt: 0,
-        ...detached.address,
-        ...(options.context === undefined ? {} : { context: options.context })
-      },
-      head: detached.head,
-      buffered: detached.buffered
-    }, detached.fd)
+    const { address } = detached
+    // One literal with every key (one object shape), not spreads: once per handoff.
+    const meta: HandoffMeta = {
+      kind: detached.kind,
+      keepAlive: detached.keepAlive,
+      sentAt: 0,
+      remoteAddress: address.remoteAddress,
+      remotePort: address.remotePort,
+      localAddress: address.localAddress,
+      localPort: address.localPort,
+      family: address.family,
+      context: options.context
+    }
+    const work = target.send({ meta, head: detached.head, buffered: detached.buffered }, detached.fd)
     this.active.add(work)
     let result
     try {

@@ -8,7 +8,7 @@ import { connectUnix, describeAddress, type UnixAddress } from '../unix.js'
 import {
   DEFAULT_HELLO_TIMEOUT_MS, FrameType, FRAME_TYPE_NAMES, PROTOCOL_VERSION, protocolFramer,
   decodeMessage, encodeError, encodeGoodbye, encodeHandoff, encodeHello, isProtocolError, negotiateHello,
-  type ErrorReason, type HandoffRequest, type Message
+  type ErrorReason, type HandoffMeta, type HandoffRequest, type Message
 } from '../protocol/index.js'
 import {
   ERR_HANDOFF_CHANNEL_CLOSED, ERR_HANDOFF_HELLO_TIMEOUT, ERR_HANDOFF_LATE_ACCEPT, ERR_HANDOFF_RECEIVER_LOST,
@@ -75,6 +75,30 @@ export interface SendOptions {
   timeout: number
   /** ms after the deadline before the handoff is given up (§7, sender 7). */
   grace: number
+  /** The receiver's target name to put in the metadata (default: the request's own). */
+  target?: string
+}
+
+/**
+ * The metadata as it goes out: the request's, with this attempt's target,
+ * send time and deadline. One literal with every key (one object shape; the
+ * codec leaves out the undefined ones) rather than a spread: this runs once
+ * per handoff.
+ */
+function stampMeta (meta: HandoffMeta, target: string | undefined, sentAt: number, deadline: number): HandoffMeta {
+  return {
+    kind: meta.kind,
+    target: target ?? meta.target,
+    keepAlive: meta.keepAlive,
+    sentAt,
+    deadline,
+    remoteAddress: meta.remoteAddress,
+    remotePort: meta.remotePort,
+    localAddress: meta.localAddress,
+    localPort: meta.localPort,
+    family: meta.family,
+    context: meta.context
+  }
 }
 
 export interface LinkEvents {
@@ -191,7 +215,8 @@ export class Link extends EventEmitter<LinkEvents> {
     const deadline = sentAt + options.timeout
     let frame: Buffer
     try {
-      frame = encodeHandoff(id, { ...request, meta: { ...request.meta, sentAt, deadline } }, this.peerMaxFrameSize)
+      frame = encodeHandoff(id, { meta: stampMeta(request.meta, options.target, sentAt, deadline), head: request.head, buffered: request.buffered },
+        this.peerMaxFrameSize)
     } catch (err) {
       // Too large for this receiver, or a context that is not JSON: the
       // connection never left, and no other receiver would take it either.

@@ -188,7 +188,8 @@ export class Target {
    * REJECT, a timeout, doubt), or no receiver is left.
    */
   async send (request: HandoffRequest, fd: number): Promise<TargetResult> {
-    const meta = this.options.receiverTarget === undefined ? request.meta : { ...request.meta, target: this.options.receiverTarget }
+    const { timeout, grace, receiverTarget } = this.options
+    const sendOptions = receiverTarget === undefined ? { timeout, grace } : { timeout, grace, target: receiverTarget }
     const tried = new Set<Link>()
     const labels: string[] = []
     let last: Verdict | undefined
@@ -216,7 +217,7 @@ export class Target {
       }
       tried.add(link)
       labels.push(link.label)
-      const verdict = await link.send({ ...request, meta }, fd, { timeout: this.options.timeout, grace: this.options.grace })
+      const verdict = await link.send(request, fd, sendOptions)
       last = verdict
       lastReceiver = link.label
       switch (verdict.outcome) {

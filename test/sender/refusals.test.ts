@@ -4,7 +4,7 @@
 // a second handoff of a connection already on its way (which touches nothing).
 import t, { type Test } from 'tap'
 import http from 'node:http'
-import type net from 'node:net'
+import net, { connect as netConnect } from 'node:net'
 import path from 'node:path'
 import { Sender, type HandoffResult, type UpgradeHandoffOptions } from '../../plugin/sender/index.js'
 import { checkFdLeaks } from '../helpers/fds.js'
@@ -94,6 +94,38 @@ t.test('a second handoff of a connection on its way is refused and touches nothi
   t.match(second, { outcome: 'refused', fallback: 'none', error: { code: 'ERR_HANDOFF_IN_PROGRESS' } })
   t.equal(sibling.seen('handoff').length, 1, 'one HANDOFF')
   await sender.close()
+  await sibling.event('peerClose')
+  await stopChild(t, sibling, 'exit')
+})
+
+t.test('a connection that is not TCP (a server on a Unix socket): ERR_HANDOFF_NOT_TCP, 503 from here', async (t) => {
+  checkFdLeaks(t)
+  const dir = tmpDir(t)
+  const sockPath = path.join(dir, 'r.sock')
+  const sibling = await startFaulty(t, { path: sockPath })
+  const sender = new Sender({ targets: { chat: sockPath } })
+  const results: HandoffResult[] = []
+  const server = http.createServer((req, res) => res.end())
+  server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
+    void sender.handoffUpgrade(req, socket, head, { target: 'chat' }).then((r) => results.push(r))
+  })
+  const webPath = path.join(dir, 'web.sock')
+  await new Promise<void>((resolve) => server.listen(webPath, resolve))
+  await sibling.event('peer')
+  await sender.ready('chat')
+  const client = netConnect(webPath)
+  client.write('GET /x HTTP/1.1\r\nHost: x\r\nUpgrade: test\r\nConnection: Upgrade\r\n\r\n')
+  const chunks: Buffer[] = []
+  client.on('data', (c: Buffer) => chunks.push(c))
+  await new Promise((resolve) => client.on('close', resolve))
+  t.equal(parseResponse(Buffer.concat(chunks))?.status, 503)
+  t.equal(results.length, 1)
+  t.match(results[0], { outcome: 'refused', fallback: 'unavailable', error: { code: 'ERR_HANDOFF_NOT_TCP' } })
+  t.match(results[0].error?.message, /unix stream socket/)
+  t.equal(sibling.seen('handoff').length, 0, 'nothing reached the receiver')
+  await sender.close()
+  server.closeAllConnections()
+  await new Promise<void>((resolve) => server.close(() => resolve()))
   await sibling.event('peerClose')
   await stopChild(t, sibling, 'exit')
 })
