@@ -24,7 +24,7 @@ const { startSibling, startWebapp, startClient, stopAll } = require('./lib/topol
 
 const args = parseArgs()
 const quick = args.quick
-const ROUNDS = num(args.rounds, quick ? 1 : 5)
+const ROUNDS = num(args.rounds, quick ? 1 : 7)
 const BUDGET_MS = num(args.budget, 80) * 1000
 const P = quick
   ? { warmup: 30, latCount: 30, latSeconds: 0.3, rateCount: 200, rateSeconds: 0.3, concurrency: 20 }

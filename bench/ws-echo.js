@@ -25,7 +25,7 @@ const { startSibling, startWebapp, startClient, stopAll } = require('./lib/topol
 
 const args = parseArgs()
 const quick = args.quick
-const ROUNDS = num(args.rounds, quick ? 1 : 5)
+const ROUNDS = num(args.rounds, quick ? 1 : 9)
 const BUDGET_MS = num(args.budget, 75) * 1000
 const CONNECTIONS = num(args.connections, quick ? 5 : 50)
 const SIZES = [64, 16 * 1024]
