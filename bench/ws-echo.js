@@ -5,6 +5,7 @@
 // listens on its own port AND receives handoffs. The client holds 50
 // WebSockets per route, all open at once:
 //   direct   connected to the sibling's own port
+//   direct2  the same, a second set: a noise control (two identical routes)
 //   handoff  connected through a web app (node:http + Sender) that handed each
 //            upgrade to the sibling; the web app is out of the path since
 //   fastify  the same through a Fastify web app with the plugin (when built)
@@ -53,6 +54,8 @@ async function main () {
     procs.unshift(client)
     routes = [
       { key: 'direct', name: 'direct to the sibling', port: sibling.port, webapp: null },
+      // The same route again: how far two identical routes drift apart in one run.
+      { key: 'direct2', name: 'direct, a second set (noise control)', port: sibling.port, webapp: null },
       { key: 'handoff', name: 'handed off (node:http + Sender)', port: handoff.port, webapp: handoff },
       ...(fastify ? [{ key: 'fastify', name: 'handed off (Fastify plugin)', port: fastify.port, webapp: fastify }] : []),
       { key: 'proxy', name: '@fastify/http-proxy', port: proxy.port, webapp: proxy }
@@ -119,6 +122,8 @@ async function main () {
       trows.push([label(size), r.name, fmtRatio(vsDirect), '≥ 0.95', verdict(Number.isFinite(vsDirect) ? vsDirect >= 0.95 : null),
         fmtRatio(vsProxy), '≥ 2', verdict(Number.isFinite(vsProxy) ? vsProxy >= 2 : null), fmt(webCpu, 3), '0'])
     }
+    const controlVsDirect = per('direct2', 'direct', size, (a, b) => a.rate / b.rate)
+    trows.push([label(size), '(direct, second set ÷ direct: noise)', fmtRatio(controlVsDirect), '', '', '', '', '', '', ''])
     const proxyVsDirect = per('proxy', 'direct', size, (a, b) => a.rate / b.rate)
     const proxyCpu = per('proxy', 'direct', size, (a, b) => a.serverCpu / b.serverCpu)
     trows.push([label(size), '(proxy ÷ direct, for reference)', fmtRatio(proxyVsDirect), '', '', '', '', '', `server CPU × ${fmt(proxyCpu, 2)}`, ''])
@@ -126,7 +131,7 @@ async function main () {
   table('After the handoff: ratios and targets (issue 7)',
     ['message', 'route', 'messages/s ÷ direct', 'target', '', 'messages/s ÷ proxy', 'target', '', 'web app CPU µs/msg', 'target'],
     trows,
-    ['Ratios: median over rounds of the ratio within the round. What a handoff web app still spends is its idle loop and the IPC of the measurement itself, spread over the messages.'])
+    ['Ratios: median over rounds of the ratio within the round. The noise row compares two identical sets of direct connections: how far apart two routes that do the same thing land in this run. What a handoff web app still spends is its idle loop and the IPC of the measurement itself, spread over the messages.'])
 
   if (args.json) {
     const slim = Object.fromEntries(Object.entries(results).map(([k, v]) => [k, Object.fromEntries(Object.entries(v).map(([s, x]) => [s, { ...x, samples: x.samples.length }]))]))
