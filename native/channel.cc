@@ -363,6 +363,12 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
         return false;
       }
       received_.clear();
+      // Closed, or paused, by JS while it handled these reads: whatever ended
+      // them (the end of the stream; an error, or the end it leaves behind)
+      // is left in the kernel, which says it again on the next read after
+      // resume(). Reported now, it would overtake the whole frames a paused
+      // channel still holds.
+      if (IsClosed() || !reading_) return true;
     }
     if (end) {
       ended_ = true;

@@ -55,6 +55,39 @@ t.test('pause() stops deliveries, also of frames already read; resume() delivers
   await closeAll(a, b)
 })
 
+t.test('the end of the stream read while paused waits for resume(): every whole frame first, then \'end\'', async (t) => {
+  checkFdLeaks(t)
+  const [x, y] = binding.socketpair()
+  const [p, q] = binding.socketpair()
+  // Frames 1 and 2, then frame 3 with a descriptor, then the end of the
+  // stream, all waiting in the kernel before the receiving channel exists: its
+  // first poll event reads them all (one read, the descriptor ending it) and
+  // then the end.
+  const a = new Channel(x, framer)
+  await a.send(Buffer.concat([encodeTestFrame('frame 1'), encodeTestFrame('frame 2')]))
+  await a.send(encodeTestFrame('frame 3', 1), [q])
+  binding.closeFd(q)
+  await closeAll(a)
+  const b = new Channel(y, framer)
+  const events: string[] = []
+  const ended = new Promise<void>((resolve) => {
+    b.on('message', (frame, fds) => {
+      events.push(testFrameBody(frame).toString())
+      for (const fd of fds) binding.closeFd(fd)
+      if (events.length === 1) {
+        b.pause()
+        setImmediate(() => setImmediate(() => b.resume()))
+      }
+    })
+    b.on('frameError', (err) => events.push(`frameError ${(err as { code?: string }).code}`))
+    b.on('end', () => { events.push('end'); resolve() })
+  })
+  await ended
+  t.same(events, ['frame 1', 'frame 2', 'frame 3', 'end'], 'frames 2 and 3 after resume, then the end; no frame lost')
+  binding.closeFd(p)
+  await closeAll(b)
+})
+
 t.test('a frame with descriptors, written one byte per send, arrives whole with its descriptors', async (t) => {
   checkFdLeaks(t)
   const [a, b] = Channel.pair(framer)
