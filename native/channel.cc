@@ -32,6 +32,12 @@ constexpr size_t kReadBufferSize = 64 * 1024;
 // Bounded work per poll event, so one busy peer cannot starve the loop.
 constexpr int kMaxReadsPerEvent = 32;
 constexpr int kMaxIovecs = 64;
+constexpr size_t kControlSize = CMSG_SPACE(sizeof(int) * kMaxFdsPerMessage);
+#if defined(__linux__)
+constexpr bool kRecvmmsg = true;
+#else
+constexpr bool kRecvmmsg = false;
+#endif
 
 struct OutMessage {
   std::vector<char> data;
@@ -97,6 +103,7 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
     SetNoSigpipe(fd);
     async_context_ = std::make_unique<Napi::AsyncContext>(env, "HandoffChannel", info.This().As<Napi::Object>());
     read_buffer_.resize(kReadBufferSize);
+    control_.resize(kControlSize * (kRecvmmsg ? kMaxReadsPerEvent : 1));
     watcher_ = std::make_unique<ChannelWatcher>(env, fd, this);
     // An open channel keeps its JS object alive, like a net.Socket's handle.
     Napi::ObjectWrap<NativeChannel>::Ref();
@@ -282,73 +289,113 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
     return completed;
   }
 
-  // Reads until the kernel has nothing more (or the buffer is full, or after
-  // kMaxReadsPerEvent reads: bounded work per poll event), then hands
-  // everything to JS in one call: one buffer with the bytes of every read and,
-  // per read, its byte count, its descriptor count (-1: truncated) and its
-  // descriptors. The kernel ends a read at the buffer that carried
-  // descriptors, so each read's descriptors stay tied to its byte range.
-  // Returns false once JS can no longer be called.
+  // Takes one read's result: its descriptors (closed if the kernel truncated
+  // them), and its bytes, moved to the end of what this poll event read so
+  // far. Returns false if it was the end of the stream (nothing taken).
+  bool TakeRead(struct msghdr* msg, size_t n, const char* data, size_t* filled) {
+    size_t first_fd = received_.size();
+    if (msg->msg_controllen > 0) {
+      for (struct cmsghdr* c = CMSG_FIRSTHDR(msg); c != nullptr; c = CMSG_NXTHDR(msg, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+        size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        const int* p = reinterpret_cast<const int*>(CMSG_DATA(c));
+        for (size_t i = 0; i < count; i++) {
+          int fd;
+          memcpy(&fd, p + i, sizeof(int));
+          if (kNeedCloexecAfterRecv) SetCloexec(fd);
+          received_.push_back(fd);
+        }
+      }
+    }
+    // MSG_CTRUNC: the kernel dropped (and closed) descriptors that did not
+    // fit, typically because this process is at its fd limit. The message
+    // is incomplete: close what did arrive and say so.
+    bool truncated = (msg->msg_flags & MSG_CTRUNC) != 0;
+    if (truncated) {
+      for (size_t i = first_fd; i < received_.size(); i++) close(received_[i]);
+      received_.resize(first_fd);
+    }
+    size_t fd_count = received_.size() - first_fd;
+    if (n == 0 && fd_count == 0 && !truncated) return false;
+    reads_.push_back(static_cast<int32_t>(n));
+    reads_.push_back(truncated ? -1 : static_cast<int32_t>(fd_count));
+    for (size_t i = first_fd; i < received_.size(); i++) reads_.push_back(received_[i]);
+    if (data != read_buffer_.data() + *filled) memmove(read_buffer_.data() + *filled, data, n);
+    *filled += n;
+    return true;
+  }
+
+  // Reads what the kernel holds (at most kMaxReadsPerEvent reads and the read
+  // buffer: bounded work per poll event), then hands everything to JS in one
+  // call: one buffer with the bytes of every read and, per read, its byte
+  // count, its descriptor count (-1: truncated) and its descriptors. The
+  // kernel ends a read at the buffer that carried descriptors, so each read's
+  // descriptors stay tied to its byte range. Returns false once JS can no
+  // longer be called.
   bool ReadSome() {
     Napi::Env env = Env();
-    char control[CMSG_SPACE(sizeof(int) * kMaxFdsPerMessage)];
     size_t filled = 0;
     reads_.clear();
     received_.clear();
     bool end = false;
     int error = 0;
-    for (int round = 0; round < kMaxReadsPerEvent; round++) {
-      if (IsClosed() || !reading_ || ended_ || filled == read_buffer_.size()) break;
+    if (IsClosed() || !reading_ || ended_) return true;
+#if defined(__linux__)
+    // One recvmmsg for all the reads: each entry is a recvmsg of its own
+    // (ending where the kernel ends one), into its own slice of the buffer,
+    // and the call returns at the first read that would block, without the
+    // extra syscall that only says EAGAIN.
+    const size_t slice = read_buffer_.size() / kMaxReadsPerEvent;
+    struct mmsghdr msgs[kMaxReadsPerEvent];
+    struct iovec iovs[kMaxReadsPerEvent];
+    memset(msgs, 0, sizeof(msgs));
+    for (int i = 0; i < kMaxReadsPerEvent; i++) {
+      iovs[i].iov_base = read_buffer_.data() + i * slice;
+      iovs[i].iov_len = slice;
+      msgs[i].msg_hdr.msg_iov = &iovs[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+      msgs[i].msg_hdr.msg_control = control_.data() + i * kControlSize;
+      msgs[i].msg_hdr.msg_controllen = kControlSize;
+    }
+    int count;
+    do { count = recvmmsg(watcher_->fd(), msgs, kMaxReadsPerEvent, kRecvFlags, nullptr); } while (count < 0 && errno == EINTR);
+    if (count < 0 && errno != EAGAIN && errno != EWOULDBLOCK) error = errno;
+    for (int i = 0; i < count; i++) {
+      if (!TakeRead(&msgs[i].msg_hdr, msgs[i].msg_len, read_buffer_.data() + i * slice, &filled)) {
+        // The end of the stream; the kernel filled every entry after it with
+        // the same nothing.
+        end = true;
+        break;
+      }
+    }
+#else
+    for (int round = 0; round < kMaxReadsPerEvent && filled < read_buffer_.size(); round++) {
       struct iovec iov = {read_buffer_.data() + filled, read_buffer_.size() - filled};
       struct msghdr msg;
       memset(&msg, 0, sizeof(msg));
       msg.msg_iov = &iov;
       msg.msg_iovlen = 1;
-      msg.msg_control = control;
-      msg.msg_controllen = sizeof(control);
+      msg.msg_control = control_.data();
+      msg.msg_controllen = kControlSize;
       ssize_t n = recvmsg(watcher_->fd(), &msg, kRecvFlags);
       if (n < 0) {
         if (errno == EINTR) continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK) error = errno;
         break;
       }
-      size_t first_fd = received_.size();
-      if (msg.msg_controllen > 0) {
-        for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-          if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-          size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-          const int* p = reinterpret_cast<const int*>(CMSG_DATA(c));
-          for (size_t i = 0; i < count; i++) {
-            int fd;
-            memcpy(&fd, p + i, sizeof(int));
-            if (kNeedCloexecAfterRecv) SetCloexec(fd);
-            received_.push_back(fd);
-          }
-        }
-      }
-      // MSG_CTRUNC: the kernel dropped (and closed) descriptors that did not
-      // fit, typically because this process is at its fd limit. The message
-      // is incomplete: close what did arrive and say so.
-      bool truncated = (msg.msg_flags & MSG_CTRUNC) != 0;
-      if (truncated) {
-        for (size_t i = first_fd; i < received_.size(); i++) close(received_[i]);
-        received_.resize(first_fd);
-      }
-      size_t fd_count = received_.size() - first_fd;
-      if (n == 0 && fd_count == 0) {
+      size_t room = iov.iov_len;
+      size_t before = received_.size();
+      if (!TakeRead(&msg, static_cast<size_t>(n), read_buffer_.data() + filled, &filled)) {
         end = true;
         break;
       }
-      reads_.push_back(static_cast<int32_t>(n));
-      reads_.push_back(truncated ? -1 : static_cast<int32_t>(fd_count));
-      for (size_t i = first_fd; i < received_.size(); i++) reads_.push_back(received_[i]);
-      filled += static_cast<size_t>(n);
       // A read shorter than the room it had, without descriptors, took all
       // the kernel held: skip the recvmsg that would only say EAGAIN (the
       // poll is level-triggered; anything newer wakes it again). A read with
       // descriptors may have stopped at the next message's descriptors.
-      if (fd_count == 0 && !truncated && static_cast<size_t>(n) < iov.iov_len) break;
+      if (received_.size() == before && (msg.msg_flags & MSG_CTRUNC) == 0 && static_cast<size_t>(n) < room) break;
     }
+#endif
     if (!reads_.empty()) {
       // Until onRead is entered the descriptors are ours: if JS cannot take
       // them (the environment is going away), close them here.
@@ -553,6 +600,8 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
   // truncated), descriptors; and every descriptor received in it.
   std::vector<int32_t> reads_;
   std::vector<int> received_;
+  // Control buffers for the reads of one poll event (one per read on Linux).
+  std::vector<char> control_;
   bool reading_ = true;
   bool ended_ = false;
   bool self_released_ = false;
