@@ -156,10 +156,30 @@ function has (obj: JsonObject, key: string): boolean {
   return Object.prototype.hasOwnProperty.call(obj, key) && obj[key] !== undefined
 }
 
+/**
+ * A string's length as PROTOCOL.md counts it: in Unicode code points (what
+ * Python's len() and Go's utf8.RuneCountInString say), not in UTF-16 code
+ * units (JavaScript's .length counts a character outside the BMP twice).
+ */
+export function codePointLength (value: string): number {
+  let n = 0
+  for (let i = 0; i < value.length; i++) {
+    const unit = value.charCodeAt(i)
+    // A high surrogate followed by a low one is one code point.
+    if (unit >= 0xD800 && unit <= 0xDBFF && i + 1 < value.length) {
+      const next = value.charCodeAt(i + 1)
+      if (next >= 0xDC00 && next <= 0xDFFF) i++
+    }
+    n++
+  }
+  return n
+}
+
 function getString (obj: JsonObject, key: string, fail: Fail, maxLength = Infinity, minLength = 0): string {
   const value = obj[key]
   if (typeof value !== 'string') return fail(`"${key}" must be a string`)
-  if (value.length < minLength || value.length > maxLength) {
+  // .length is never below the code point count: only a long string needs counting.
+  if (value.length < minLength || (value.length > maxLength && codePointLength(value) > maxLength)) {
     return fail(`"${key}" must be ${minLength} to ${maxLength} characters`)
   }
   return value

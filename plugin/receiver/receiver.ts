@@ -9,7 +9,7 @@ import { Channel } from '../channel.js'
 import { binding, type PeerCredentials } from '../native.js'
 import { listenUnix, type UnixAddress, type UnixListener } from '../unix.js'
 import {
-  DEFAULT_HELLO_TIMEOUT_MS, MAX_NAME_LENGTH, encodeError, protocolFramer,
+  DEFAULT_HELLO_TIMEOUT_MS, MAX_NAME_LENGTH, codePointLength, encodeError, protocolFramer,
   type HandoffRequest, type Status
 } from '../protocol/index.js'
 import { ERR_HANDOFF_PEER_REFUSED, ERR_HANDOFF_RECEIVER_OPTION } from '../errors.js'
@@ -115,7 +115,8 @@ function validate (options: ReceiverOptions): { address: UnixAddress, max: numbe
       (!Array.isArray(options.targets) || !options.targets.every((t) => typeof t === 'string' && t.length > 0))) {
     throw new ERR_HANDOFF_RECEIVER_OPTION('targets', 'expected an array of non-empty strings')
   }
-  if (options.name !== undefined && (typeof options.name !== 'string' || options.name.length === 0 || options.name.length > MAX_NAME_LENGTH)) {
+  if (options.name !== undefined && (typeof options.name !== 'string' || options.name.length === 0 ||
+      codePointLength(options.name) > MAX_NAME_LENGTH)) {
     throw new ERR_HANDOFF_RECEIVER_OPTION('name', `expected a string of 1 to ${MAX_NAME_LENGTH} characters`)
   }
   return { address: path !== undefined ? path : { abstract: abstract as string }, max: max ?? null }

@@ -93,6 +93,7 @@ t.test('HELLO', async (t) => {
       ['maxFrameSize above uint32', json({ ...valid, maxFrameSize: MAX_MAX_FRAME_SIZE + 1 })],
       ['empty name', json({ ...valid, name: '' })],
       ['name too long', json({ ...valid, name: 'x'.repeat(256) })],
+      ['name of 256 code points outside the BMP (512 UTF-16 units)', json({ ...valid, name: '🦊'.repeat(256) })],
       ['name not a string', json({ ...valid, name: 5 })]
     ]
     for (const [what, bytes] of cases) {
@@ -101,6 +102,10 @@ t.test('HELLO', async (t) => {
     }
     t.ok(caught(t, () => decodeHello(Buffer.from('{'))).cause instanceof SyntaxError, 'the JSON error is the cause')
     t.equal(decodeHello(json({ ...valid, name: 'x'.repeat(255) })).name?.length, 255, 'the longest name')
+    // PROTOCOL.md §2: string lengths count code points, as Python's len() does, not UTF-16 units.
+    t.equal(decodeHello(json({ ...valid, name: '🦊'.repeat(255) })).name, '🦊'.repeat(255),
+      'the longest name in code points outside the BMP (510 UTF-16 units)')
+    t.equal(decodeHello(json({ ...valid, name: 'é🦊'.repeat(127) + 'x' })).name?.length, 127 * 3 + 1, 'mixed: 255 code points')
     throwsProtocol(t, () => decodeHello(Buffer.alloc(MAX_CONTROL_BODY_SIZE + 1, 0x20)),
       { cls: FrameTooLargeError, code: 'ERR_HANDOFF_FRAME_TOO_LARGE', reason: 'frame-too-large', fatal: true }, 'body over 16 KiB')
   })
