@@ -1,11 +1,13 @@
 // Counts tap's results for CI: every assertion and subtest of every test file,
-// as tap saved them in .tap/test-results, plus one failure for each test file
-// whose process failed without reporting (crash, timeout).
+// as tap saved them in .tap/test-results (or in the directories given as
+// arguments, one per run), plus one failure for each test file whose process
+// failed without reporting (crash, timeout) and for each run that left no results.
 'use strict'
 const fs = require('node:fs')
 const path = require('node:path')
 
-const dir = path.join(__dirname, '..', '.tap', 'test-results')
+// The directories of results to count (default: tap's own).
+const dirs = process.argv.length > 2 ? process.argv.slice(2) : [path.join(__dirname, '..', '.tap', 'test-results')]
 let passed = 0
 let failed = 0
 let skipped = 0
@@ -26,6 +28,9 @@ function count (text) {
     else failed++
   }
 }
-if (fs.existsSync(dir)) walk(dir)
+for (const dir of dirs) {
+  if (fs.existsSync(dir)) walk(dir)
+  else failed++ // a run that left no results did not pass
+}
 console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`)
 process.exitCode = failed > 0 || passed === 0 ? 1 : 0

@@ -33,10 +33,12 @@ constexpr size_t kReadBufferSize = 64 * 1024;
 constexpr int kMaxReadsPerEvent = 32;
 constexpr int kMaxIovecs = 64;
 constexpr size_t kControlSize = CMSG_SPACE(sizeof(int) * kMaxFdsPerMessage);
-#if defined(__linux__)
-constexpr bool kRecvmmsg = true;
+// Linux reads with recvmmsg; elsewhere (and when built with
+// -DHANDOFF_RECVMSG_LOOP, to test that path on Linux) a recvmsg loop.
+#if defined(__linux__) && !defined(HANDOFF_RECVMSG_LOOP)
+#define kRecvmmsg 1
 #else
-constexpr bool kRecvmmsg = false;
+#define kRecvmmsg 0
 #endif
 
 struct OutMessage {
@@ -340,7 +342,7 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
     bool end = false;
     int error = 0;
     if (IsClosed() || !reading_ || ended_) return true;
-#if defined(__linux__)
+#if kRecvmmsg
     // One recvmmsg for all the reads: each entry is a recvmsg of its own
     // (ending where the kernel ends one), into its own slice of the buffer,
     // and the call returns at the first read that would block, without the
