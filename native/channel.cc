@@ -427,7 +427,7 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
         return false;
       }
     } else if (error != 0) {
-      ReportError(error, "recvmsg");
+      ReportError(error, kRecvmmsg ? "recvmmsg" : "recvmsg");
     }
     return true;
   }
