@@ -7,20 +7,19 @@
 // connected all along and one connecting afterwards, are still served.
 import t, { type Test } from 'tap'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { Channel } from '../../plugin/channel.js'
 import { connectUnix } from '../../plugin/unix.js'
 import { binding } from '../../plugin/native.js'
 import { checkFdLeaks } from '../helpers/fds.js'
 import { FixtureProcess, preferredFraming, frameQueue, once } from '../fixtures/channel-common.js'
+import { tmpDir } from '../helpers/tmp.js'
 
 const framing = preferredFraming()
 
 t.test(`bad input on a listening channel (${framing.name} framing)`, async (t) => {
   checkFdLeaks(t)
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'handoff-bad-'))
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
+  const dir = tmpDir(t, 'handoff-bad-')
   const sockPath = path.join(dir, 'listener.sock')
   const server = new FixtureProcess('channel-echo-server.js', { args: [sockPath] })
   t.teardown(() => { if (!server.exited) server.child.kill('SIGKILL') })

@@ -3,18 +3,17 @@
 // and hold back its FIN).
 import t from 'tap'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import net from 'node:net'
 import { Channel } from '../../plugin/channel.js'
 import { listenUnix } from '../../plugin/unix.js'
 import { checkFdLeaks } from '../helpers/fds.js'
 import { FixtureProcess, createTestFramer, encodeTestFrame, once } from '../fixtures/channel-common.js'
+import { tmpDir } from '../helpers/tmp.js'
 
 t.test('received descriptors are close-on-exec: a child of the receiver inherits none', async (t) => {
   checkFdLeaks(t)
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'handoff-cloexec-'))
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
+  const dir = tmpDir(t, 'handoff-cloexec-')
   const sockPath = path.join(dir, 'channel.sock')
   const listener = await listenUnix(sockPath)
   const accepted = once(listener, 'connection')

@@ -3,7 +3,6 @@
 // each one for real and answers on the channel.
 import t, { type Test } from 'tap'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import net from 'node:net'
 import { execFileSync } from 'node:child_process'
@@ -14,11 +13,10 @@ import { checkFdLeaks } from '../helpers/fds.js'
 import {
   FixtureProcess, createTestFramer, encodeTestFrame, testFrameBody, frameQueue, once
 } from '../fixtures/channel-common.js'
+import { tmpDir } from '../helpers/tmp.js'
 
 function tempDir (t: Test): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'handoff-pass-'))
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
-  return dir
+  return tmpDir(t, 'handoff-pass-')
 }
 
 t.test('a file, a pipe and an accepted TCP socket cross to another process and work there', async (t) => {

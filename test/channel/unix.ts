@@ -9,11 +9,10 @@ import { connectUnix, listenUnix, type UnixListener } from '../../plugin/unix.js
 import { binding } from '../../plugin/native.js'
 import { checkFdLeaks } from '../helpers/fds.js'
 import { FixtureProcess, once } from '../fixtures/channel-common.js'
+import { tmpDir } from '../helpers/tmp.js'
 
 function tempDir (t: Test): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'handoff-unix-'))
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
-  return dir
+  return tmpDir(t, 'handoff-unix-')
 }
 
 async function closeListener (listener: UnixListener): Promise<void> {

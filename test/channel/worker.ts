@@ -6,13 +6,12 @@ import t from 'tap'
 import { Channel } from '../../plugin/channel.js'
 import { binding } from '../../plugin/native.js'
 import { checkFdLeaks } from '../helpers/fds.js'
-import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import {
   FixtureWorker, createTestFramer, encodeTestFrame, countFds, listFds, once
 } from '../fixtures/channel-common.js'
 import { sendStream } from '../fixtures/channel-stream.js'
+import { tmpDir } from '../helpers/tmp.js'
 
 const COUNT = 10_000
 const PAUSE_EVERY = 500
@@ -55,8 +54,7 @@ t.test('10,000 descriptors to a slow receiver in a worker thread', async (t) => 
 for (const how of ['exit', 'terminate', 'natural'] as const) {
   t.test(`a worker that goes away (${how}) with channels still open`, async (t) => {
     checkFdLeaks(t)
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'handoff-worker-'))
-    t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
+    const dir = tmpDir(t, 'handoff-worker-')
     const framer = createTestFramer()
     const fdsBefore = countFds()
 

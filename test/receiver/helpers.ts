@@ -3,18 +3,15 @@
 // directories, and small clients.
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
-import net from 'node:net'
-import os from 'node:os'
 import path from 'node:path'
 import type { Test } from 'tap'
-import WebSocket from 'ws'
 import { Child, FIXTURES, childEnv, forkFixture as forkChild, stopChild as stopChildWith } from '../helpers/child.js'
-import { rawClient, clientFrame, type RawClient } from '../helpers/clients.js'
+import { tmpDir as freshDir } from '../helpers/tmp.js'
 import { Channel, closeFds } from '../../plugin/channel.js'
 import * as protocol from '../../plugin/protocol/index.js'
 import { connectUnix, type UnixAddress } from '../../plugin/unix.js'
 
-export { rawClient, clientFrame, type RawClient }
+export { rawClient, clientFrame, serverFrames, WsClient, type RawClient } from '../helpers/clients.js'
 export { Child, FIXTURES, childEnv, type Message } from '../helpers/child.js'
 
 export function forkFixture (fixture: string, config: object, label: string): Child {
@@ -62,82 +59,9 @@ export async function stopChild (t: Test, child: Child, cmd = 'exit'): Promise<v
   await stopChildWith(t, child, cmd)
 }
 
-/** A fresh directory for sockets, removed at the end. */
+/** A fresh directory for sockets (0700 unless `mode` says otherwise), removed at the end. */
 export function tmpDir (t: Test, mode = 0o700): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'receiver-'))
-  fs.chmodSync(dir, mode)
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
-  return dir
-}
-
-/** A WebSocket client that queues messages and records how it closed. */
-export class WsClient {
-  readonly ws: WebSocket
-  private readonly queue: string[] = []
-  private wake: (() => void) | null = null
-  readonly opened: Promise<void>
-  readonly closed: Promise<{ code: number, reason: string }>
-
-  constructor (url: string) {
-    this.ws = new WebSocket(url)
-    this.ws.on('message', (data) => {
-      this.queue.push(data.toString())
-      this.wake?.()
-    })
-    this.ws.on('error', () => {}) // surfaces through `opened` and `closed`
-    this.opened = new Promise((resolve, reject) => {
-      this.ws.once('open', () => resolve())
-      this.ws.once('error', reject)
-      this.ws.once('unexpected-response', (req, res) => {
-        reject(new Error(`unexpected response ${String(res.statusCode)}`))
-        res.resume()
-        this.ws.terminate() // ws leaves an unexpected response to us: abort the handshake, emit 'close'
-      })
-    })
-    this.closed = new Promise((resolve) => {
-      this.ws.once('close', (code, reason) => {
-        resolve({ code, reason: reason.toString() })
-        this.wake?.()
-      })
-    })
-  }
-
-  async next (): Promise<string> {
-    while (this.queue.length === 0) {
-      if (this.ws.readyState === WebSocket.CLOSED) throw new Error('closed while waiting for a message')
-      await new Promise<void>((resolve) => { this.wake = resolve })
-      this.wake = null
-    }
-    return this.queue.shift() as string
-  }
-
-  send (data: string | Buffer): void { this.ws.send(data) }
-}
-
-
-
-/** Parses unmasked server frames from `data`: [{ opcode, payload }], stopping at an incomplete one. */
-export function serverFrames (data: Buffer): Array<{ opcode: number, payload: Buffer }> {
-  const out: Array<{ opcode: number, payload: Buffer }> = []
-  let offset = 0
-  while (data.length - offset >= 2) {
-    const opcode = data[offset] & 0x0f
-    let length = data[offset + 1] & 0x7f
-    let start = offset + 2
-    if (length === 126) {
-      if (data.length - offset < 4) break
-      length = data.readUInt16BE(offset + 2)
-      start = offset + 4
-    } else if (length === 127) {
-      if (data.length - offset < 10) break
-      length = Number(data.readBigUInt64BE(offset + 2))
-      start = offset + 10
-    }
-    if (data.length < start + length) break
-    out.push({ opcode, payload: data.subarray(start, start + length) })
-    offset = start + length
-  }
-  return out
+  return freshDir(t, 'receiver-', mode)
 }
 
 export const setprivAvailable = (): boolean => {

@@ -2,18 +2,12 @@
 // driven over IPC (siblings, web apps), socket directories, clients (a `ws`
 // client, a raw TCP client, a keep-alive HTTP client), and WebSocket frames.
 // Nothing here sleeps: every wait is for an event.
-import crypto from 'node:crypto'
-import fs from 'node:fs'
-import http from 'node:http'
-import net from 'node:net'
-import os from 'node:os'
-import path from 'node:path'
 import type { Test } from 'tap'
-import WebSocket from 'ws'
 import { Child, forkFixture as forkChild, stopChild as stopChildWith, type Message } from '../helpers/child.js'
-import { rawClient, clientFrame, type RawClient } from '../helpers/clients.js'
+import { rawClient, type RawClient } from '../helpers/clients.js'
+import { tmpDir as freshDir } from '../helpers/tmp.js'
 
-export { rawClient, clientFrame, type RawClient }
+export { rawClient, clientFrame, serverFrames, upgradeRequest, WsClient, type RawClient } from '../helpers/clients.js'
 export { Child, FIXTURES, type Message } from '../helpers/child.js'
 
 export function forkFixture (t: Test, fixture: string, config: object, label = fixture): Child {
@@ -41,103 +35,7 @@ export async function stopChild (t: Test, child: Child, cmd = 'close'): Promise<
 
 /** A fresh 0700 directory for Unix sockets, removed at the end. */
 export function tmpDir (t: Test): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'handoff-sender-'))
-  fs.chmodSync(dir, 0o700)
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
-  return dir
-}
-
-/** A `ws` client that queues messages and records the handshake response and how it closed. */
-export class WsClient {
-  readonly ws: WebSocket
-  private readonly queue: string[] = []
-  private waiters: Array<() => void> = []
-  readonly opened: Promise<http.IncomingMessage>
-  readonly closed: Promise<{ code: number, reason: string }>
-  /** The client's TCP port, once connected. */
-  localPort: number | undefined
-
-  constructor (url: string, options: WebSocket.ClientOptions = {}) {
-    this.ws = new WebSocket(url, options)
-    this.ws.on('message', (data) => {
-      this.queue.push(data.toString())
-      this.wake()
-    })
-    this.opened = new Promise((resolve, reject) => {
-      this.ws.once('upgrade', (res) => {
-        this.localPort = res.socket.localPort
-        resolve(res)
-      })
-      this.ws.on('error', reject)
-      this.ws.once('unexpected-response', (req, res) => {
-        const err = Object.assign(new Error(`unexpected response ${String(res.statusCode)}`), { statusCode: res.statusCode, headers: res.headers })
-        reject(err)
-        // With a listener for it, ws leaves the aborted handshake to us.
-        res.resume()
-        res.once('end', () => this.ws.terminate())
-      })
-    })
-    this.opened.catch(() => {})
-    this.closed = new Promise((resolve) => {
-      this.ws.once('close', (code, reason) => {
-        resolve({ code, reason: reason.toString() })
-        this.wake()
-      })
-    })
-  }
-
-  private wake (): void {
-    const waiters = this.waiters
-    this.waiters = []
-    for (const wake of waiters) wake()
-  }
-
-  async next (): Promise<string> {
-    while (this.queue.length === 0) {
-      if (this.ws.readyState === WebSocket.CLOSED) throw new Error('closed while waiting for a message')
-      await new Promise<void>((resolve) => this.waiters.push(resolve))
-    }
-    return this.queue.shift() as string
-  }
-
-  async nextJson (): Promise<Message> { return JSON.parse(await this.next()) }
-
-  send (data: string | Buffer): void { this.ws.send(data) }
-}
-
-
-export function upgradeRequest (pathname: string, port: number, extra = ''): { text: string, key: string } {
-  const key = crypto.randomBytes(16).toString('base64')
-  const text = `GET ${pathname} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-    `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n${extra}\r\n`
-  return { text, key }
-}
-
-
-/** Unmasked server frames after the handshake response in `data`; stops at an incomplete one. */
-export function serverFrames (data: Buffer): Array<{ opcode: number, payload: Buffer }> {
-  const start = data.indexOf('\r\n\r\n')
-  const out: Array<{ opcode: number, payload: Buffer }> = []
-  if (start < 0) return out
-  let offset = start + 4
-  while (data.length - offset >= 2) {
-    const opcode = data[offset] & 0x0f
-    let length = data[offset + 1] & 0x7f
-    let begin = offset + 2
-    if (length === 126) {
-      if (data.length - offset < 4) break
-      length = data.readUInt16BE(offset + 2)
-      begin = offset + 4
-    } else if (length === 127) {
-      if (data.length - offset < 10) break
-      length = Number(data.readBigUInt64BE(offset + 2))
-      begin = offset + 10
-    }
-    if (data.length < begin + length) break
-    out.push({ opcode, payload: data.subarray(begin, begin + length) })
-    offset = begin + length
-  }
-  return out
+  return freshDir(t, 'handoff-sender-')
 }
 
 /** One keep-alive HTTP/1.1 connection, one request at a time (for "the next request on it"). */
