@@ -185,19 +185,48 @@ function persistent (req: IncomingMessage, res?: ServerResponse): boolean {
 }
 
 /**
- * Stops the handle reading and makes sure nothing starts it again while the
- * handoff is in flight (socket.read(), resume(), a late 'data' listener all
- * end in handle.readStart()). Returns a function that lifts the guard.
+ * The hold a detach puts on a socket: its handle stopped, with a guard so
+ * that nothing starts it again while the handoff is in flight
+ * (socket.read(), resume(), a late 'data' listener all end in
+ * handle.readStart()), and its idle timeout off. undo() gives the socket
+ * back as it was.
  */
-function stopReading (handle: StreamHandle): { wasReading: boolean, lift: () => void } {
-  const wasReading = handle.reading
-  handle.reading = false
-  handle.readStop()
-  // An own property shadows the prototype's method until lifted.
-  Object.defineProperty(handle, 'readStart', { value: () => 0, configurable: true, writable: true })
-  return {
-    wasReading,
-    lift: () => { delete (handle as unknown as Record<string, unknown>).readStart }
+class ReadHold {
+  readonly wasReading: boolean
+  private readonly socket: net.Socket
+  private readonly handle: StreamHandle
+  private readonly timeout: number | undefined
+
+  constructor (socket: net.Socket, handle: StreamHandle) {
+    this.socket = socket
+    this.handle = handle
+    this.timeout = (socket as { timeout?: number }).timeout
+    this.wasReading = handle.reading
+    handle.reading = false
+    handle.readStop()
+    // An own property shadows the prototype's method until lifted.
+    Object.defineProperty(handle, 'readStart', { value: () => 0, configurable: true, writable: true })
+    socket.setTimeout(0)
+  }
+
+  /** Lets readStart through again; the handle stays stopped. */
+  lift (): void {
+    delete (this.handle as unknown as Record<string, unknown>).readStart
+  }
+
+  /**
+   * The guard lifted, the timeout back, and the handle reading again if it
+   * was. Not judged by `handle.reading`: Node's own read paths set that flag
+   * while the guard kept their readStart() from running.
+   */
+  undo (): void {
+    this.lift()
+    const { socket, handle } = this
+    if (this.timeout !== undefined && this.timeout > 0) socket.setTimeout(this.timeout)
+    if (this.wasReading && internals(socket)._handle === handle && !socket.destroyed) {
+      handle.reading = true
+      handle.readStart()
+    }
   }
 }
 
@@ -222,14 +251,12 @@ class DetachedConnection implements Detached {
   readonly address: ConnectionAddress
   private state: 'detached' | 'released' | 'restored' = 'detached'
   private readonly drained: Buffer[]
-  private readonly wasReading: boolean
-  private readonly liftGuard: () => void
+  private readonly hold: ReadHold
   private readonly req: IncomingMessage
-  private readonly timeout: number | undefined
 
   constructor (init: {
     kind: HandoffKind, socket: net.Socket, fd: number, head: Buffer, upgradeHead: Buffer, drained: Buffer[],
-    keepAlive: boolean, wasReading: boolean, liftGuard: () => void, req: IncomingMessage, timeout: number | undefined
+    keepAlive: boolean, hold: ReadHold, req: IncomingMessage
   }) {
     this.kind = init.kind
     this.socket = init.socket
@@ -239,10 +266,8 @@ class DetachedConnection implements Detached {
     this.buffered = Buffer.concat([init.upgradeHead, ...init.drained])
     this.keepAlive = init.keepAlive
     this.address = addressOf(init.socket)
-    this.wasReading = init.wasReading
-    this.liftGuard = init.liftGuard
+    this.hold = init.hold
     this.req = init.req
-    this.timeout = init.timeout
   }
 
   get settled (): boolean { return this.state !== 'detached' }
@@ -283,21 +308,10 @@ class DetachedConnection implements Detached {
   restore (): void {
     if (this.state !== 'detached') return
     this.state = 'restored'
-    this.liftGuard()
-    if (this.timeout !== undefined && this.timeout > 0) this.socket.setTimeout(this.timeout)
-    const s = internals(this.socket)
-    // Put back, in front, what we took out of the stream's buffer.
+    // Put back, in front, what we took out of the stream's buffer, then read again.
     for (let i = this.drained.length - 1; i >= 0; i--) this.socket.unshift(this.drained[i])
-    const handle = s._handle
-    if (this.wasReading && handle !== null && !this.socket.destroyed && !handle.reading) {
-      handle.reading = true
-      handle.readStart()
-    }
+    this.hold.undo()
   }
-}
-
-function socketTimeout (socket: net.Socket): number | undefined {
-  return (socket as { timeout?: number }).timeout
 }
 
 /**
@@ -309,10 +323,8 @@ export function detachUpgrade (req: IncomingMessage, socket: net.Socket, upgrade
   options: { url?: string } = {}): Detached {
   checkHandoffable(req, socket)
   const handle = internals(socket)._handle as StreamHandle
-  const timeout = socketTimeout(socket)
   const drained = drainReadable(socket)
-  const { wasReading, lift } = stopReading(handle)
-  socket.setTimeout(0)
+  const hold = new ReadHold(socket, handle)
   return new DetachedConnection({
     kind: 'upgrade',
     socket,
@@ -321,10 +333,8 @@ export function detachUpgrade (req: IncomingMessage, socket: net.Socket, upgrade
     upgradeHead: Buffer.from(upgradeHead ?? Buffer.alloc(0)),
     drained,
     keepAlive: false,
-    wasReading,
-    liftGuard: lift,
-    req,
-    timeout
+    hold,
+    req
   })
 }
 
@@ -348,28 +358,22 @@ export async function detachRequest (req: IncomingMessage, res: ServerResponse,
     throw new ERR_HANDOFF_PIPELINED('an earlier response on this keep-alive connection is still being written')
   }
   const handle = s._handle as StreamHandle
-  const timeout = socketTimeout(socket)
   // Stop now: from here nothing new reaches the parser or the stream.
-  const guard = stopReading(handle)
-  socket.setTimeout(0)
+  const hold = new ReadHold(socket, handle)
   // The caller may be running inside the parser's execute() (a synchronous
   // handler): let it finish with the bytes it already has before judging.
   await new Promise<void>((resolve) => setImmediate(resolve))
   const refuse = (why: string): never => {
-    guard.lift()
-    if (timeout !== undefined && timeout > 0) socket.setTimeout(timeout)
-    if (guard.wasReading && internals(socket)._handle !== null && !socket.destroyed) {
-      handle.reading = true
-      handle.readStart()
-    }
+    hold.undo()
     throw new ERR_HANDOFF_PIPELINED(why)
   }
   if (socket.destroyed || s._handle === null) {
-    guard.lift()
+    hold.lift()
     throw new ERR_HANDOFF_SOCKET_GONE()
   }
   if (res.headersSent || res.writableEnded) {
-    guard.lift()
+    // The app answered meanwhile: its response goes on, on a socket that reads again.
+    hold.undo()
     throw new ERR_HANDOFF_RESPONSE_STARTED()
   }
   const parser = s.parser
@@ -393,9 +397,7 @@ export async function detachRequest (req: IncomingMessage, res: ServerResponse,
     upgradeHead: Buffer.alloc(0),
     drained,
     keepAlive: persistent(req, res),
-    wasReading: guard.wasReading,
-    liftGuard: guard.lift,
-    req,
-    timeout
+    hold,
+    req
   })
 }

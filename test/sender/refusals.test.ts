@@ -8,7 +8,7 @@ import net, { connect as netConnect } from 'node:net'
 import path from 'node:path'
 import { Sender, type HandoffResult, type UpgradeHandoffOptions } from '../../plugin/sender/index.js'
 import { checkFdLeaks } from '../helpers/fds.js'
-import { parseResponse, rawClient, startFaulty, stopChild, tmpDir, type Child } from './helpers.js'
+import { KeepAliveClient, parseResponse, rawClient, startFaulty, stopChild, tmpDir, type Child } from './helpers.js'
 
 async function setup (t: Test, handle: (sender: Sender, req: http.IncomingMessage, socket: net.Socket, head: Buffer) => Promise<HandoffResult[]>): Promise<{ port: number, sibling: Child, sender: Sender, results: Promise<HandoffResult[]> }> {
   const dir = tmpDir(t)
@@ -123,6 +123,45 @@ t.test('a connection that is not TCP (a server on a Unix socket): ERR_HANDOFF_NO
   t.match(results[0], { outcome: 'refused', fallback: 'unavailable', error: { code: 'ERR_HANDOFF_NOT_TCP' } })
   t.match(results[0].error?.message, /unix stream socket/)
   t.equal(sibling.seen('handoff').length, 0, 'nothing reached the receiver')
+  await sender.close()
+  server.closeAllConnections()
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  await sibling.event('peerClose')
+  await stopChild(t, sibling, 'exit')
+})
+
+t.test('a connection paused and resumed while its handoff is in flight reads again after a REJECT: the next request on it is served', async (t) => {
+  checkFdLeaks(t)
+  const sockPath = path.join(tmpDir(t), 'r.sock')
+  const sibling = await startFaulty(t, { path: sockPath })
+  // The receiver answers REJECT "expired" once the deadline has passed: time for the app to touch the socket.
+  await sibling.request('mode', { mode: 'expire' })
+  const sender = new Sender({ targets: { chat: { path: sockPath, timeout: 300 } } })
+  const results: HandoffResult[] = []
+  let inFlight: net.Socket | null = null
+  const server = http.createServer((req, res) => {
+    if (req.url !== '/stream') {
+      res.end('plain')
+      return
+    }
+    inFlight = req.socket
+    void sender.handoffRequest(req, res, { target: 'chat', fallback: () => { res.end('local') } }).then((r) => results.push(r))
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  await sibling.event('peer')
+  await sender.ready('chat')
+  const client = new KeepAliveClient((server.address() as { port: number }).port)
+  const first = client.get('/stream')
+  await sibling.event('handoff')
+  // Detached and sent. The app pauses and resumes the socket meanwhile:
+  // Node's HTTP server marks the handle as reading, though nothing reads.
+  const socket = inFlight as unknown as net.Socket
+  socket.pause()
+  socket.resume()
+  t.match(await first, { status: 200, body: 'local' }, 'rejected: the local fallback answered')
+  t.match(results, [{ handedOff: false, outcome: 'rejected', fallback: 'local' }])
+  t.match(await client.get('/next'), { status: 200, body: 'plain' }, 'the connection reads again: the next request is served')
+  await client.close()
   await sender.close()
   server.closeAllConnections()
   await new Promise<void>((resolve) => server.close(() => resolve()))
