@@ -228,9 +228,10 @@ const handoffPlugin: FastifyPluginCallback<FastifyHandoffOptions> = (fastify, op
         log: request.log as unknown as SenderLogger,
         ...(local ? { fallback: () => {} } : {})
       })
-      // Handed off, answered with 503, or closed in doubt: the handler must
-      // not run. With the 'local' fallback it does: it serves the upgrade here.
-      if (local && !result.handedOff && result.outcome !== 'doubt') return
+      // Handed off, answered with 503, closed in doubt, or already on its way
+      // in another handoff: the handler must not run. When the sender ran the
+      // 'local' fallback it does: it serves the upgrade here.
+      if (result.fallback === 'local') return
       if (!reply.sent) reply.hijack()
     }
     const existing = route.preHandler

@@ -115,7 +115,9 @@ export function expressHandoff (options: ExpressHandoffOptions): ExpressHandoff 
       ...(log === undefined ? {} : { log }),
       ...(local ? { fallback: () => {} } : {})
     }).then((result) => {
-      if (local && !result.handedOff && result.outcome !== 'doubt') next()
+      // Only when the sender ran the local fallback (not for doubt, nor for a
+      // connection already on its way in another handoff).
+      if (result.fallback === 'local') next()
     })
   }
 
