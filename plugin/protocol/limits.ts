@@ -40,3 +40,6 @@ export const MAX_NAME_LENGTH = 255
 export const DEFAULT_HELLO_TIMEOUT_MS = 5000
 /** Recommended: how long a sender waits for ACCEPT/REJECT before giving a handoff up. */
 export const DEFAULT_VERDICT_TIMEOUT_MS = 5000
+
+/** Not the protocol's: the longest delay Node's timers honour (2^31 − 1 ms); a longer one fires after 1 ms. */
+export const MAX_TIMEOUT_MS = 2 ** 31 - 1

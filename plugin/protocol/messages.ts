@@ -175,6 +175,11 @@ export function codePointLength (value: string): number {
   return n
 }
 
+/** A HELLO name or a target: a string of 1 to MAX_NAME_LENGTH code points. */
+export function isProtocolName (value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0 && (value.length <= MAX_NAME_LENGTH || codePointLength(value) <= MAX_NAME_LENGTH)
+}
+
 function getString (obj: JsonObject, key: string, fail: Fail, maxLength = Infinity, minLength = 0): string {
   const value = obj[key]
   if (typeof value !== 'string') return fail(`"${key}" must be a string`)

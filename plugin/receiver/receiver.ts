@@ -9,7 +9,7 @@ import { Channel } from '../channel.js'
 import { binding, type PeerCredentials } from '../native.js'
 import { listenUnix, type UnixAddress, type UnixListener } from '../unix.js'
 import {
-  DEFAULT_HELLO_TIMEOUT_MS, MAX_NAME_LENGTH, codePointLength, encodeError, protocolFramer,
+  DEFAULT_HELLO_TIMEOUT_MS, MAX_NAME_LENGTH, MAX_TIMEOUT_MS, encodeError, isProtocolName, protocolFramer,
   type HandoffRequest, type Status
 } from '../protocol/index.js'
 import { ERR_HANDOFF_PEER_REFUSED, ERR_HANDOFF_RECEIVER_OPTION } from '../errors.js'
@@ -108,15 +108,14 @@ function validate (options: ReceiverOptions): { address: UnixAddress, max: numbe
     throw new ERR_HANDOFF_RECEIVER_OPTION('maxConnections', 'expected a non-negative integer')
   }
   const timeout = options.helloTimeout
-  if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout > 0))) {
-    throw new ERR_HANDOFF_RECEIVER_OPTION('helloTimeout', 'expected a positive number of milliseconds')
+  if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout > 0) || timeout > MAX_TIMEOUT_MS)) {
+    throw new ERR_HANDOFF_RECEIVER_OPTION('helloTimeout', `expected a positive number of milliseconds, at most ${MAX_TIMEOUT_MS}`)
   }
   if (options.targets !== undefined &&
       (!Array.isArray(options.targets) || !options.targets.every((t) => typeof t === 'string' && t.length > 0))) {
     throw new ERR_HANDOFF_RECEIVER_OPTION('targets', 'expected an array of non-empty strings')
   }
-  if (options.name !== undefined && (typeof options.name !== 'string' || options.name.length === 0 ||
-      codePointLength(options.name) > MAX_NAME_LENGTH)) {
+  if (options.name !== undefined && !isProtocolName(options.name)) {
     throw new ERR_HANDOFF_RECEIVER_OPTION('name', `expected a string of 1 to ${MAX_NAME_LENGTH} characters`)
   }
   return { address: path !== undefined ? path : { abstract: abstract as string }, max: max ?? null }

@@ -13,7 +13,7 @@ import { detachRequest, detachUpgrade, type Detached } from './detach.js'
 import { respondUnavailable, writeUnavailable } from './fallback.js'
 import { Target, resolveTargetOptions, type BalancePolicy, type TargetHealth, type TargetOptions } from './target.js'
 import type { Verdict } from './link.js'
-import type { HandoffMeta } from '../protocol/index.js'
+import { MAX_NAME_LENGTH, isProtocolName, type HandoffMeta } from '../protocol/index.js'
 
 /** pino-compatible: what request.log and fastify.log offer. */
 export interface SenderLogger {
@@ -114,6 +114,10 @@ export class Sender {
       throw new ERR_HANDOFF_SENDER_OPTION('targets', 'expected an object of named targets')
     }
     this.log = options.log ?? silent
+    if (options.name !== undefined && !isProtocolName(options.name)) {
+      // It goes in every HELLO: refused here, not as an error inside a reconnect loop.
+      throw new ERR_HANDOFF_SENDER_OPTION('name', `expected a string of 1 to ${MAX_NAME_LENGTH} characters`)
+    }
     const defaults = {
       ...(options.timeout === undefined ? {} : { timeout: options.timeout }),
       ...(options.grace === undefined ? {} : { grace: options.grace }),
@@ -177,7 +181,12 @@ export class Sender {
       detached.restore()
       return { handedOff: false, outcome: 'closed', target: name, error: new ERR_HANDOFF_SENDER_CLOSED() }
     }
-    const target = this.target(name)
+    const target = this.targets.get(name)
+    if (target === undefined) {
+      // Detached already: give it back before saying why.
+      detached.restore()
+      throw new ERR_HANDOFF_UNKNOWN_TARGET(name)
+    }
     this.busy.add(detached.socket)
     const { address } = detached
     // One literal with every key (one object shape), not spreads: once per handoff.

@@ -4,7 +4,7 @@
 // a frame that never arrived, a channel that ended) is offered to the next
 // receiver of the pool before anyone falls back.
 import type { UnixAddress } from '../unix.js'
-import type { HandoffRequest } from '../protocol/index.js'
+import { MAX_NAME_LENGTH, MAX_TIMEOUT_MS, isProtocolName, type HandoffRequest } from '../protocol/index.js'
 import { ERR_HANDOFF_SENDER_OPTION, ERR_HANDOFF_UNAVAILABLE } from '../errors.js'
 import { Link, type LinkHealth, type LinkOptions, type Verdict } from './link.js'
 
@@ -59,12 +59,18 @@ export interface ResolvedTargetOptions {
   link: Omit<LinkOptions, 'address'>
 }
 
-function positive (name: string, value: unknown, fallback: number, allowZero = false): number {
+function positive (name: string, value: unknown, fallback: number, allowZero = false, max = Number.MAX_VALUE): number {
   if (value === undefined) return fallback
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (!allowZero && value === 0)) {
-    throw new ERR_HANDOFF_SENDER_OPTION(name, `expected a ${allowZero ? 'non-negative' : 'positive'} number, got ${String(value)}`)
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (!allowZero && value === 0) || value > max) {
+    throw new ERR_HANDOFF_SENDER_OPTION(name,
+      `expected a ${allowZero ? 'non-negative' : 'positive'} number${max < Number.MAX_VALUE ? ` of at most ${max}` : ''}, got ${String(value)}`)
   }
   return value
+}
+
+/** Milliseconds that a timer waits: beyond MAX_TIMEOUT_MS Node would fire it after 1 ms. */
+function duration (name: string, value: unknown, fallback: number, allowZero = false): number {
+  return positive(name, value, fallback, allowZero, MAX_TIMEOUT_MS)
 }
 
 function isAddress (value: unknown): value is UnixAddress {
@@ -88,21 +94,21 @@ export function resolveTargetOptions (name: string, options: TargetOptions | Uni
     throw new ERR_HANDOFF_SENDER_OPTION(`targets.${name}.balance`, 'expected "round-robin" or "least-connections"')
   }
   const receiverTarget = o.receiverTarget ?? defaults.receiverTarget ?? name
-  if (receiverTarget !== false && (typeof receiverTarget !== 'string' || receiverTarget.length === 0 || receiverTarget.length > 255)) {
-    throw new ERR_HANDOFF_SENDER_OPTION(`targets.${name}.receiverTarget`, 'expected a string of 1 to 255 characters, or false')
+  if (receiverTarget !== false && !isProtocolName(receiverTarget)) {
+    throw new ERR_HANDOFF_SENDER_OPTION(`targets.${name}.receiverTarget`, `expected a string of 1 to ${MAX_NAME_LENGTH} characters, or false`)
   }
   const reconnect = o.reconnect ?? defaults.reconnect
   return {
     addresses,
     balance,
-    timeout: positive(`targets.${name}.timeout`, o.timeout, positive('timeout', defaults.timeout, 5000)),
-    grace: positive(`targets.${name}.grace`, o.grace, positive('grace', defaults.grace, 1000, true), true),
+    timeout: duration(`targets.${name}.timeout`, o.timeout, duration('timeout', defaults.timeout, 5000)),
+    grace: duration(`targets.${name}.grace`, o.grace, duration('grace', defaults.grace, 1000, true), true),
     retryAfter: positive(`targets.${name}.retryAfter`, o.retryAfter, positive('retryAfter', defaults.retryAfter, 5, true), true),
     receiverTarget: receiverTarget === false ? undefined : receiverTarget,
-    connectWait: positive(`targets.${name}.connectWait`, o.connectWait, positive('connectWait', defaults.connectWait, 1000, true), true),
+    connectWait: duration(`targets.${name}.connectWait`, o.connectWait, duration('connectWait', defaults.connectWait, 1000, true), true),
     link: {
       ...(defaults.name === undefined ? {} : { name: defaults.name }),
-      helloTimeout: positive(`targets.${name}.helloTimeout`, o.helloTimeout, positive('helloTimeout', defaults.helloTimeout, 5000)),
+      helloTimeout: duration(`targets.${name}.helloTimeout`, o.helloTimeout, duration('helloTimeout', defaults.helloTimeout, 5000)),
       ...(reconnect === undefined ? {} : { reconnect })
     }
   }

@@ -67,7 +67,10 @@ t.test('options are checked', async (t) => {
     ['maxConnections', { path: path.join(dir, 'a'), maxConnections: -1 }],
     ['allow', { path: path.join(dir, 'a'), allow: {} }],
     ['allow.uids', { path: path.join(dir, 'a'), allow: { uids: ['root'] } }],
-    ['server', { path: path.join(dir, 'a'), server: {} }]
+    ['server', { path: path.join(dir, 'a'), server: {} }],
+    ['helloTimeout Infinity (Node would fire it after 1 ms)', { path: path.join(dir, 'a'), helloTimeout: Infinity }],
+    ['helloTimeout beyond 2^31 - 1 ms', { path: path.join(dir, 'a'), helloTimeout: 2 ** 31 }],
+    ['name of 256 code points', { path: path.join(dir, 'a'), name: '🦊'.repeat(256) }]
   ]
   for (const [what, options] of bad) {
     await t.rejects(createReceiver(options), { code: 'ERR_HANDOFF_RECEIVER_OPTION' }, what)
