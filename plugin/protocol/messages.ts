@@ -2,7 +2,7 @@
 // type of PROTOCOL.md. Pure: no I/O. Decoders validate strictly and throw the
 // typed errors of ./errors.ts; an encoder refuses what a decoder would refuse.
 import {
-  FrameType, FRAME_TYPE_NAMES, PROTOCOL_NAME, PROTOCOL_VERSION, encodeFrame, decodeFrame, checkDescriptors,
+  FrameType, FRAME_TYPE_NAMES, PROTOCOL_NAME, PROTOCOL_VERSION, SENT_BY, encodeFrame, decodeFrame, checkDescriptors,
   allocFrame, checkHandoffFrame,
   type FrameHeader
 } from './frame.js'
@@ -323,6 +323,20 @@ export function encodeHello (init: HelloInit): Buffer {
 
 export function decodeHello (body: Buffer): Hello {
   return validateHello(decodeControl(FrameType.Hello, body), controlFail(FrameType.Hello))
+}
+
+/**
+ * Why a frame of `type` may not reach a `receivedBy` peer now (§5: HELLO
+ * first, and once; §3: which side sends which type), or null if it may. It
+ * needs only the header's type: a frame out of place is ERROR
+ * "unexpected-frame" whatever its body holds, so check before decoding it.
+ */
+export function outOfPlace (type: FrameType, receivedBy: Role, helloDone: boolean): string | null {
+  if (!helloDone) return type === FrameType.Hello ? null : `the first frame must be HELLO, got ${FRAME_TYPE_NAMES[type]}`
+  if (type === FrameType.Hello || SENT_BY[type] === receivedBy) {
+    return `unexpected ${FRAME_TYPE_NAMES[type]} frame from a ${receivedBy === 'sender' ? 'receiver' : 'sender'}`
+  }
+  return null
 }
 
 /**

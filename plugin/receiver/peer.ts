@@ -6,8 +6,8 @@ import { EventEmitter } from 'node:events'
 import { Channel, closeFds } from '../channel.js'
 import type { PeerCredentials } from '../native.js'
 import {
-  FrameType, FRAME_TYPE_NAMES, HEADER_SIZE, PROTOCOL_VERSION, protocolFramer,
-  decodeHeader, decodeMessage, negotiateHello, checkDescriptors, isProtocolError,
+  FrameType, HEADER_SIZE, PROTOCOL_VERSION, protocolFramer,
+  decodeHeader, decodeMessage, negotiateHello, outOfPlace, checkDescriptors, isProtocolError,
   encodeHello, encodeAccept, encodeReject, encodeStatus, encodeGoodbye, encodeError,
   type Accept, type ErrorReason, type GoodbyeReason, type HandoffRequest, type Hello, type Message,
   type RejectReason, type Status
@@ -200,6 +200,13 @@ export class Peer extends EventEmitter<PeerEvents> {
       closeFds(fds)
       return
     }
+    // The channel's framer has checked the header: byte 3 is a valid type.
+    const misplaced = outOfPlace(frame[3] as FrameType, 'receiver', this.state === 'ready')
+    if (misplaced !== null) {
+      closeFds(fds)
+      this.fail('unexpected-frame', new Error(misplaced))
+      return
+    }
     let message: Message
     try {
       message = decodeMessage(frame, { fds: fds.length })
@@ -235,18 +242,14 @@ export class Peer extends EventEmitter<PeerEvents> {
         this.destroy()
         return
       default:
-        // A second HELLO, or a type only a receiver sends.
+        // A second HELLO, or a type only a receiver sends: refused by outOfPlace() before decoding.
         closeFds(fds)
-        this.fail('unexpected-frame', new Error(`unexpected ${FRAME_TYPE_NAMES[message.type]} frame from a sender`))
     }
   }
 
   private onHello (message: Message, fds: number[]): void {
     closeFds(fds)
-    if (message.type !== FrameType.Hello) {
-      this.fail('unexpected-frame', new Error(`the first frame must be HELLO, got ${FRAME_TYPE_NAMES[message.type]}`))
-      return
-    }
+    if (message.type !== FrameType.Hello) return // refused by outOfPlace() before decoding
     try {
       negotiateHello({ role: 'receiver', version: PROTOCOL_VERSION, minVersion: PROTOCOL_VERSION }, message.body)
     } catch (err) {
@@ -287,12 +290,10 @@ export class Peer extends EventEmitter<PeerEvents> {
       this.fail(isProtocolError(headerErr) ? headerErr.reason as ErrorReason : 'bad-frame', headerErr as Error)
       return
     }
-    if (header.type !== FrameType.Handoff) {
+    // Anything but a HANDOFF in its place is processed as if no descriptor had
+    // come (onFrame refuses what is out of place).
+    if (header.type !== FrameType.Handoff || outOfPlace(header.type, 'receiver', this.state === 'ready') !== null) {
       this.onFrame(frame, [])
-      return
-    }
-    if (this.state !== 'ready') {
-      this.fail('unexpected-frame', new Error('the first frame must be HELLO, got HANDOFF'))
       return
     }
     const truncated = code === 'ERR_HANDOFF_FDS_TRUNCATED'

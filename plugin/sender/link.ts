@@ -6,8 +6,8 @@ import { EventEmitter } from 'node:events'
 import { Channel, closeFds } from '../channel.js'
 import { connectUnix, describeAddress, type UnixAddress } from '../unix.js'
 import {
-  DEFAULT_HELLO_TIMEOUT_MS, FrameType, FRAME_TYPE_NAMES, PROTOCOL_VERSION, protocolFramer,
-  decodeMessage, encodeError, encodeGoodbye, encodeHandoff, encodeHello, isProtocolError, negotiateHello,
+  DEFAULT_HELLO_TIMEOUT_MS, FrameType, PROTOCOL_VERSION, protocolFramer,
+  decodeMessage, encodeError, encodeGoodbye, encodeHandoff, encodeHello, isProtocolError, negotiateHello, outOfPlace,
   type ErrorReason, type HandoffMeta, type HandoffRequest, type Message
 } from '../protocol/index.js'
 import {
@@ -418,6 +418,12 @@ export class Link extends EventEmitter<LinkEvents> {
     }
     // No frame to a sender carries descriptors (§9): close any that came.
     if (fds.length > 0) closeFds(fds)
+    // The channel's framer has checked the header: byte 3 is a valid type.
+    const misplaced = outOfPlace(frame[3] as FrameType, 'sender', this.stateValue !== 'connecting')
+    if (misplaced !== null) {
+      this.fatal(channel, 'unexpected-frame', new Error(misplaced))
+      return
+    }
     let message: Message
     try {
       message = decodeMessage(frame)
@@ -472,15 +478,12 @@ export class Link extends EventEmitter<LinkEvents> {
         this.scheduleReconnect()
         return
       default:
-        this.fatal(channel, 'unexpected-frame', new Error(`unexpected ${FRAME_TYPE_NAMES[message.type]} frame from a receiver`))
+        // HELLO again, or HANDOFF: refused by outOfPlace() before decoding.
     }
   }
 
   private onHello (channel: Channel, message: Message): void {
-    if (message.type !== FrameType.Hello) {
-      this.fatal(channel, 'unexpected-frame', new Error(`the first frame must be HELLO, got ${FRAME_TYPE_NAMES[message.type]}`))
-      return
-    }
+    if (message.type !== FrameType.Hello) return // refused by outOfPlace() before decoding
     try {
       negotiateHello({ role: 'sender', version: PROTOCOL_VERSION, minVersion: PROTOCOL_VERSION }, message.body)
     } catch (err) {

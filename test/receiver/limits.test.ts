@@ -196,6 +196,15 @@ t.test('protocol violations drop only that peer; the receiver keeps serving', as
   binding.closeFd(x)
   binding.closeFd(y)
 
+  // Its body does not matter: out of place is ERROR "unexpected-frame", never a REJECT reason.
+  const earlyGarbled = await TestPeer.connect(sockPath, false)
+  const [p, q] = binding.socketpair()
+  const garbledBody = Buffer.concat([Buffer.from([0, 0, 0, 3]), Buffer.from('{x}'), Buffer.alloc(8)])
+  await earlyGarbled.channel.send(protocol.encodeFrame(FrameType.Handoff, 1, garbledBody, 1), [p])
+  t.equal(await errorOf(earlyGarbled), 'unexpected-frame', 'a HANDOFF with unreadable metadata before HELLO')
+  binding.closeFd(p)
+  binding.closeFd(q)
+
   const twin = await TestPeer.connect(sockPath, { role: 'receiver' })
   t.equal(await errorOf(twin), 'role-mismatch', 'two receivers')
 
