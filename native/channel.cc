@@ -107,6 +107,10 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
     read_buffer_.resize(kReadBufferSize);
     control_.resize(kControlSize * (kRecvmmsg ? kMaxReadsPerEvent : 1));
     watcher_ = std::make_unique<ChannelWatcher>(env, fd, this);
+    if (watcher_->init_error() != 0) {
+      SystemError(env, -watcher_->init_error(), "uv_poll_init").ThrowAsJavaScriptException();
+      return;
+    }
     // An open channel keeps its JS object alive, like a net.Socket's handle.
     Napi::ObjectWrap<NativeChannel>::Ref();
     UpdatePoll();
@@ -299,7 +303,12 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
     if (msg->msg_controllen > 0) {
       for (struct cmsghdr* c = CMSG_FIRSTHDR(msg); c != nullptr; c = CMSG_NXTHDR(msg, c)) {
         if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+        // Never past the control data the kernel filled in (a truncated
+        // header may claim more than it holds).
+        const char* end = static_cast<const char*>(msg->msg_control) + msg->msg_controllen;
+        size_t room = static_cast<size_t>(end - reinterpret_cast<const char*>(CMSG_DATA(c))) / sizeof(int);
         size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        if (count > room) count = room;
         const int* p = reinterpret_cast<const int*>(CMSG_DATA(c));
         for (size_t i = 0; i < count; i++) {
           int fd;
@@ -470,15 +479,7 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
         Napi::RangeError::New(env, "at most 253 descriptors per message").ThrowAsJavaScriptException();
         return env.Undefined();
       }
-      for (uint32_t i = 0; i < arr.Length(); i++) {
-        Napi::Value v = arr.Get(i);
-        // As<Number>() does not check: a non-number would read as fd 0 and go out.
-        if (!v.IsNumber()) {
-          Napi::TypeError::New(env, "descriptors must be numbers").ThrowAsJavaScriptException();
-          return env.Undefined();
-        }
-        m.fds.push_back(v.As<Napi::Number>().Int32Value());
-      }
+      if (!ReadFds(env, arr, &m.fds)) return env.Undefined();
     }
     int err = 0;
     size_t done = 0;
@@ -520,6 +521,21 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
       return env.Undefined();
     }
     return Napi::Number::New(env, static_cast<double>(done));
+  }
+
+  // The descriptors of a JS array. A non-number throws a TypeError (As<Number>()
+  // does not check: it would read as fd 0, which would then be sent, or closed).
+  bool ReadFds(Napi::Env env, const Napi::Array& arr, std::vector<int>* out) {
+    uint32_t length = arr.Length();
+    for (uint32_t i = 0; i < length; i++) {
+      Napi::Value v = arr.Get(i);
+      if (!v.IsNumber()) {
+        Napi::TypeError::New(env, "descriptors must be numbers").ThrowAsJavaScriptException();
+        return false;
+      }
+      out->push_back(v.As<Napi::Number>().Int32Value());
+    }
+    return true;
   }
 
   Napi::Value ThrowDeadDescriptor(Napi::Env env, int sys_errno) {
@@ -577,10 +593,7 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
   // environment goes away first; close() forgets them (JS closes them then).
   Napi::Value Hold(const Napi::CallbackInfo& info) {
     held_.clear();
-    if (info.Length() > 0 && info[0].IsArray()) {
-      Napi::Array arr = info[0].As<Napi::Array>();
-      for (uint32_t i = 0; i < arr.Length(); i++) held_.push_back(arr.Get(i).As<Napi::Number>().Int32Value());
-    }
+    if (info.Length() > 0 && info[0].IsArray()) ReadFds(info.Env(), info[0].As<Napi::Array>(), &held_);
     return info.Env().Undefined();
   }
 

@@ -77,6 +77,10 @@ class NativeListener : public Napi::ObjectWrap<NativeListener> {
     async_context_ = std::make_unique<Napi::AsyncContext>(env, "HandoffListener", info.This().As<Napi::Object>());
     int fd = info[0].As<Napi::Number>().Int32Value();
     watcher_ = std::make_unique<ListenerWatcher>(env, fd, this);
+    if (watcher_->init_error() != 0) {
+      SystemError(env, -watcher_->init_error(), "uv_poll_init").ThrowAsJavaScriptException();
+      return;
+    }
     Napi::ObjectWrap<NativeListener>::Ref();
     int r = watcher_->Poll(UV_READABLE);
     if (r < 0) SystemError(env, -r, "uv_poll_start").ThrowAsJavaScriptException();
@@ -106,10 +110,12 @@ class NativeListener : public Napi::ObjectWrap<NativeListener> {
         if (errno == EINTR || errno == ECONNABORTED) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) return;
         // EMFILE and friends: stop accepting (a level-triggered poll would
-        // spin) and let JS resume when it has room.
+        // spin) and let JS resume when it has room. (errno first: stopping
+        // the poll may make syscalls of its own.)
+        int err = errno;
         paused_ = true;
         watcher_->Poll(0);
-        ReportError(errno, "accept");
+        ReportError(err, "accept");
         return;
       }
       SetNoSigpipe(c);

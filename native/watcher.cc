@@ -26,7 +26,15 @@ Watcher::Watcher(Napi::Env env, int fd) : handle_(new Handle()), fd_(fd) {
   handle_->cleanup = nullptr;
   handle_->done = nullptr;
   handle_->tearing_down = false;
-  uv_poll_init(loop, &handle_->poll, fd);
+  init_error_ = uv_poll_init(loop, &handle_->poll, fd);
+  if (init_error_ != 0) {
+    // Not a handle libuv knows (the fd is already watched on this loop, or
+    // not pollable): nothing to close through libuv, and the fd stays the
+    // caller's. The watcher is born closed.
+    delete handle_;
+    handle_ = nullptr;
+    return;
+  }
   handle_->poll.data = handle_;
   napi_add_async_cleanup_hook(env, OnEnvCleanup, handle_, &handle_->cleanup);
 }
@@ -62,7 +70,11 @@ void Watcher::Close(napi_value done) {
 
 void Watcher::OnPollCallback(uv_poll_t* poll, int status, int events) {
   Handle* h = static_cast<Handle*>(poll->data);
-  if (h->owner != nullptr) h->owner->OnPoll(status, events);
+  if (h->owner == nullptr) return;
+  // On an error libuv has stopped the handle itself: forget the mask, or the
+  // next Poll() with the same events would think it is still polling.
+  if (status < 0) h->owner->events_ = 0;
+  h->owner->OnPoll(status, events);
 }
 
 void Watcher::OnCloseCallback(uv_handle_t* handle) {

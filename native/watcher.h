@@ -29,6 +29,9 @@ class Watcher {
   // `done` (a JS function, optional) is called right after that.
   void Close(napi_value done = nullptr);
   bool closed() const { return handle_ == nullptr; }
+  // The libuv error of uv_poll_init, or 0: on an error the watcher is closed
+  // from the start and the fd was left alone.
+  int init_error() const { return init_error_; }
   int fd() const { return fd_; }
   // True once the environment is being torn down: no more calls into JS.
   bool tearing_down() const { return tearing_down_; }
@@ -47,6 +50,7 @@ class Watcher {
   Handle* handle_;
   int fd_;
   int events_ = 0;
+  int init_error_ = 0;
   bool tearing_down_ = false;
 };
 

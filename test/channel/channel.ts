@@ -153,6 +153,18 @@ t.test('send(): a dead descriptor behind queued frames fails alone too', async (
   await closeAll(sender, peer)
 })
 
+t.test('a descriptor another channel already watches is refused (EEXIST from uv_poll_init); the first channel goes on', async (t) => {
+  checkFdLeaks(t)
+  const [a, b] = Channel.pair(framer)
+  const received = frameQueue(b)
+  const twice = (() => { try { return new Channel(a.fd, framer) } catch (err) { return err } })()
+  systemError(t, twice, 'EEXIST', 'uv_poll_init')
+  const frame = encodeTestFrame('still here')
+  await a.send(frame)
+  t.same((await received.next()).frame, frame, 'the first channel still carries frames')
+  await closeAll(a, b)
+})
+
 t.test('close() rejects what is still queued; a vanished peer is a typed fatal error', async (t) => {
   checkFdLeaks(t)
   const [a, b] = binding.socketpair()
