@@ -228,6 +228,11 @@ export class Channel extends EventEmitter<ChannelEvents> {
         let parsed: { frameSize: number, fdCount: number }
         try {
           parsed = framer.parse(this.peek(framer.headerSize))
+          // A Framer is pluggable: a size that is no size would loop here forever.
+          if (!Number.isInteger(parsed.frameSize) || parsed.frameSize < framer.headerSize) {
+            throw Object.assign(new Error(`the framer gave a frame size of ${String(parsed.frameSize)}, less than its header`),
+              { code: 'ERR_HANDOFF_BAD_FRAME' })
+          }
           if (parsed.frameSize > framer.maxFrameSize) {
             throw Object.assign(new Error(`frame of ${parsed.frameSize} bytes exceeds the limit of ${framer.maxFrameSize}`),
               { code: 'ERR_HANDOFF_FRAME_TOO_LARGE' })

@@ -201,6 +201,19 @@ t.test('a header declaring more than maxFrameSize is fatal: ERR_HANDOFF_FRAME_TO
   await closeAll(strict[0])
 })
 
+t.test('a Framer that gives a size smaller than its header is fatal: ERR_HANDOFF_BAD_FRAME, not an endless loop', async (t) => {
+  checkFdLeaks(t)
+  const broken = { headerSize: 4, maxFrameSize: 1024, parse: () => ({ frameSize: 0, fdCount: 0 }) }
+  const [a, b] = Channel.pair(broken)
+  const errored = once(b, 'error')
+  await a.send(Buffer.from('abcd'))
+  const [err] = await errored as [any]
+  t.equal(err.code, 'ERR_HANDOFF_BAD_FRAME')
+  t.ok(b.closed, 'the channel closed itself')
+  await once(b, 'close')
+  await closeAll(a)
+})
+
 t.test('system errors from the binding have code, errno and syscall', async (t) => {
   checkFdLeaks(t)
   const file = fs.openSync('/dev/null', 'r')
