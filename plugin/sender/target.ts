@@ -215,7 +215,9 @@ export class Target {
             new Promise<void>((resolve) => { timer = setTimeout(resolve, remaining) })
           ])
           clearTimeout(timer)
-          if (this.pick(tried) !== null) continue
+          // Pick again (pick() moves the round-robin cursor: only once per
+          // handoff), or wait on for another one still connecting.
+          continue
         }
         if (last !== undefined) return { verdict: last, ...(lastReceiver === undefined ? {} : { receiver: lastReceiver }), tried: labels }
         const states = this.links.map((l) => `${l.label}: ${l.state}${l.health().lastError === undefined ? '' : ` (${String(l.health().lastError)})`}`)
