@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process'
 import path from 'node:path'
 import { checkFdLeaks } from '../helpers/fds.js'
 import {
-  FrameType, FRAME_TYPE_NAMES, REJECT_REASONS, ERROR_REASONS, DEFAULT_RETRYABLE, MAX_FRAME_SIZE, MAX_META_SIZE,
+  FrameType, FRAME_TYPE_NAMES, HEADER_SIZE, REJECT_REASONS, ERROR_REASONS, DEFAULT_RETRYABLE, MAX_FRAME_SIZE, MAX_META_SIZE,
   MAX_HEAD_SIZE, MAX_BUFFERED_SIZE, MAX_HANDOFF_FRAME_SIZE, MAX_CONTROL_BODY_SIZE, MAX_FDS_PER_FRAME, MIN_MAX_FRAME_SIZE,
   encodeHello, encodeHandoff, encodeAccept, encodeReject, encodeStatus, encodeGoodbye, encodeError, decodeMessage,
   protocolFramer, type Message
@@ -84,7 +84,8 @@ t.test('10.2: the HANDOFF example', async (t) => {
   t.equal(documented.readUInt32BE(16), 0x96, 'metaLength 150, as documented')
   t.equal(documented.readUInt32BE(20 + 150), 0x52, 'headLength 82, as documented')
   t.equal(documented.readUInt32BE(24 + 150 + 82), 4, 'bufferedLength 4, as documented')
-  t.equal(16 + 4 + 150 + 4 + 82 + 4 + 4, 264)
+  t.equal(HEADER_SIZE + 4 + documented.readUInt32BE(16) + 4 + documented.readUInt32BE(20 + 150) + 4 + documented.readUInt32BE(24 + 150 + 82),
+    documented.length, 'the sections add up to the whole documented frame (264 bytes)')
 })
 
 t.test('10.3: the ACCEPT and REJECT examples', async (t) => {
