@@ -142,11 +142,6 @@ function methodsOf (route: RouteOptions): string[] {
   return (Array.isArray(route.method) ? route.method : [route.method]).map((m) => String(m).toUpperCase())
 }
 
-function isUpgradeRequest (req: http.IncomingMessage): boolean {
-  const upgrade = req.headers.upgrade
-  return typeof upgrade === 'string' && upgrade.length > 0 && /\bupgrade\b/i.test(String(req.headers.connection ?? ''))
-}
-
 const handoffPlugin: FastifyPluginCallback<FastifyHandoffOptions> = (fastify, options, done) => {
   let sender: Sender
   const ownSender = options.sender === undefined

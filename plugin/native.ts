@@ -10,6 +10,18 @@ export interface FdInfo {
   listening?: boolean
 }
 
+/** A TCP stream socket (inet or inet6), by the kernel's word. */
+export function isTcpStream (info: FdInfo): boolean {
+  return info.kind === 'socket' && (info.family === 'inet' || info.family === 'inet6') && info.type === 'stream'
+}
+
+/** What a descriptor is, for an error message: "a file", "a unix stream socket", "… (listening)". */
+export function describeFd (info: FdInfo): string {
+  return info.kind !== 'socket'
+    ? `a ${info.kind}`
+    : `a ${String(info.family)} ${String(info.type)} socket${info.listening === true ? ' (listening)' : ''}`
+}
+
 export interface PeerCredentials {
   /** -1 where the kernel does not tell */
   pid: number

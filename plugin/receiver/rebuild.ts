@@ -2,7 +2,7 @@
 // byte stream exactly as the client sent it: the bytes the sender had already
 // read (request head + whatever followed) first, then what the kernel holds.
 import net from 'node:net'
-import { binding } from '../native.js'
+import { binding, describeFd, isTcpStream } from '../native.js'
 import { Refusal } from './refusal.js'
 
 /**
@@ -19,12 +19,8 @@ export function checkDescriptor (fd: number): void {
   } catch (err) {
     throw new Refusal('bad-descriptor', `the descriptor cannot be inspected: ${(err as Error).message}`, { cause: err })
   }
-  const what = info.kind !== 'socket'
-    ? `a ${info.kind}`
-    : `a ${String(info.family)} ${String(info.type)} socket${info.listening === true ? ' (listening)' : ''}`
-  if (info.kind !== 'socket' || (info.family !== 'inet' && info.family !== 'inet6') ||
-      info.type !== 'stream' || info.listening === true) {
-    throw new Refusal('bad-descriptor', `expected a connected TCP socket, got ${what}`)
+  if (!isTcpStream(info) || info.listening === true) {
+    throw new Refusal('bad-descriptor', `expected a connected TCP socket, got ${describeFd(info)}`)
   }
 }
 

@@ -15,7 +15,7 @@
 import { createRequire } from 'node:module'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type net from 'node:net'
-import { binding } from '../native.js'
+import { binding, describeFd, isTcpStream } from '../native.js'
 import {
   ERR_HANDOFF_HTTP2, ERR_HANDOFF_NOT_TCP, ERR_HANDOFF_PIPELINED, ERR_HANDOFF_REQUEST_BODY,
   ERR_HANDOFF_RESPONSE_STARTED, ERR_HANDOFF_SOCKET_GONE, ERR_HANDOFF_TLS
@@ -135,9 +135,7 @@ export function checkHandoffable (req: IncomingMessage, socket: net.Socket | nul
     } catch (err) {
       throw Object.assign(new ERR_HANDOFF_SOCKET_GONE(), { cause: err })
     }
-    if (info.kind !== 'socket' || (info.family !== 'inet' && info.family !== 'inet6') || info.type !== 'stream') {
-      throw new ERR_HANDOFF_NOT_TCP(info.kind === 'socket' ? `a ${String(info.family)} ${String(info.type)} socket` : `a ${info.kind}`)
-    }
+    if (!isTcpStream(info)) throw new ERR_HANDOFF_NOT_TCP(describeFd(info))
     throw new ERR_HANDOFF_SOCKET_GONE()
   }
   if (socket.readableEncoding !== null) {
@@ -330,7 +328,7 @@ export function detachUpgrade (req: IncomingMessage, socket: net.Socket, upgrade
     socket,
     fd: handle.fd,
     head: requestHead(req, options.url),
-    upgradeHead: Buffer.from(upgradeHead ?? Buffer.alloc(0)),
+    upgradeHead: upgradeHead ?? Buffer.alloc(0), // copied with the drained bytes into `buffered`
     drained,
     keepAlive: false,
     hold,
