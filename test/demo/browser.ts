@@ -8,10 +8,11 @@ import t from 'tap'
 import fs from 'node:fs'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { checkFdLeaks } from '../helpers/fds.js'
+import { prerequisite } from '../helpers/prereq.js'
 import { alive, exitsWith, node } from '../examples/helpers.js'
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
-const skip = fs.existsSync(CHROMIUM) ? false : `no chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`
+const skip = prerequisite(t, { name: `chromium at ${CHROMIUM}`, available: fs.existsSync(CHROMIUM), install: 'apt-get install chromium, or set CHROMIUM_PATH' })
 
 const text = async (page: Page, selector: string): Promise<string> => (await page.textContent(selector) ?? '').trim()
 const number = async (page: Page, selector: string): Promise<number> => Number(await text(page, selector))

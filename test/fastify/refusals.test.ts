@@ -9,27 +9,23 @@ import path from 'node:path'
 import Fastify from 'fastify'
 import { fastifyHandoff } from '../../plugin/fastify.js'
 import { checkFdLeaks } from '../helpers/fds.js'
+import { hasCommand, prerequisite } from '../helpers/prereq.js'
 import { WsClient, captureLogger, startSibling, stopChild, tmpDir } from '../sender/helpers.js'
 
-function selfSigned (t: Test): { key: Buffer, cert: Buffer } | null {
+function selfSigned (t: Test): { key: Buffer, cert: Buffer } {
   const dir = tmpDir(t)
-  try {
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-      '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=localhost'],
-    { stdio: 'ignore' })
-  } catch {
-    return null
-  }
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+    '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=localhost'],
+  { stdio: 'ignore' })
   return { key: fs.readFileSync(path.join(dir, 'key.pem')), cert: fs.readFileSync(path.join(dir, 'cert.pem')) }
 }
 
-t.test('TLS: the upgrade and the SSE request are refused (ERR_HANDOFF_TLS) and answered 503 over TLS', async (t) => {
+// The test certificate is made with openssl.
+const noOpenssl = prerequisite(t, { name: 'openssl', available: hasCommand('openssl', ['version']), install: 'apt-get install openssl' })
+
+t.test('TLS: the upgrade and the SSE request are refused (ERR_HANDOFF_TLS) and answered 503 over TLS', { skip: noOpenssl }, async (t) => {
   checkFdLeaks(t)
   const tls = selfSigned(t)
-  if (tls === null) {
-    t.skip('openssl is not available to make a test certificate')
-    return
-  }
   const dir = tmpDir(t)
   const sockPath = path.join(dir, 'chat.sock')
   const sibling = await startSibling(t, { path: sockPath })

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs'
 import { spawnSync } from 'node:child_process'
 import path from 'node:path'
 import { checkFdLeaks } from '../helpers/fds.js'
+import { prerequisite } from '../helpers/prereq.js'
 import {
   FrameType, FRAME_TYPE_NAMES, HEADER_SIZE, REJECT_REASONS, ERROR_REASONS, DEFAULT_RETRYABLE, MAX_FRAME_SIZE, MAX_META_SIZE,
   MAX_HEAD_SIZE, MAX_BUFFERED_SIZE, MAX_HANDOFF_FRAME_SIZE, MAX_CONTROL_BODY_SIZE, MAX_FDS_PER_FRAME, MIN_MAX_FRAME_SIZE,
@@ -185,7 +186,8 @@ function splitFrames (stream: Buffer): Buffer[] {
 }
 
 const probe = spawnSync('python3', ['-c', 'import socket, sys; socket.send_fds; sys.exit(0 if sys.version_info >= (3, 9) else 1)'])
-t.test('§11: the Python sketch talks to this codec', { skip: probe.status === 0 ? false : 'no python3 >= 3.9 with socket.send_fds' }, async (t) => {
+const noPython = prerequisite(t, { name: 'python3 >= 3.9 (socket.send_fds)', available: probe.status === 0, install: 'apt-get install python3' })
+t.test('§11: the Python sketch talks to this codec', { skip: noPython }, async (t) => {
   checkFdLeaks(t)
   const ours = [
     encodeAccept(5, { live: 2, max: null }),
