@@ -2,7 +2,7 @@
 // they pass and serve them (docs/receiver.md).
 export { createReceiver, Receiver, type ReceiverOptions, type ReceiverStats, type ReceiverEvents, type RejectEvent } from './receiver.js'
 export { handoffInfo, type HandoffInfo, type HandoffSender, type InfoSource } from './info.js'
-export type { Allowlist } from './credentials.js'
+export type { Allowlist } from '../credentials.js'
 export type { DeliveryServer, FastifyLike } from './deliver.js'
 export type { Logger } from './logger.js'
 export type { PeerIdentity } from './peer.js'

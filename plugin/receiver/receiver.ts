@@ -13,7 +13,7 @@ import {
   type HandoffRequest, type Status
 } from '../protocol/index.js'
 import { ERR_HANDOFF_PEER_REFUSED, ERR_HANDOFF_RECEIVER_OPTION } from '../errors.js'
-import { credentialPolicy, type Allowlist, type CredentialPolicy } from './credentials.js'
+import { credentialPolicy, type Allowlist, type CredentialPolicy } from '../credentials.js'
 import { checkServerCapacity, deliverToServer, resolveServer, socketOptionsOf, type DeliveryServer } from './deliver.js'
 import { attachInfo, type HandoffInfo } from './info.js'
 import { defaultLogger, type Logger } from './logger.js'
@@ -483,7 +483,7 @@ function refuseNonSocket (path: string): void {
  */
 export async function createReceiver (options: ReceiverOptions): Promise<Receiver> {
   const { address, max } = validate(options)
-  const policy = credentialPolicy(options.allow)
+  const policy = credentialPolicy(options.allow, 'allow', (name, reason) => new ERR_HANDOFF_RECEIVER_OPTION(name, reason))
   let server: http.Server | null = null
   if (options.server !== undefined) {
     const resolved = resolveServer(options.server)

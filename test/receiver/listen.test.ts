@@ -67,6 +67,7 @@ t.test('options are checked', async (t) => {
     ['maxConnections', { path: path.join(dir, 'a'), maxConnections: -1 }],
     ['allow', { path: path.join(dir, 'a'), allow: {} }],
     ['allow.uids', { path: path.join(dir, 'a'), allow: { uids: ['root'] } }],
+    ['allow null (not an object)', { path: path.join(dir, 'a'), allow: null }],
     ['server', { path: path.join(dir, 'a'), server: {} }],
     ['helloTimeout Infinity (Node would fire it after 1 ms)', { path: path.join(dir, 'a'), helloTimeout: Infinity }],
     ['helloTimeout beyond 2^31 - 1 ms', { path: path.join(dir, 'a'), helloTimeout: 2 ** 31 }],
