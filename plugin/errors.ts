@@ -79,6 +79,10 @@ export const ERR_HANDOFF_REJECTED = createError<[string, string, string]>(
   'ERR_HANDOFF_REJECTED', 'the receiver on %s rejected the handoff (%s): %s', 503)
 export const ERR_HANDOFF_VERDICT_TIMEOUT = createError<[string, number]>(
   'ERR_HANDOFF_VERDICT_TIMEOUT', 'no verdict from the receiver on %s within %d ms (deadline + grace)', 503)
+export const ERR_HANDOFF_UNTRUSTED_RECEIVER = createError<[string, number, number, number, string]>(
+  'ERR_HANDOFF_UNTRUSTED_RECEIVER',
+  'the receiver on %s runs as uid %d gid %d (pid %d), which this target does not allow (%s); its connection was closed before anything was sent',
+  503)
 export const ERR_HANDOFF_RECEIVER_LOST = createError<[string, string]>(
   'ERR_HANDOFF_RECEIVER_LOST', 'the channel to the receiver on %s ended before its verdict: %s', 503)
 export const ERR_HANDOFF_LATE_ACCEPT = createError<[string, number]>(

@@ -134,7 +134,12 @@ export class Sender {
     }
     for (const target of this.targets.values()) {
       for (const link of target.links) {
-        link.on('down', (err) => this.log.warn({ target: target.name, receiver: link.label, err }, 'handoff receiver unavailable'))
+        link.on('down', (err) => {
+          // An untrusted receiver is logged once, by 'untrusted', not on every reconnect that finds it.
+          if ((err as { code?: string }).code === 'ERR_HANDOFF_UNTRUSTED_RECEIVER') return
+          this.log.warn({ target: target.name, receiver: link.label, err }, 'handoff receiver unavailable')
+        })
+        link.on('untrusted', (err, peer) => this.log.warn({ target: target.name, receiver: link.label, peer, err }, err.message))
         link.on('ready', () => this.log.info({ target: target.name, receiver: link.label }, 'handoff receiver connected'))
         link.on('warning', (err) => this.log.warn({ target: target.name, receiver: link.label, err }, 'handoff receiver problem'))
         link.on('violation', (err) => this.log.error({ target: target.name, receiver: link.label, err }, 'handoff receiver broke the protocol'))

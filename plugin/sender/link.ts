@@ -1,9 +1,13 @@
 // One channel from this process to one receiver (PROTOCOL.md §5–§7, sender
 // side): connect, HELLO, many HANDOFFs in flight keyed by id, their verdicts,
 // the receiver's load reports, and reconnecting with backoff when the
-// receiver goes away (a restart, a crash, a GOODBYE).
+// receiver goes away (a restart, a crash, a GOODBYE). Before anything is
+// written, the kernel says who listens there: a receiver the target does not
+// trust is closed unwritten to.
 import { EventEmitter } from 'node:events'
 import { Channel, closeFds } from '../channel.js'
+import { credentialPolicy, type CredentialPolicy } from '../credentials.js'
+import { binding, type PeerCredentials } from '../native.js'
 import { connectUnix, describeAddress, type UnixAddress } from '../unix.js'
 import {
   DEFAULT_HELLO_TIMEOUT_MS, FrameType, PROTOCOL_VERSION, protocolFramer,
@@ -12,7 +16,8 @@ import {
 } from '../protocol/index.js'
 import {
   ERR_HANDOFF_CHANNEL_CLOSED, ERR_HANDOFF_HELLO_TIMEOUT, ERR_HANDOFF_LATE_ACCEPT, ERR_HANDOFF_RECEIVER_LOST,
-  ERR_HANDOFF_SENDER_CLOSED, ERR_HANDOFF_TOO_LARGE, ERR_HANDOFF_VERDICT_TIMEOUT
+  ERR_HANDOFF_SENDER_CLOSED, ERR_HANDOFF_SENDER_OPTION, ERR_HANDOFF_TOO_LARGE, ERR_HANDOFF_UNTRUSTED_RECEIVER,
+  ERR_HANDOFF_VERDICT_TIMEOUT
 } from '../errors.js'
 
 export type LinkState = 'idle' | 'connecting' | 'ready' | 'draining' | 'down' | 'closed'
@@ -57,6 +62,8 @@ export interface LinkHealth {
   receiver?: { name?: string, pid: number }
   connectedAt?: number
   lastError?: string
+  /** The `code` of lastError, when it has one (e.g. ERR_HANDOFF_UNTRUSTED_RECEIVER). */
+  lastErrorCode?: string
   /** Connection attempts that failed since the last success. */
   failures: number
 }
@@ -68,6 +75,8 @@ export interface LinkOptions {
   helloTimeout?: number
   /** Reconnect delays (ms): doubled from `min` after each failure, up to `max`. */
   reconnect?: { min?: number, max?: number }
+  /** Whose receiver to trust (the kernel's credentials of the listener); default: this process's uid only. */
+  policy?: CredentialPolicy
 }
 
 export interface SendOptions {
@@ -104,6 +113,12 @@ function stampMeta (meta: HandoffMeta, target: string | undefined, sentAt: numbe
 export interface LinkEvents {
   ready: []
   down: [err: Error]
+  /**
+   * The process listening at the address is not one the policy allows (its
+   * connection was closed unwritten to; 'down' follows). Once per process:
+   * reconnects that find the same one again only count in health().
+   */
+  untrusted: [err: Error, receiver: PeerCredentials]
   /** A problem worth logging that the link survives or recovers from. */
   warning: [err: Error]
   /** The receiver broke the protocol in a way that matters to a client (a late ACCEPT). */
@@ -130,6 +145,9 @@ export class Link extends EventEmitter<LinkEvents> {
   private readonly helloTimeout: number
   private readonly backoffMin: number
   private readonly backoffMax: number
+  private readonly policy: CredentialPolicy
+  /** The untrusted receiver last reported ('uid:gid:pid'), until a trusted one says HELLO. */
+  private untrustedKey: string | undefined
   private channel: Channel | null = null
   private stateValue: LinkState = 'idle'
   private readonly pending = new Map<number, Pending>()
@@ -154,6 +172,7 @@ export class Link extends EventEmitter<LinkEvents> {
     this.helloTimeout = options.helloTimeout ?? DEFAULT_HELLO_TIMEOUT_MS
     this.backoffMin = options.reconnect?.min ?? 50
     this.backoffMax = Math.max(this.backoffMin, options.reconnect?.max ?? 5000)
+    this.policy = options.policy ?? credentialPolicy(undefined, 'allow', (name, reason) => new ERR_HANDOFF_SENDER_OPTION(name, reason))
   }
 
   get state (): LinkState { return this.stateValue }
@@ -179,7 +198,11 @@ export class Link extends EventEmitter<LinkEvents> {
     }
     if (this.receiverHello !== undefined) h.receiver = { ...this.receiverHello }
     if (this.connectedAt !== undefined) h.connectedAt = this.connectedAt
-    if (this.lastError !== undefined) h.lastError = this.lastError.message
+    if (this.lastError !== undefined) {
+      h.lastError = this.lastError.message
+      const code = (this.lastError as { code?: unknown }).code
+      if (typeof code === 'string') h.lastErrorCode = code
+    }
     return h
   }
 
@@ -367,6 +390,14 @@ export class Link extends EventEmitter<LinkEvents> {
       closeFds([fd])
       return
     }
+    const distrust = this.distrust(fd)
+    if (distrust !== null) {
+      // Nothing was written, and no watcher was put on it: a plain close.
+      // The usual backoff follows (our receiver may come back to its name).
+      closeFds([fd])
+      this.failed(distrust)
+      return
+    }
     let channel: Channel
     try {
       channel = new Channel(fd, protocolFramer)
@@ -388,6 +419,34 @@ export class Link extends EventEmitter<LinkEvents> {
       this.fatal(channel, 'timeout', new ERR_HANDOFF_HELLO_TIMEOUT(this.helloTimeout))
     }, this.helloTimeout)
     this.helloTimer.unref()
+  }
+
+  /**
+   * Why the process listening at the address must not get our connections,
+   * or null if the policy allows it. The kernel's credentials of the
+   * listener (the process that called listen()) are the only proof: anyone
+   * may bind an abstract name, or a path in a directory others can write,
+   * before our receiver does or after it crashed.
+   */
+  private distrust (fd: number): Error | null {
+    let creds: PeerCredentials
+    try {
+      creds = binding.peerCredentials(fd)
+    } catch (err) {
+      return err as Error // who it is cannot be told: not trusted either
+    }
+    if (this.policy.allows(creds)) return null
+    const err = Object.assign(
+      new ERR_HANDOFF_UNTRUSTED_RECEIVER(this.label, creds.uid, creds.gid, creds.pid, this.policy.describe()),
+      { receiver: { pid: creds.pid, uid: creds.uid, gid: creds.gid } })
+    // Reported once per squatter, not on every reconnect that finds it again
+    // (a log line each backoff would flood); health() always says it.
+    const key = `${creds.uid}:${creds.gid}:${creds.pid}`
+    if (key !== this.untrustedKey) {
+      this.untrustedKey = key
+      this.emit('untrusted', err, creds)
+    }
+    return err
   }
 
   private failed (err: Error): void {
@@ -499,6 +558,7 @@ export class Link extends EventEmitter<LinkEvents> {
       ? { pid: message.body.pid }
       : { name: message.body.name, pid: message.body.pid }
     this.failures = 0
+    this.untrustedKey = undefined
     this.connectedAt = Date.now()
     this.responsiveValue = true
     this.loadValue = { live: 0, max: null, draining: false }

@@ -4,6 +4,7 @@
 // a frame that never arrived, a channel that ended) is offered to the next
 // receiver of the pool before anyone falls back.
 import type { UnixAddress } from '../unix.js'
+import { credentialPolicy, type Allowlist } from '../credentials.js'
 import { MAX_NAME_LENGTH, MAX_TIMEOUT_MS, isProtocolName, type HandoffRequest } from '../protocol/index.js'
 import { ERR_HANDOFF_SENDER_OPTION, ERR_HANDOFF_UNAVAILABLE } from '../errors.js'
 import { Link, type LinkHealth, type LinkOptions, type Verdict } from './link.js'
@@ -30,6 +31,13 @@ export interface TargetOptions {
   connectWait?: number
   helloTimeout?: number
   reconnect?: { min?: number, max?: number }
+  /**
+   * Whose receiver this target trusts with its connections, by the kernel's
+   * credentials of the process listening on `path`: a receiver matching any
+   * uid or gid. Default: only this process's own uid. Any other is closed
+   * before a byte goes out (ERR_HANDOFF_UNTRUSTED_RECEIVER).
+   */
+  allow?: Allowlist
 }
 
 export interface TargetHealth {
@@ -109,6 +117,7 @@ export function resolveTargetOptions (name: string, options: TargetOptions | Uni
     link: {
       ...(defaults.name === undefined ? {} : { name: defaults.name }),
       helloTimeout: duration(`targets.${name}.helloTimeout`, o.helloTimeout, duration('helloTimeout', defaults.helloTimeout, 5000)),
+      policy: credentialPolicy(o.allow, `targets.${name}.allow`, (option, reason) => new ERR_HANDOFF_SENDER_OPTION(option, reason)),
       ...(reconnect === undefined ? {} : { reconnect })
     }
   }

@@ -2,7 +2,7 @@
 // error: not later, inside a reconnect loop or a timer that fires at once.
 import t from 'tap'
 import path from 'node:path'
-import { Sender, type SenderOptions } from '../../plugin/sender/index.js'
+import { Sender, type SenderOptions, type TargetOptions } from '../../plugin/sender/index.js'
 import { checkFdLeaks } from '../helpers/fds.js'
 import { tmpDir } from './helpers.js'
 
@@ -20,6 +20,16 @@ t.test('options are checked', async (t) => {
   ]
   for (const [what, options] of bad) {
     t.throws(() => new Sender(options), { code: 'ERR_HANDOFF_SENDER_OPTION' }, what)
+  }
+  // A target's allowlist is the receiver's rule (plugin/credentials.ts), reported under the sender's own option name.
+  const badAllow: Array<[string, unknown, RegExp]> = [
+    ['uids that are not numbers', { uids: ['root'] }, /"targets\.ws\.allow\.uids"/],
+    ['a negative gid', { gids: [-1] }, /"targets\.ws\.allow\.gids"/],
+    ['an allowlist that allows nobody', {}, /"targets\.ws\.allow": allows nobody/],
+    ['null', null, /"targets\.ws\.allow"/]
+  ]
+  for (const [what, allow, message] of badAllow) {
+    t.throws(() => new Sender({ targets: { ws: { path: sockPath, allow } as TargetOptions } }), { code: 'ERR_HANDOFF_SENDER_OPTION', message }, `allow: ${what}`)
   }
   // The limits count code points, as PROTOCOL.md does: 255 of them outside the BMP fit.
   const sender = new Sender({

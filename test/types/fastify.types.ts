@@ -20,6 +20,10 @@ async function main (): Promise<void> {
   await app.register(fastifyHandoff, { targets: { x: { path: '/x', balance: 'random' } } })
   // @ts-expect-error timeout is a number of milliseconds
   await app.register(fastifyHandoff, { targets: { x: { path: '/x', timeout: '5s' } } })
+  // Whose receiver a target trusts: uids and gids.
+  await app.register(fastifyHandoff, { targets: { x: { path: { abstract: 'x' }, allow: { uids: [1000], gids: [1000] } } } })
+  // @ts-expect-error uids are numbers, not user names
+  await app.register(fastifyHandoff, { targets: { x: { path: '/x', allow: { uids: ['www-data'] } } } })
 
   // The route option: a target name, or the full form.
   app.get('/ws', { handoff: 'chat' }, async () => 'local')
