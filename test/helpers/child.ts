@@ -1,7 +1,7 @@
 // Child processes driven over IPC, shared by the receiver, sender, Fastify
 // and adapter tests. Every message is kept, so a wait never misses one that
 // came early; nothing sleeps.
-import { fork, type ChildProcess } from 'node:child_process'
+import { fork, spawn, type ChildProcess } from 'node:child_process'
 import path from 'node:path'
 import type { Test } from 'tap'
 import { openFds } from './fds.js'
@@ -106,6 +106,23 @@ export function forkFixture (fixture: string, config: object, label: string = fi
     execArgv: [], env: childEnv(), stdio: ['ignore', 'inherit', 'inherit', 'ipc']
   })
   const child = new Child(proc, label)
+  t?.teardown(() => child.kill())
+  return child
+}
+
+/**
+ * Runs `command args` as `uid` (and the same gid, no supplementary groups)
+ * through setpriv, with an IPC channel (newline-delimited JSON for a child
+ * that is not Node); with `t`, it is killed at the end of `t`. The tests run
+ * as root: this is how they get a stranger.
+ */
+export function spawnAs (uid: number, command: string, args: string[], label: string, t?: Test): Child {
+  const id = String(uid)
+  // `env -u`: tap's process-info hook puts NODE_OPTIONS back into every
+  // spawn; under another uid it could not write its report into .tap/.
+  const proc = spawn('setpriv', [`--reuid=${id}`, `--regid=${id}`, '--clear-groups', 'env', '-u', 'NODE_OPTIONS', command, ...args],
+    { env: childEnv(), stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const child = new Child(proc, `${label}(uid ${id})`)
   t?.teardown(() => child.kill())
   return child
 }

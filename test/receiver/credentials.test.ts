@@ -6,7 +6,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { checkFdLeaks } from '../helpers/fds.js'
 import { hasCommand, prerequisite } from '../helpers/prereq.js'
-import { rawClient, startReceiver, startSender, stopChild, tmpDir } from './helpers.js'
+import { requestThrough, startReceiver, startSender, stopChild, tmpDir } from './helpers.js'
 
 const NOBODY = 65534
 // A sender under a second uid: started by root through setpriv.
@@ -51,11 +51,7 @@ t.test('a sender running as another uid is refused', { skip: skipOtherUid }, asy
   // The receiver's own uid still gets through.
   const friend = await startSender(t, { path: sockPath })
   await friend.event('ready')
-  const client = rawClient(friend.port)
-  client.socket.end('GET / HTTP/1.1\r\nHost: x\r\n\r\n')
-  await friend.event('accept')
-  t.match((await client.ended).toString(), /^\{"pid":/, 'served')
-  await client.closed
+  t.equal((await requestThrough(friend)).pid, receiver.pid, 'served')
   await receiver.request('idle')
   await stopChild(t, stranger)
   await stopChild(t, friend)
@@ -70,13 +66,9 @@ t.test('an allowlisted gid lets the other uid in', { skip: skipOtherUid }, async
   await sender.event('ready')
   const peer = await receiver.event('peer')
   t.equal(peer.peer.uid, NOBODY)
-  const client = rawClient(sender.port)
-  client.socket.end('GET / HTTP/1.1\r\nHost: x\r\n\r\n')
-  await sender.event('accept')
-  const info = JSON.parse((await client.ended).toString().split('\n')[0])
+  const info = await requestThrough(sender)
   t.same(info.sender.uid, NOBODY, 'the handoff info names the sender\'s uid')
   t.same(info.context, { via: 'gid' })
-  await client.closed
   await receiver.request('idle')
   await stopChild(t, sender)
   await stopChild(t, receiver, 'close')
@@ -90,11 +82,7 @@ t.test('an abstract name: no file, the credential check is the only fence', {
   const receiver = await startReceiver(t, 'raw', { abstract })
   const sender = await startSender(t, { abstract }, { context: 'abstract' })
   await sender.event('ready')
-  const client = rawClient(sender.port)
-  client.socket.end('GET / HTTP/1.1\r\nHost: x\r\n\r\n')
-  await sender.event('accept')
-  t.equal(JSON.parse((await client.ended).toString().split('\n')[0]).context, 'abstract', 'served through the abstract name')
-  await client.closed
+  t.equal((await requestThrough(sender)).context, 'abstract', 'served through the abstract name')
   // The stranger's half is a subtest of its own, so that without a second
   // uid it is recorded as a skip rather than dropped in silence.
   await t.test('another uid is refused at the abstract name', { skip: skipOtherUid }, async (t) => {

@@ -1,11 +1,11 @@
 // Shared by the receiver tests: child processes driven over IPC (every
 // message kept, so a wait never misses one that came early), temporary socket
 // directories, and small clients.
-import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import type { Test } from 'tap'
-import { Child, FIXTURES, childEnv, forkFixture as forkChild, stopChild as stopChildWith } from '../helpers/child.js'
+import { Child, FIXTURES, forkFixture as forkChild, spawnAs, stopChild as stopChildWith, type Message } from '../helpers/child.js'
+import { rawClient } from '../helpers/clients.js'
 import { tmpDir as freshDir } from '../helpers/tmp.js'
 import { Channel, closeFds } from '../../plugin/channel.js'
 import * as protocol from '../../plugin/protocol/index.js'
@@ -39,12 +39,7 @@ export async function startSender (t: Test, address: { path?: string, abstract?:
   const config = { ...address, ...options }
   let child: Child
   if (options.asUser !== undefined) {
-    const id = String(options.asUser)
-    // `env -u`: tap's process-info hook puts NODE_OPTIONS back into every
-    // spawn; under another uid it could not write its report into .tap/.
-    const proc = spawn('setpriv', [`--reuid=${id}`, `--regid=${id}`, '--clear-groups', 'env', '-u', 'NODE_OPTIONS', process.execPath,
-      path.join(FIXTURES, 'receiver-sender.js'), JSON.stringify(config)], { env: childEnv(), stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-    child = new Child(proc, `sender(uid ${id})`)
+    child = spawnAs(options.asUser, process.execPath, [path.join(FIXTURES, 'receiver-sender.js'), JSON.stringify(config)], 'sender')
   } else {
     child = forkFixture('receiver-sender.js', config, 'sender')
   }
@@ -52,6 +47,20 @@ export async function startSender (t: Test, address: { path?: string, abstract?:
   const listening = await child.waitFor((msg) => msg.event === 'listening' || msg.event === 'fatal', 'listening')
   if (listening.event === 'fatal') throw new Error(`sender failed: ${listening.message}`)
   return Object.assign(child, { port: listening.port as number })
+}
+
+/**
+ * One plain request through the test sender, served by receiver-raw.js:
+ * resolves with the first line it answers (the handoff info, parsed) once
+ * the client is closed.
+ */
+export async function requestThrough (sender: Child & { port: number }): Promise<Message> {
+  const client = rawClient(sender.port)
+  client.socket.end('GET / HTTP/1.1\r\nHost: x\r\n\r\n')
+  await sender.event('accept')
+  const answer = (await client.ended).toString()
+  await client.closed
+  return JSON.parse(answer.split('\n')[0])
 }
 
 /** Ends a child the way the fixtures expect and checks it exited on its own, cleanly. */

@@ -110,15 +110,26 @@ export function sseEvents (text: string): string[] {
   return text.split('\n').filter((line) => line.startsWith('data: ')).map((line) => line.slice(6))
 }
 
-/** A logger collecting what the plugin logs (pino's shape), for assertions on typed errors. */
-export function captureLogger (): { lines: Message[], logger: any } {
+/** How long waitFor() waits for a log line before failing with what was logged. */
+const LOG_WAIT_LIMIT_MS = 20000
+
+/**
+ * A logger collecting what the plugin logs (pino's shape), for assertions on
+ * typed errors; waitFor() resolves with the first line that matches, now or
+ * later (a line logged from a reconnect loop, not in answer to a request).
+ */
+export function captureLogger (): { lines: Message[], logger: any, waitFor: (match: (line: Message) => boolean, what: string) => Promise<Message> } {
   const lines: Message[] = []
+  let waiters: Array<() => void> = []
   const make = (bindings: Message): any => {
     const log = (level: string) => (obj: unknown, msg?: string) => {
       const entry: Message = { level, ...bindings }
       if (typeof obj === 'string') entry.msg = obj
       else Object.assign(entry, obj as object, msg === undefined ? {} : { msg })
       lines.push(entry)
+      const w = waiters
+      waiters = []
+      for (const wake of w) wake()
     }
     return {
       level: 'info',
@@ -132,5 +143,17 @@ export function captureLogger (): { lines: Message[], logger: any } {
       child: (more: Message) => make({ ...bindings, ...more })
     }
   }
-  return { lines, logger: make({}) }
+  const waitFor = async (match: (line: Message) => boolean, what: string): Promise<Message> => {
+    const deadline = Date.now() + LOG_WAIT_LIMIT_MS
+    for (;;) {
+      const line = lines.find(match)
+      if (line !== undefined) return line
+      if (Date.now() >= deadline) throw new Error(`no log line ${what} within ${LOG_WAIT_LIMIT_MS} ms: ${JSON.stringify(lines.map((l) => l.msg))}`)
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, deadline - Date.now())
+        waiters.push(() => { clearTimeout(timer); resolve() })
+      })
+    }
+  }
+  return { lines, logger: make({}), waitFor }
 }
