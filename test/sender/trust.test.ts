@@ -8,7 +8,6 @@
 // library run as nobody that would take root's connections, and a raw Python
 // listener that counts every byte and descriptor that reaches it.
 import t, { type Test } from 'tap'
-import { spawnSync } from 'node:child_process'
 import http from 'node:http'
 import path from 'node:path'
 import Fastify, { type FastifyInstance } from 'fastify'
@@ -17,6 +16,7 @@ import { handoffUpgrades } from '../../plugin/adapters/http.js'
 import { createSender, type TargetOptions } from '../../plugin/sender/index.js'
 import type { Link } from '../../plugin/sender/link.js'
 import { checkFdLeaks } from '../helpers/fds.js'
+import { hasCommand, prerequisite } from '../helpers/prereq.js'
 import { FIXTURES, spawnAs, type Child } from '../helpers/child.js'
 import { tmpDir } from '../helpers/tmp.js'
 import { requestThrough, startSender } from '../receiver/helpers.js'
@@ -32,27 +32,17 @@ const RECONNECT = { min: 20, max: 200 }
 /** How long a wait on the link may take before the test fails with what it saw. */
 const WAIT_LIMIT_MS = 20000
 
-function hasCommand (command: string, args: string[]): boolean {
-  const probe = spawnSync(command, args, { stdio: 'ignore', timeout: 10000 })
-  return probe.error === undefined && probe.status === 0
-}
-
 /**
  * What these tests need from the machine: root (only root can start a
- * process of another uid), setpriv, python3. Locally a missing one skips the
- * test with what to install; in CI (CI=true) it fails the run, since a skip
- * would keep CI green while the test never ran.
+ * process of another uid), setpriv, and for the raw squatter python3
+ * (test/helpers/prereq.ts: locally a skip saying what to install, in CI a
+ * failure). Abstract names are Linux only: elsewhere a plain skip.
  */
 function needs (t: Test, python: boolean, abstract: boolean): string | false {
   if (abstract && process.platform !== 'linux') return 'abstract socket names are Linux only'
-  const missing = OWN_UID !== 0
-    ? 'root (run the tests as root: a squatter runs as uid 65534 through setpriv)'
-    : !hasCommand('setpriv', ['--version'])
-        ? 'setpriv (apt-get install util-linux)'
-        : python && !hasCommand('python3', ['--version']) ? 'python3 (apt-get install python3)' : null
-  if (missing === null) return false
-  if (process.env.CI === 'true' || process.env.CI === '1') t.fail(`CI must provide every prerequisite: ${missing} is missing`)
-  return `${missing} is missing`
+  return prerequisite(t, { name: 'root', available: OWN_UID === 0, install: 'run the tests as root: a squatter runs as uid 65534 through setpriv' }) ||
+    prerequisite(t, { name: 'setpriv', available: hasCommand('setpriv'), install: 'apt-get install util-linux' }) ||
+    (python && prerequisite(t, { name: 'python3', available: hasCommand('python3'), install: 'apt-get install python3' }))
 }
 
 /** This library's receiver (test/fixtures/receiver-raw.js) run as nobody, once it listens. */
