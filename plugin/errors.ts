@@ -46,6 +46,9 @@ export const ERR_HANDOFF_PEER_ERROR = createError<[string, string]>(
   'ERR_HANDOFF_PEER_ERROR', 'the sender ended the channel with ERROR %s: %s')
 export const ERR_HANDOFF_HELLO_TIMEOUT = createError<[number]>(
   'ERR_HANDOFF_HELLO_TIMEOUT', 'no HELLO from the peer within %d ms')
+export const ERR_HANDOFF_UNCOUNTED = createError(
+  'ERR_HANDOFF_UNCOUNTED',
+  'cannot tell the later requests of a kept-alive handed-off connection from the handed-off one (node:http internals not as expected): the connection was closed')
 
 // Sender / plugin
 export const ERR_HANDOFF_TLS = createError(

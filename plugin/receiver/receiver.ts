@@ -14,12 +14,13 @@ import {
 } from '../protocol/index.js'
 import { ERR_HANDOFF_PEER_REFUSED, ERR_HANDOFF_RECEIVER_OPTION } from '../errors.js'
 import { credentialPolicy, type Allowlist, type CredentialPolicy } from '../credentials.js'
-import { checkServerCapacity, deliverToServer, resolveServer, socketOptionsOf, type DeliveryServer } from './deliver.js'
+import { checkServerCapacity, resolveServer, socketOptionsOf, type DeliveryServer } from './deliver.js'
 import { attachInfo, type HandoffInfo } from './info.js'
 import { defaultLogger, type Logger } from './logger.js'
 import { Peer, type PeerHost, type PeerIdentity } from './peer.js'
-import { checkDescriptor, isClientGone, putBack, rebuildSocket } from './rebuild.js'
+import { checkDescriptor, isClientGone, rebuildSocket } from './rebuild.js'
 import { Refusal } from './refusal.js'
+import { replayToListener, replayToServer } from './replay.js'
 
 export interface ReceiverOptions {
   /** Filesystem path of the Unix socket. Exactly one of `path` and `abstract`. */
@@ -375,13 +376,16 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements PeerHost {
     }
   }
 
-  /** After the ACCEPT is in the channel: the bytes already read go in front, then the consumer gets the socket. */
+  /**
+   * After the ACCEPT is in the channel: the bytes already read go in front,
+   * then the consumer gets the socket, kept to the requests the web app let
+   * this process serve (replay.ts).
+   */
   private serve (socket: net.Socket, info: HandoffInfo, request: HandoffRequest): void {
     attachInfo(socket, info)
-    putBack(socket, request.buffered.length === 0 ? request.head : Buffer.concat([request.head, request.buffered]))
     try {
-      if (this.server !== null) deliverToServer(this.server, socket)
-      else this.emit('handoff', socket, info)
+      if (this.server !== null) replayToServer(this.server, socket, request)
+      else replayToListener(socket, request, () => this.emit('handoff', socket, info))
     } catch (err) {
       // Ours already (ACCEPT was sent): nobody else can serve it any more.
       socket.destroy()
@@ -414,6 +418,7 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements PeerHost {
       context: meta.context,
       head: request.head,
       keepAlive: meta.keepAlive,
+      requestNumber: 1,
       sender: peer.identity,
       sentAt: meta.sentAt,
       receivedAt
