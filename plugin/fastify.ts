@@ -7,7 +7,8 @@
 //    handler still serves ordinary requests). A hook that replies ends the
 //    request as usual: nothing is handed off.
 //  - `reply.handoff(target, context)` hands off the connection of a request
-//    whose response has not started (SSE, streaming, long polling).
+//    whose response has not started (SSE, streaming, long polling); later
+//    requests on it come back here unless the app says `laterRequests`.
 //  - Exactly one 'upgrade' listener routes upgrades into Fastify:
 //    @fastify/websocket's when it is registered, this plugin's otherwise.
 import http from 'node:http'
@@ -19,7 +20,7 @@ import type {
   ContextConfigDefault, FastifySchema, FastifyTypeProvider, FastifyTypeProviderDefault, FastifyBaseLogger,
   RouteGenericInterface
 } from 'fastify'
-import { Sender, type HandoffResult, type SenderLogger, type SenderOptions } from './sender/handoff.js'
+import { Sender, type HandoffResult, type LaterRequests, type SenderLogger, type SenderOptions } from './sender/handoff.js'
 import type { TargetHealth } from './sender/target.js'
 import { ERR_HANDOFF_NOT_UPGRADE, ERR_HANDOFF_UNKNOWN_TARGET, ERR_HANDOFF_UPGRADE_REQUIRED } from './errors.js'
 
@@ -57,6 +58,15 @@ export interface ReplyHandoffOptions {
    * with reply.raw, as an SSE handler does).
    */
   fallback?: 'unavailable' | ((result: HandoffResult) => void | Promise<void>)
+  /**
+   * Who serves the requests that follow this one on its connection: 'close'
+   * (default) ends the connection after the sibling's response, so the
+   * client's next request comes back here, through this app's hooks;
+   * 'sibling' lets the sibling serve them without this app seeing them (it
+   * must authenticate them itself: handoffInfo(req).requestNumber > 1).
+   * Ignored for an upgrade.
+   */
+  laterRequests?: LaterRequests
 }
 
 export interface FastifyHandoffOptions extends Partial<SenderOptions> {
@@ -184,7 +194,8 @@ const handoffPlugin: FastifyPluginCallback<FastifyHandoffOptions> = (fastify, op
     }
     const upgrade = upgradeOf(request.raw)
     if (upgrade !== null) return sender.handoffUpgrade(request.raw, upgrade.socket, upgrade.head, base)
-    return sender.handoffRequest(request.raw, reply.raw, base)
+    return sender.handoffRequest(request.raw, reply.raw,
+      replyOptions.laterRequests === undefined ? base : { ...base, laterRequests: replyOptions.laterRequests })
   })
 
   fastify.addHook('onRoute', (route) => {

@@ -10,7 +10,8 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http'
 import type net from 'node:net'
 import {
-  Sender, type HandoffResult, type RequestHandoffOptions, type SenderLogger, type SenderOptions, type UpgradeHandoffOptions
+  Sender, type HandoffResult, type LaterRequests, type RequestHandoffOptions, type SenderLogger, type SenderOptions,
+  type UpgradeHandoffOptions
 } from '../sender/handoff.js'
 import { ERR_HANDOFF_UPGRADE_REQUIRED } from '../errors.js'
 
@@ -53,6 +54,16 @@ export interface RouteHandoffOptions {
   fallback?: 'unavailable' | 'next'
 }
 
+export interface ResponseRouteOptions extends RouteHandoffOptions {
+  /**
+   * Who serves the later requests on the connection: 'close' (default) ends
+   * it after the sibling's response, so they come back through this app's
+   * middleware; 'sibling' lets the sibling serve them unseen by this app.
+   * Ignored for an upgrade.
+   */
+  laterRequests?: LaterRequests
+}
+
 export interface UpgradeRouteOptions extends RouteHandoffOptions {
   /** Answer ordinary (non-upgrade) requests 426 instead of passing them on. Default false. */
   upgradeOnly?: boolean
@@ -63,7 +74,7 @@ export interface ExpressHandoff {
   /** Route middleware handing upgrade requests to `target` (ordinary requests go on to `next`). */
   upgrade (target: string, options?: UpgradeRouteOptions): Middleware
   /** Route middleware handing the connection of this request to `target` (SSE, streaming, long polling). */
-  response (target: string, options?: RouteHandoffOptions): Middleware
+  response (target: string, options?: ResponseRouteOptions): Middleware
   /** Installs the one 'upgrade' listener of `server`, routing upgrades through `app`. */
   attach (server: http.Server, app: RequestListener): void
   /** Removes the listener and, if the adapter made the sender, closes it. */
@@ -147,7 +158,8 @@ export function expressHandoff (options: ExpressHandoffOptions): ExpressHandoff 
         const upgrade = upgradeOf(req)
         handOff(target, route, req, res, next, (options) => upgrade !== null
           ? sender.handoffUpgrade(req, upgrade.socket, upgrade.head, options)
-          : sender.handoffRequest(req, res, options))
+          : sender.handoffRequest(req, res,
+            route.laterRequests === undefined ? options : { ...options, laterRequests: route.laterRequests }))
       }
     },
 

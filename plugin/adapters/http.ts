@@ -6,7 +6,7 @@
 // Also: handoffResponse() for SSE / streaming responses of a 'request' handler.
 import http, { type IncomingMessage, type ServerResponse } from 'node:http'
 import type net from 'node:net'
-import { Sender, type HandoffResult, type SenderLogger, type SenderOptions } from '../sender/handoff.js'
+import { Sender, type HandoffResult, type LaterRequests, type SenderLogger, type SenderOptions } from '../sender/handoff.js'
 import { writeResponse } from '../sender/fallback.js'
 
 /** What `route` decides for one upgrade request. */
@@ -112,13 +112,20 @@ export interface ResponseHandoffOptions {
   context?: unknown
   /** 'unavailable' (default): 503 + Retry-After through `res`; or serve it locally. */
   fallback?: 'unavailable' | ((result: HandoffResult) => void | Promise<void>)
+  /**
+   * Who serves the later requests on the connection: 'close' (default) ends
+   * it after the sibling's response, so they come back here; 'sibling' lets
+   * the sibling serve them unseen by this app.
+   */
+  laterRequests?: LaterRequests
   log?: SenderLogger
 }
 
 /**
  * Hands off the connection of a request whose response has not started (SSE,
- * streaming, long polling), whole: the receiver writes this response and
- * serves every later request on the connection. Never rejects.
+ * streaming, long polling): the receiver writes this response; later requests
+ * on the connection come back here on a new connection unless
+ * `laterRequests` is 'sibling'. Never rejects.
  */
 export function handoffResponse (sender: Sender, req: IncomingMessage, res: ServerResponse,
   options: ResponseHandoffOptions): Promise<HandoffResult> {

@@ -75,7 +75,20 @@ export interface UpgradeHandoffOptions extends HandoffOptions {
   fallback?: 'unavailable' | ((result: HandoffResult) => void | Promise<void>)
 }
 
+/**
+ * Who serves the requests that follow a handed-off request on its
+ * connection: 'close' (default): nobody there; the receiver serves the
+ * handed-off request with `Connection: close`, and the client sends its next
+ * request on a new connection, to this app, through its hooks. 'sibling':
+ * the receiver serves them too, on a persistent connection, without this
+ * app ever seeing them (the sibling must authenticate them itself; it tells
+ * them apart with handoffInfo(req).requestNumber).
+ */
+export type LaterRequests = 'close' | 'sibling'
+
 export interface RequestHandoffOptions extends HandoffOptions {
+  /** Who serves the later requests on the connection (default 'close'). */
+  laterRequests?: LaterRequests
   /**
    * What to do with a request that stays here: 'unavailable' (default)
    * answers 503 + Retry-After through `res` (the connection stays usable); a
@@ -180,7 +193,7 @@ export class Sender {
    * ACCEPT → released (our copy closed); doubt → released unanswered;
    * anything else → restored (reading again, ours) and the caller falls back.
    */
-  async send (detached: Detached, options: HandoffOptions): Promise<HandoffResult> {
+  async send (detached: Detached, options: HandoffOptions & { laterRequests?: LaterRequests }): Promise<HandoffResult> {
     const name = options.target
     if (this.closing) {
       detached.restore()
@@ -197,7 +210,9 @@ export class Sender {
     // One literal with every key (one object shape), not spreads: once per handoff.
     const meta: HandoffMeta = {
       kind: detached.kind,
-      keepAlive: detached.keepAlive,
+      // The receiver's leave to serve later requests: the app's opt-in, on a
+      // connection that may carry them. Never for an upgrade.
+      keepAlive: detached.kind === 'request' && detached.keepAlive && options.laterRequests === 'sibling',
       sentAt: 0,
       remoteAddress: address.remoteAddress,
       remotePort: address.remotePort,
@@ -246,12 +261,17 @@ export class Sender {
 
   /**
    * An ordinary request whose response has not started (SSE, streaming, long
-   * polling): the connection is handed off whole, so the receiver writes this
-   * response and serves every later request on it. Otherwise answered here
-   * (503 + Retry-After through `res`, or `fallback`). Never rejects.
+   * polling): the receiver writes this response on the connection, and the
+   * later requests on it come back here on a new connection unless
+   * `laterRequests` is 'sibling'. Otherwise answered here (503 + Retry-After
+   * through `res`, or `fallback`). Never rejects.
    */
   async handoffRequest (req: IncomingMessage, res: ServerResponse, options: RequestHandoffOptions): Promise<HandoffResult> {
     return await this.handOff(options, async () => {
+      const later = options.laterRequests
+      if (later !== undefined && later !== 'close' && later !== 'sibling') {
+        throw new ERR_HANDOFF_SENDER_OPTION('laterRequests', 'expected \'close\' or \'sibling\'')
+      }
       if (req.socket !== null && this.busy.has(req.socket)) throw new ERR_HANDOFF_IN_PROGRESS()
       if (req.socket !== null) this.busy.add(req.socket)
       try {

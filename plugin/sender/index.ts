@@ -2,7 +2,8 @@
 // target (a pool of receivers), settle who owns it, fall back when it stays.
 export { Sender, createSender } from './handoff.js'
 export type {
-  SenderOptions, SenderLogger, HandoffOptions, UpgradeHandoffOptions, RequestHandoffOptions, HandoffResult, HandoffOutcome
+  SenderOptions, SenderLogger, HandoffOptions, UpgradeHandoffOptions, RequestHandoffOptions, HandoffResult, HandoffOutcome,
+  LaterRequests
 } from './handoff.js'
 export { detachUpgrade, detachRequest, requestHead, checkHandoffable } from './detach.js'
 export type { Detached, ConnectionAddress } from './detach.js'
