@@ -38,7 +38,7 @@ async function setup (t: Test, receiverUp = true): Promise<Setup> {
     next()
   })
   app.get('/ws', handoff.upgrade('chat'), (req, res) => { res.json({ pid: process.pid, local: true }) })
-  app.get('/sse', handoff.response('chat'))
+  app.get('/sse', handoff.response('chat', { laterRequests: 'sibling' }))
   app.get('/plain', (req, res) => { res.json({ pid: process.pid, local: true }) })
   const server = http.createServer(app)
   handoff.attach(server, app)
@@ -105,7 +105,7 @@ t.test('Express: a WebSocket reaches the sibling after the app\'s middleware; a 
   await shutdown(t, s)
 })
 
-t.test('Express: SSE handed off by middleware; the keep-alive connection stays with the sibling', async (t) => {
+t.test('Express: SSE handed off by middleware with laterRequests: \'sibling\': the keep-alive connection stays with the sibling', async (t) => {
   checkFdLeaks(t)
   const s = await setup(t)
   const sibling = s.sibling as Child
@@ -117,6 +117,7 @@ t.test('Express: SSE handed off by middleware; the keep-alive connection stays w
   t.same(first.info.context, { user: 'frank', via: 'express' })
   const next = await client.get('/plain')
   t.equal(JSON.parse(next.body).pid, sibling.pid, 'the next request is the sibling\'s')
+  t.equal(JSON.parse(next.body).info.requestNumber, 2, 'a later request, numbered as such')
   await client.close()
   await sibling.request('idle')
   await shutdown(t, s)

@@ -30,7 +30,7 @@ async function setup (t: Test, receiverUp = true): Promise<Setup> {
   let handoff: UpgradeHandoff
   const server = http.createServer((req, res) => {
     if (req.url === '/sse') {
-      void handoffResponse(handoff.sender, req, res, { target: 'chat', context: { user: 'erin', via: 'node:http' } })
+      void handoffResponse(handoff.sender, req, res, { target: 'chat', context: { user: 'erin', via: 'node:http' }, laterRequests: 'sibling' })
       return
     }
     res.setHeader('content-type', 'application/json')
@@ -109,7 +109,7 @@ t.test('node:http: a WebSocket reaches the sibling after the app\'s decision; a 
   await shutdown(t, s)
 })
 
-t.test('node:http: SSE handed off with handoffResponse; the keep-alive connection stays with the sibling', async (t) => {
+t.test('node:http: SSE handed off with handoffResponse and laterRequests: \'sibling\': the keep-alive connection stays with the sibling', async (t) => {
   checkFdLeaks(t)
   const s = await setup(t)
   const client = new KeepAliveClient(s.port)
@@ -118,8 +118,10 @@ t.test('node:http: SSE handed off with handoffResponse; the keep-alive connectio
   const first = JSON.parse(sseEvents(sse.body)[0])
   t.equal(first.pid, s.sibling.pid)
   t.same(first.info.context, { user: 'erin', via: 'node:http' })
+  t.equal(first.info.requestNumber, 1)
   const next = await client.get('/plain')
   t.equal(JSON.parse(next.body).pid, s.sibling.pid)
+  t.equal(JSON.parse(next.body).info.requestNumber, 2, 'a later request, numbered as such')
   await client.close()
   await s.sibling.request('idle')
   await shutdown(t, s)

@@ -22,7 +22,7 @@ t.test('the web app closes and exits; the handed-off WebSocket and keep-alive co
   t.same(hello.info.context, { user: 'dave', webapp: webappPid })
   const http = new KeepAliveClient(port)
   await http.raw.connected
-  const sse = await http.get('/sse')
+  const sse = await http.get('/sse?keep')
   t.equal(JSON.parse(sseEvents(sse.body)[0]).pid, sibling.pid, 'SSE from the sibling')
 
   const { health, connections } = await webapp.request('health')
@@ -39,7 +39,7 @@ t.test('the web app closes and exits; the handed-off WebSocket and keep-alive co
     t.equal(await ws.next(), `still here ${i}`, 'the WebSocket lives on in the sibling')
   }
   const next = await http.get('/plain')
-  t.equal(JSON.parse(next.body).pid, sibling.pid, 'so does the keep-alive connection')
+  t.equal(JSON.parse(next.body).pid, sibling.pid, 'so does the keep-alive connection (laterRequests: \'sibling\')')
 
   ws.send('close:1000:bye')
   t.same(await ws.closed, { code: 1000, reason: 'bye' })

@@ -1,6 +1,7 @@
-// reply.handoff: a long-lived response (SSE) written by the sibling, and the
-// keep-alive connection handed off whole, so the sibling also serves the
-// requests that follow on it.
+// reply.handoff: a long-lived response (SSE) written by the sibling, and,
+// with laterRequests: 'sibling', the keep-alive connection handed off whole,
+// so the sibling also serves the requests that follow on it (the default,
+// which closes the connection after the response: keepalive.test.ts).
 import t, { type Test } from 'tap'
 import path from 'node:path'
 import Fastify, { type FastifyInstance } from 'fastify'
@@ -19,7 +20,7 @@ async function setup (t: Test): Promise<{ app: FastifyInstance, port: number, si
   await app.register(fastifyHandoff, { targets: { events: sockPath } })
   app.addHook('onRequest', async (request) => { request.handoffContext = { user: 'carol' } })
   // The same paths as the sibling's app, so that who answered is visible.
-  app.get('/sse', (request, reply) => reply.handoff('events', { user: 'carol', topic: 'news' }))
+  app.get('/sse', (request, reply) => reply.handoff('events', { user: 'carol', topic: 'news' }, { laterRequests: 'sibling' }))
   app.post('/sse', (request, reply) => reply.handoff('events'))
   app.get('/plain', async () => ({ pid: process.pid, local: true }))
   await app.listen({ port: 0, host: '127.0.0.1' })
@@ -28,7 +29,7 @@ async function setup (t: Test): Promise<{ app: FastifyInstance, port: number, si
   return { app, port: (app.server.address() as { port: number }).port, sibling, log }
 }
 
-t.test('SSE through reply.handoff streams from the sibling; the next request on the connection is the sibling\'s too', async (t) => {
+t.test('SSE through reply.handoff streams from the sibling; with laterRequests: \'sibling\' the next request on the connection is the sibling\'s too', async (t) => {
   checkFdLeaks(t)
   const { app, port, sibling } = await setup(t)
   await sibling.event('peer') // the app's channel is up: count from here
@@ -53,8 +54,10 @@ t.test('SSE through reply.handoff streams from the sibling; the next request on 
   const body = JSON.parse(next.body)
   t.equal(body.pid, sibling.pid, 'the keep-alive connection\'s next request is served by the sibling')
   t.equal(body.info.remotePort, client.raw.socket.localPort, 'same connection')
+  t.same([first.info.requestNumber, body.info.requestNumber], [1, 2], 'told apart from the handed-off request')
   const again = await client.get('/plain')
   t.equal(JSON.parse(again.body).pid, sibling.pid, 'and the one after')
+  t.equal(JSON.parse(again.body).info.requestNumber, 3)
 
   await client.close()
   await sibling.request('idle')

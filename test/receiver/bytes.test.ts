@@ -1,7 +1,8 @@
 // Not one byte lost or reordered: what the client sends in the same packet as
 // its request, right after it (before the verdict) and later, all reaches the
 // sibling in order, through a raw consumer, a WebSocket server, and an HTTP
-// server serving pipelined keep-alive requests.
+// server serving pipelined keep-alive requests (when the HANDOFF allows
+// them: keepAlive; without it, none after the handed-off one).
 import t from 'tap'
 import crypto from 'node:crypto'
 import path from 'node:path'
@@ -112,11 +113,63 @@ t.test('fastify: a long-lived response, then the pipelined keep-alive requests b
   t.match(responses[0], /data: two\n\n[^]*data: three\n\n/, 'every event')
   for (const response of responses.slice(1)) {
     const body = JSON.parse(response.slice(response.indexOf('\r\n\r\n') + 4).replace(/^[0-9a-f]+\r\n|\r\n0\r\n\r\n$/g, ''))
-    t.equal(body.pid, receiver.pid, 'the next request on the connection is served by the sibling too')
+    t.equal(body.pid, receiver.pid, 'the next request on the connection is served by the sibling too (the sender sent keepAlive: true)')
+    t.ok(body.info.requestNumber > 1, 'numbered as a later request')
     t.same(body.info.context, { user: 'bob' }, 'and handoffInfo() still knows the connection')
   }
   t.match(responses[2], /connection: close/i)
   await client.closed
+  await receiver.request('idle')
+  await stopChild(t, sender)
+  await stopChild(t, receiver, 'close')
+})
+
+t.test('fastify: keepAlive false: requests pipelined with the head (buffered) and after it never reach a handler', async (t) => {
+  checkFdLeaks(t)
+  const sockPath = path.join(tmpDir(t), 'r.sock')
+  const receiver = await startReceiver(t, 'fastify', { path: sockPath })
+  const sender = await startSender(t, { path: sockPath }, { context: { user: 'bob' }, keepAlive: false })
+  await sender.event('ready')
+
+  const client = rawClient(sender.port)
+  client.socket.write('GET /sse HTTP/1.1\r\nHost: example\r\nConnection: keep-alive\r\n\r\n' +
+    'GET /plain HTTP/1.1\r\nHost: example\r\n\r\n')
+  const accepted = await sender.event('accept')
+  t.ok(accepted.buffered > 0, 'the second request travelled in `buffered`')
+  client.socket.write('GET /plain HTTP/1.1\r\nHost: example\r\n\r\n')
+  await client.closed
+  const text = client.received().toString('latin1')
+  t.equal(text.split('HTTP/1.1 ').length, 2, 'one response')
+  t.match(text, /^HTTP\/1\.1 200 OK\r\n[^]*connection: close[^]*data: three\n\n\r\n0\r\n\r\n$/i, 'the whole stream, then the end')
+  const sse = JSON.parse(/data: (\{.*\})\n\n/.exec(text)?.[1] ?? 'null')
+  t.same({ keepAlive: sse.info.keepAlive, connection: sse.info.connection }, { keepAlive: false, connection: 'close' })
+  t.match(sse.info.head, /Connection: keep-alive/, 'handoffInfo().head is the head as sent')
+  t.equal((await receiver.request('served')).served, 1, 'only the handed-off request was served')
+  await receiver.request('idle')
+  await stopChild(t, sender)
+  await stopChild(t, receiver, 'close')
+})
+
+t.test('fastify: keepAlive false: a request body (in `buffered` and after it) is served; the request pipelined behind it is not', async (t) => {
+  checkFdLeaks(t)
+  const sockPath = path.join(tmpDir(t), 'r.sock')
+  const receiver = await startReceiver(t, 'fastify', { path: sockPath })
+  const sender = await startSender(t, { path: sockPath }, { keepAlive: false })
+  await sender.event('ready')
+
+  const client = rawClient(sender.port)
+  const body = 'x'.repeat(5000)
+  client.socket.write(`POST /echo HTTP/1.1\r\nHost: example\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\n\r\n` +
+    body.slice(0, 1000))
+  await sender.event('accept')
+  client.socket.write(body.slice(1000) + 'GET /plain HTTP/1.1\r\nHost: example\r\n\r\n')
+  await client.closed
+  const text = client.received().toString('latin1')
+  t.equal(text.split('HTTP/1.1 ').length, 2, 'one response')
+  const echoed = JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4))
+  t.equal(echoed.body, body, 'the whole body reached the handler')
+  t.equal(echoed.info.connection, 'close')
+  t.equal((await receiver.request('served')).served, 1, 'the pipelined request was not served')
   await receiver.request('idle')
   await stopChild(t, sender)
   await stopChild(t, receiver, 'close')

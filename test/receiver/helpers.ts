@@ -30,6 +30,8 @@ export interface SenderOptions {
   context?: unknown
   target?: string
   kind?: string
+  /** The HANDOFF's keepAlive (default: whether the request asked to close). */
+  keepAlive?: boolean
   /** Run as this uid/gid through setpriv (the tests run as root). */
   asUser?: number
 }

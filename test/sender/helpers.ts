@@ -15,7 +15,7 @@ export function forkFixture (t: Test, fixture: string, config: object, label = f
 }
 
 /** R's receiver in an unmodified Fastify + @fastify/websocket app (test/fixtures/receiver-fastify.js), once it listens. */
-export async function startSibling (t: Test, config: { path: string, maxConnections?: number }, kind: 'fastify' | 'ws' | 'raw' = 'fastify'): Promise<Child> {
+export async function startSibling (t: Test, config: { path: string, maxConnections?: number }, kind: 'fastify' | 'ws' | 'raw' | 'http' = 'fastify'): Promise<Child> {
   const child = forkFixture(t, `receiver-${kind}.js`, config, `sibling(${kind})`)
   await child.event('ready')
   return child

@@ -56,6 +56,9 @@ async function main (): Promise<void> {
     await reply.handoff(42)
     // @ts-expect-error fallback is 'unavailable' or a function
     await reply.handoff('chat', {}, { fallback: 'local' })
+    await reply.handoff('chat', {}, { laterRequests: 'sibling' })
+    // @ts-expect-error laterRequests is 'close' or 'sibling'
+    await reply.handoff('chat', {}, { laterRequests: 'receiver' })
   })
 
   // Decorators.

@@ -35,6 +35,9 @@ function typeChecks (): void {
     res.end()
   })
   app.get('/sse', handoff.response('chat'))
+  app.get('/sse-keep', handoff.response('chat', { laterRequests: 'sibling' }))
+  // @ts-expect-error laterRequests is 'close' or 'sibling'
+  handoff.response('chat', { laterRequests: true })
   handoff.attach(server, app)
   // @ts-expect-error fallback is 'unavailable' or 'next'
   handoff.upgrade('chat', { fallback: 'local' })
