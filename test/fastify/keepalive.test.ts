@@ -57,6 +57,7 @@ async function setup (t: Test, kind: 'fastify' | 'http' = 'fastify'): Promise<We
   app.get('/sse', (request, reply) => reply.handoff('events', request.handoffContext,
     (request.query as { keep?: string }).keep === undefined ? {} : { laterRequests: 'sibling' }))
   app.get('/plain', async () => ({ pid: process.pid, local: true }))
+  app.get('/sse-bad', (request, reply) => reply.handoff('events', null, { laterRequests: 'receiver' as 'sibling' }))
   app.get('/ws', { handoff: 'events' }, async () => ({ pid: process.pid, local: true }))
   await app.listen({ port: 0, host: '127.0.0.1' })
   t.teardown(() => app.close())
@@ -162,6 +163,20 @@ t.test('laterRequests: \'sibling\': the sibling serves the later requests and te
   t.same(w.seen, [['/sse?keep', 'alice']], 'the web app saw the first request only')
   await client.close()
   await w.sibling.request('idle')
+  await w.app.close()
+  await stopChild(t, w.sibling)
+})
+
+t.test('laterRequests other than \'close\' or \'sibling\': refused before anything moves, answered here', async (t) => {
+  checkFdLeaks(t)
+  const w = await setup(t)
+  const client = new KeepAliveClient(w.port)
+  const refused = await client.get('/sse-bad', 'Cookie: user=alice\r\n')
+  t.equal(refused.status, 503, 'the fallback answers')
+  const next = await client.get('/plain', 'Cookie: user=alice\r\n')
+  t.same(JSON.parse(next.body), { pid: process.pid, local: true }, 'the connection stayed here, usable')
+  t.equal(await served(w.sibling), 0, 'nothing reached the sibling')
+  await client.close()
   await w.app.close()
   await stopChild(t, w.sibling)
 })
