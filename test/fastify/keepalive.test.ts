@@ -74,6 +74,13 @@ async function served (sibling: Child): Promise<number> {
   return (await sibling.request('served')).served as number
 }
 
+/** Once the sibling serves no connection any more: the web app closes, the sibling exits cleanly. */
+async function shutdown (t: Test, w: Webapp): Promise<void> {
+  await w.sibling.request('idle')
+  await w.app.close()
+  await stopChild(t, w.sibling)
+}
+
 /** A new connection, one request as mallory: the web app's own 403. */
 async function mallorySeesTheWebapp (t: Test, w: Webapp): Promise<void> {
   const client = new KeepAliveClient(w.port)
@@ -112,8 +119,7 @@ t.test('sequential: after the handed-off response the connection closes; the nex
   await mallorySeesTheWebapp(t, w)
   await w.sibling.request('idle')
   t.equal(w.sibling.fds(), siblingFds, 'the sibling closed its copy of the connection')
-  await w.app.close()
-  await stopChild(t, w.sibling)
+  await shutdown(t, w)
 })
 
 t.test('pipelined during the stream: the stream completes, the pipelined requests run no handler, the connection closes', async (t) => {
@@ -139,9 +145,7 @@ t.test('pipelined during the stream: the stream completes, the pipelined request
   t.same(w.seen, [['/sse?hold', 'alice']])
 
   await mallorySeesTheWebapp(t, w)
-  await w.sibling.request('idle')
-  await w.app.close()
-  await stopChild(t, w.sibling)
+  await shutdown(t, w)
 })
 
 t.test('laterRequests: \'sibling\': the sibling serves the later requests and tells them apart', async (t) => {
@@ -163,9 +167,7 @@ t.test('laterRequests: \'sibling\': the sibling serves the later requests and te
   t.equal(await served(w.sibling), 3)
   t.same(w.seen, [['/sse?keep', 'alice']], 'the web app saw the first request only')
   await client.close()
-  await w.sibling.request('idle')
-  await w.app.close()
-  await stopChild(t, w.sibling)
+  await shutdown(t, w)
 })
 
 t.test('laterRequests other than \'close\' or \'sibling\': refused before anything moves, answered here', async (t) => {
@@ -178,8 +180,7 @@ t.test('laterRequests other than \'close\' or \'sibling\': refused before anythi
   t.same(JSON.parse(next.body), { pid: process.pid, local: true }, 'the connection stayed here, usable')
   t.equal(await served(w.sibling), 0, 'nothing reached the sibling')
   await client.close()
-  await w.app.close()
-  await stopChild(t, w.sibling)
+  await shutdown(t, w)
 })
 
 t.test('an upgrade the sibling serves as a plain request (no \'upgrade\' listener): nothing after it reaches the sibling', async (t) => {
@@ -200,9 +201,7 @@ t.test('an upgrade the sibling serves as a plain request (no \'upgrade\' listene
   t.equal(raw.received().length, response?.length, 'nothing after the response')
   t.equal(await served(w.sibling), 1, 'the later requests never reached the sibling')
   await mallorySeesTheWebapp(t, w)
-  await w.sibling.request('idle')
-  await w.app.close()
-  await stopChild(t, w.sibling)
+  await shutdown(t, w)
 })
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
@@ -268,7 +267,5 @@ t.test('Chromium EventSource: the reconnect after a handed-off stream goes throu
   t.equal(later[1].pid, w.sibling.pid, 'with laterRequests: \'sibling\' the reconnect is the sibling\'s')
   t.equal(later[1].info.remotePort, later[0].info.remotePort, 'on the same connection')
   await kept.close()
-  await w.sibling.request('idle')
-  await w.app.close()
-  await stopChild(t, w.sibling)
+  await shutdown(t, w)
 })
