@@ -31,7 +31,7 @@ t.test('the same check fails on a type error and on an @ts-expect-error that is 
   checkFdLeaks(t)
   // test/fixtures/types extends test/types' tsconfig: the same options.
   const result = await tsc(path.join(ROOT, 'test', 'fixtures', 'types', 'tsconfig.json'), 'wrong-types')
-  t.equal(result.code, 2, 'tsc exits 2: errors')
+  t.not(result.code, 0, 'tsc fails (1 or 2, depending on its incremental state)')
   t.match(result.output, /wrong\.types\.ts\(7,14\): error TS2345: /, 'the missing targets')
   t.match(result.output, /wrong\.types\.ts\(10,1\): error TS2578: Unused '@ts-expect-error' directive/, 'the unused directive')
 })
