@@ -4,7 +4,8 @@
 //   node .ci/count.js 'npm test=.tap/ci/npm-test.tap' 'channel tests (recvmsg-loop build)=.tap/ci/recvmsg-loop.tap'
 //
 // Each argument is LABEL=FILE, FILE being the raw TAP of a whole tap run as
-// `tap --output-file` saves it (every test file as a subtest of the run).
+// `tap --output-file` saves it (every test file as a subtest of the run), or
+// any TAP (.ci/coverage.js prints its checks as TAP).
 //
 // The rule, tap's own (its summary `# { total, pass, fail }` counts the same):
 // every test point counts once, except the closing point of a subtest that
@@ -19,7 +20,7 @@
 // point (a run cut short), a bail out, and a run that left no results or
 // no test points at all.
 // The total adds the runs up: the channel tests run once per build of the
-// addon and count in each run.
+// addon and count in each run; the coverage check counts as its points.
 'use strict'
 const fs = require('node:fs')
 const { Parser } = require('tap-parser')
