@@ -21,7 +21,7 @@ const path = require('node:path')
 // what the whole suite reaches, floored to an integer (the margin is for runs
 // that differ: a child killed by SIGKILL leaves no coverage, some paths
 // depend on timing). Raised as tests are added, never lowered.
-// Reached (npm test, 2026-12-03, branch honest-ci): lines 94.7%, branches 87%.
+// Reached (npm test, 2026-12-03, honest-ci rebased on main d782eaa): lines 94.73%, branches 87.24%.
 const FLOORS = { lines: 93, branches: 86 }
 
 const root = path.join(__dirname, '..')
