@@ -92,11 +92,16 @@ export class Child {
  * The children are plain Node processes: without tap's loaders (execArgv)
  * and its process-info hook (NODE_OPTIONS), which, among other things, writes
  * into .tap/ at exit, where a child running as another uid may not write.
+ * When tap collects coverage, Node itself records theirs (NODE_V8_COVERAGE)
+ * into tap's coverage directory, where tap's report merges it with the rest;
+ * a child started as another uid must drop NODE_V8_COVERAGE too.
  */
 export function childEnv (): NodeJS.ProcessEnv {
   const env = { ...process.env }
+  const coverage = env._TAPJS_PROCESSINFO_COVERAGE_ === '1' && env.TAP_CWD !== undefined
   delete env.NODE_OPTIONS
   for (const key of Object.keys(env)) if (key.startsWith('_TAPJS_')) delete env[key]
+  if (coverage) env.NODE_V8_COVERAGE = path.join(env.TAP_CWD as string, '.tap', 'coverage')
   return env
 }
 
@@ -119,8 +124,9 @@ export function forkFixture (fixture: string, config: object, label: string = fi
 export function spawnAs (uid: number, command: string, args: string[], label: string, t?: Test): Child {
   const id = String(uid)
   // `env -u`: tap's process-info hook puts NODE_OPTIONS back into every
-  // spawn; under another uid it could not write its report into .tap/.
-  const proc = spawn('setpriv', [`--reuid=${id}`, `--regid=${id}`, '--clear-groups', 'env', '-u', 'NODE_OPTIONS', command, ...args],
+  // spawn; under another uid it could not write its report into .tap/,
+  // nor Node its coverage (NODE_V8_COVERAGE, childEnv).
+  const proc = spawn('setpriv', [`--reuid=${id}`, `--regid=${id}`, '--clear-groups', 'env', '-u', 'NODE_OPTIONS', '-u', 'NODE_V8_COVERAGE', command, ...args],
     { env: childEnv(), stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
   const child = new Child(proc, `${label}(uid ${id})`)
   t?.teardown(() => child.kill())

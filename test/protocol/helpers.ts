@@ -1,7 +1,7 @@
 // Shared by the protocol tests: catching typed errors and crafting raw frames
 // that no encoder would produce.
-import tap, { type Test } from 'tap'
-import { HandoffProtocolError, HEADER_SIZE, decodeHeader, FrameType } from '../../plugin/protocol/index.js'
+import type { Test } from 'tap'
+import { HandoffProtocolError, HEADER_SIZE } from '../../plugin/protocol/index.js'
 
 export interface RawHeader {
   magic?: number
@@ -57,13 +57,4 @@ export function throwsProtocol (t: Test, fn: () => unknown,
     { code: expected.code, fatal: expected.fatal, reason: expected.reason }, message)
   if ('id' in expected) t.equal(err.id, expected.id, `${message}: id`)
   return err
-}
-
-// tap runs every file of this folder: run directly, this one checks the helpers.
-if (require.main === module) {
-  tap.same(decodeHeader(rawHeader()), { version: 1, type: FrameType.Hello, flags: 0, fdCount: 0, id: 0, bodyLength: 0 },
-    'the default raw header is a valid HELLO header')
-  tap.equal(rawFrame({ type: 3, id: 9 }, '{}').readUInt32BE(12), 2, 'rawFrame sets bodyLength')
-  tap.equal(caught(tap, () => decodeHeader(rawHeader({ magic: 0 }))).code, 'ERR_HANDOFF_BAD_MAGIC',
-    'caught returns the protocol error')
 }
