@@ -22,10 +22,11 @@ export { checkFdLeaks } from '../helpers/fds.js'
  * - fallback: one whole 503 from the web app (only the web app writes 503), nothing else;
  * - double: bytes of two answers (both processes, or one twice);
  * - lost: the connection closed (or was reset) without any answer;
+ * - cut: the start of one answer, then the close (its writer died mid-answer);
  * - hung: neither an answer nor a close within the limit;
  * - garbled: bytes that are no answer of either process.
  */
-export type Verdict = 'served' | 'fallback' | 'double' | 'lost' | 'hung' | 'garbled'
+export type Verdict = 'served' | 'fallback' | 'double' | 'lost' | 'cut' | 'hung' | 'garbled'
 
 export interface Outcome {
   index: number
@@ -49,7 +50,7 @@ export function classify (kind: 'upgrade' | 'request', data: Buffer): { verdict:
   if (first !== 0) return { verdict: 'garbled' }
   if (data.indexOf('HTTP/1.1 ', 1) !== -1) return { verdict: 'double' }
   const response = parseResponse(data)
-  if (response === null) return { verdict: 'garbled' }
+  if (response === null) return { verdict: 'cut' }
   if (response.status === 503) return { verdict: response.length === data.length ? 'fallback' : 'double' }
   if (kind === 'request' && response.status === 200) {
     let pid: unknown
@@ -61,6 +62,7 @@ export function classify (kind: 'upgrade' | 'request', data: Buffer): { verdict:
     // The sibling's greeting (a text frame naming its pid), then the close
     // frame answering ours; anything else after the handshake is not its.
     const frames = serverFrames(data)
+    if (frames.length === 0) return { verdict: 'cut' }
     let pid: unknown
     try { pid = JSON.parse(frames[0]?.payload.toString() ?? '').pid } catch { return { verdict: 'garbled' } }
     if (typeof pid !== 'number') return { verdict: 'garbled' }
@@ -151,15 +153,16 @@ export async function storm (port: number, options: StormOptions): Promise<Outco
 }
 
 export function tally (outcomes: Outcome[]): Record<Verdict, number> {
-  const counts: Record<Verdict, number> = { served: 0, fallback: 0, double: 0, lost: 0, hung: 0, garbled: 0 }
+  const counts: Record<Verdict, number> = { served: 0, fallback: 0, double: 0, lost: 0, cut: 0, hung: 0, garbled: 0 }
   for (const o of outcomes) counts[o.verdict]++
   return counts
 }
 
 /**
  * The suite's invariants over a storm: nobody hung, nobody double-served,
- * nothing garbled, nothing lost except the clients listed in `excused`
- * (ports), and the counts add up.
+ * nothing garbled, nothing lost or cut off except the clients listed in
+ * `excused` (ports: connections their owner could not answer, e.g. a killed
+ * receiver's), and the counts add up.
  */
 export function assertInvariants (t: Test, outcomes: Outcome[], total: number, excused: Set<number> = new Set()): Record<Verdict, number> {
   const counts = tally(outcomes)
@@ -168,9 +171,10 @@ export function assertInvariants (t: Test, outcomes: Outcome[], total: number, e
   t.equal(counts.hung, 0, `0 hung ${show('hung')}`)
   t.equal(counts.double, 0, `0 double-served ${show('double')}`)
   t.equal(counts.garbled, 0, `0 garbled ${show('garbled')}`)
-  const lost = outcomes.filter((o) => o.verdict === 'lost' && !excused.has(o.port))
+  const unanswered = outcomes.filter((o) => o.verdict === 'lost' || o.verdict === 'cut')
+  const lost = unanswered.filter((o) => !excused.has(o.port))
   t.equal(lost.length, 0, `0 silently lost ${JSON.stringify(lost.slice(0, 3))}`)
-  t.equal(counts.served + counts.fallback + (counts.lost - lost.length), total, 'served + fallback (+ excused) == total')
+  t.equal(counts.served + counts.fallback + unanswered.length - lost.length, total, 'served + fallback (+ excused) == total')
   return counts
 }
 

@@ -43,15 +43,15 @@ t.test('SIGKILL of the receiver during a storm of 1,000 handoffs, then a new rec
   for (const r of webapp.seen('result')) results.set(r.port, r)
   t.equal(results.size, TOTAL, 'the web app settled every handoff once')
   // A connection whose ACCEPT the web app read was the dead receiver's: the
-  // kernel closed it with that process. Those are the only clients allowed
-  // to see a close without an answer.
+  // kernel closed it with that process, maybe in the middle of its answer.
+  // Those are the only clients allowed to see a close without a whole answer.
   const ownedByDead = new Set([...results.values()].filter((r) => r.handedOff).map((r) => r.port as number))
   const counts = assertInvariants(t, outcomes, TOTAL, ownedByDead)
-  const mismatched = outcomes.filter((o) => (o.verdict === 'served') !== (results.get(o.port)?.handedOff === true) && o.verdict !== 'lost')
+  const mismatched = outcomes.filter((o) => (o.verdict === 'served') !== (results.get(o.port)?.handedOff === true) && o.verdict !== 'lost' && o.verdict !== 'cut')
   t.same(mismatched, [], 'served exactly when the web app read an ACCEPT; a 503 exactly when it did not')
   t.ok(outcomes.filter((o) => o.verdict === 'served').every((o) => o.servedBy === receiver.pid), 'every sibling answer came from the receiver')
   t.ok(counts.fallback > 0, 'the handoffs after the kill fell back to 503')
-  t.ok(counts.lost <= CONCURRENCY, `at most the handoffs in flight died with the receiver (${counts.lost})`)
+  t.ok(counts.lost + counts.cut <= CONCURRENCY, `at most the handoffs in flight died with the receiver (${counts.lost + counts.cut})`)
   const outcomesOf = (o: Message): string => `${String(o.outcome)}${o.code === undefined ? '' : `/${String(o.code)}`}`
   const byOutcome: Record<string, number> = {}
   for (const r of results.values()) byOutcome[outcomesOf(r)] = (byOutcome[outcomesOf(r)] ?? 0) + 1
