@@ -16,7 +16,7 @@ const FRAMES = Number(process.env.FUZZ_FRAMES ?? 10000)
 const SEED = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31))
 
 t.test(`seeded fuzz: ${FRAMES} frames with descriptors of every kind (seed ${SEED})`, async (t) => {
-  t.setTimeout(60000)
+  t.setTimeout(120000)
   checkFdLeaks(t)
   t.comment(`seed ${SEED}: FUZZ_SEED=${SEED} npx tap test/faults/fuzz.test.ts reproduces this run`)
   const dir = socketDir(t)
@@ -25,7 +25,7 @@ t.test(`seeded fuzz: ${FRAMES} frames with descriptors of every kind (seed ${SEE
   const receiverFds = receiver.fds()
 
   const fuzzer = forkFixture('fuzz-sender.js', { path: sockPath, frames: FRAMES, seed: SEED, dir: path.join(dir), receiverPid: receiver.pid }, 'fuzzer', t)
-  const done = await fuzzer.waitFor((m) => m.event === 'done', 'the fuzz run', 55000)
+  const done = await fuzzer.waitFor((m) => m.event === 'done', 'the fuzz run', 110000)
   t.comment(`${done.frames} frames, ${done.descriptors} descriptors (pool: ${done.pool.join(', ')}), ${done.genuine} genuine handoffs, ` +
     `${done.reconnects} channels dropped and reopened, ${done.ms} ms`)
   t.comment(`categories ${JSON.stringify(done.categories)}`)

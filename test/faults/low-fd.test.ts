@@ -17,7 +17,7 @@ const HELD = 40
 const STORM = 300
 
 t.test(`a receiver at ${LIMIT} descriptors: every handoff past the limit is rejected as truncated, none lost`, async (t) => {
-  t.setTimeout(60000)
+  t.setTimeout(120000)
   checkFdLeaks(t)
   const { receiver, webapp, receiverFds, webappFds } = await startPair(t, { name: 'low-fd-webapp' })
   execFileSync('prlimit', ['--pid', String(receiver.pid), `--nofile=${LIMIT}:${LIMIT}`])

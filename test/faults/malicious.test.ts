@@ -46,7 +46,7 @@ async function healthy (t: Test, webapp: Child): Promise<void> {
 }
 
 t.test(`a malicious receiver, ${BEHAVIOURS.length} behaviours`, async (t) => {
-  t.setTimeout(60000)
+  t.setTimeout(120000)
   checkFdLeaks(t)
   const sockPath = sockIn(socketDir(t))
   const faulty = forkFixture('sibling-faulty.js', { path: sockPath }, 'malicious receiver', t)

@@ -29,7 +29,7 @@ async function waitState (pid: number, state: string): Promise<string> {
 }
 
 t.test(`SIGSTOP of the receiver past deadline + grace, ${ROUNDS} rounds of ${FROZEN_PER_ROUND} handoffs`, async (t) => {
-  t.setTimeout(60000)
+  t.setTimeout(120000)
   checkFdLeaks(t)
   const { receiver, webapp, receiverFds, webappFds } = await startPair(t, { timeout: TIMEOUT, grace: GRACE, name: 'stop-webapp' })
   const accepted = (await receiver.request('stats')).stats.total
@@ -66,6 +66,9 @@ t.test(`SIGSTOP of the receiver past deadline + grace, ${ROUNDS} rounds of ${FRO
     const after = await storm(webapp.port, { total: 4, concurrency: 4 })
     t.equal(assertInvariants(t, after, 4).served, 4, `round ${round}: the thawed receiver serves new handoffs`)
     served += 4
+    // A client can see its answer before the web app reports the result:
+    // wait for those reports, or the next round would count them as its own.
+    await webapp.waitFor(() => webapp.seen('result').length >= results + FROZEN_PER_ROUND + 4, `round ${round}: results of the served handoffs`)
   }
   const ms = since(started)
 

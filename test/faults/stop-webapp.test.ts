@@ -20,7 +20,7 @@ const STOP_AFTER_RESULTS = 100
 const B_ROUND = 200
 
 t.test('a web app SIGSTOPped with handoffs in flight, past deadline + grace, beside a second web app', async (t) => {
-  t.setTimeout(60000)
+  t.setTimeout(120000)
   checkFdLeaks(t)
   const sockPath = sockIn(socketDir(t))
   const receiver = await startReceiver(t, sockPath)

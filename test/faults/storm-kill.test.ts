@@ -17,7 +17,7 @@ const KILL_AFTER_SERVED = 300
 const AFTER_RESTART = 100
 
 t.test('SIGKILL of the receiver during a storm of 1,000 handoffs, then a new receiver', async (t) => {
-  t.setTimeout(60000)
+  t.setTimeout(120000)
   checkFdLeaks(t)
   const { sockPath, receiver, webapp, webappFds } = await startPair(t, { name: 'storm-webapp' })
 
