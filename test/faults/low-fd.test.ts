@@ -8,6 +8,7 @@
 import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import t from 'tap'
+import { hasCommand, prerequisite } from '../helpers/prereq.js'
 import {
   assertInvariants, checkFdLeaks, finishPair, since, startPair, storm, webappIdle, type Outcome
 } from './helpers.js'
@@ -16,7 +17,9 @@ const LIMIT = 48
 const HELD = 40
 const STORM = 300
 
-t.test(`a receiver at ${LIMIT} descriptors: every handoff past the limit is rejected as truncated, none lost`, async (t) => {
+const noPrlimit = prerequisite(t, { name: 'prlimit', available: hasCommand('prlimit'), install: 'apt-get install util-linux' })
+
+t.test(`a receiver at ${LIMIT} descriptors: every handoff past the limit is rejected as truncated, none lost`, { skip: noPrlimit }, async (t) => {
   t.setTimeout(120000)
   checkFdLeaks(t)
   const { receiver, webapp, receiverFds, webappFds } = await startPair(t, { name: 'low-fd-webapp' })
