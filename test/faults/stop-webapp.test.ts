@@ -43,6 +43,7 @@ t.test('a web app SIGSTOPped with handoffs in flight, past deadline + grace, bes
   const aStorm = storm(a.port, { total: A_TOTAL, concurrency: 20 })
   await whenStopped
   const settledBeforeStop = a.seen('result').length
+  const acceptedBeforeStop = a.seen('result').filter((r) => r.handedOff).length
 
   // B is served while A is stopped; rounds until A has been stopped past
   // deadline + grace (bounded: at most 10 rounds).
@@ -72,7 +73,8 @@ t.test('a web app SIGSTOPped with handoffs in flight, past deadline + grace, bes
   const outcomes: Record<string, number> = {}
   for (const r of results.values()) outcomes[String(r.outcome)] = (outcomes[String(r.outcome)] ?? 0) + 1
   t.comment(`A: ${A_TOTAL} clients, stopped after ${settledBeforeStop} settled, for ${stopMs} ms: ${JSON.stringify(counts)} (${JSON.stringify(outcomes)}); ` +
-    `B: ${rounds * B_ROUND} served while A was stopped (receiver total then ${String(servedWhileStopped.total)}); ${since(started)} ms in all`)
+    `B: ${rounds * B_ROUND} served while A was stopped; up to ${servedWhileStopped.total - acceptedBeforeStop - bServed} of A's handoffs accepted by the receiver ` +
+    `while A was stopped (its ACCEPTs unread until SIGCONT); ${since(started)} ms in all`)
 
   await receiver.request('idle')
   await webappIdle(t, b)
