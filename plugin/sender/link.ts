@@ -10,7 +10,7 @@ import { credentialPolicy, type CredentialPolicy } from '../credentials.js'
 import { binding, type PeerCredentials } from '../native.js'
 import { connectUnix, describeAddress, type UnixAddress } from '../unix.js'
 import {
-  DEFAULT_HELLO_TIMEOUT_MS, FrameType, PROTOCOL_VERSION, protocolFramer,
+  DEFAULT_HELLO_TIMEOUT_MS, FrameType, HEADER_SIZE, PROTOCOL_VERSION, protocolFramer,
   decodeMessage, encodeError, encodeGoodbye, encodeHandoff, encodeHello, isProtocolError, negotiateHello, outOfPlace,
   type ErrorReason, type HandoffMeta, type HandoffRequest, type Message
 } from '../protocol/index.js'
@@ -409,7 +409,7 @@ export class Link extends EventEmitter<LinkEvents> {
     this.channel = channel
     channel.unref()
     channel.on('message', (frame, fds) => this.onFrame(channel, frame, fds))
-    channel.on('frameError', (err) => this.emit('warning', err))
+    channel.on('frameError', (err, frame) => this.onFrameError(channel, err, frame))
     channel.on('error', (err) => this.onChannelError(channel, err))
     channel.on('close', () => this.onChannelClose(channel))
     channel.send(encodeHello({ role: 'sender', pid: process.pid, ...(this.helloName === undefined ? {} : { name: this.helloName }) }))
@@ -468,6 +468,18 @@ export class Link extends EventEmitter<LinkEvents> {
       this.start()
     }, delay)
     this.reconnectTimer.unref()
+  }
+
+  /**
+   * A whole frame whose descriptors did not match its header (the channel has
+   * closed them) is processed as if none had come (§9): dropping it would
+   * lose a verdict, and an ACCEPT lost that way leaves us answering, at
+   * deadline + grace, a connection the receiver owns. Descriptors alone, or
+   * a frame cut by the end of the channel, only warn.
+   */
+  private onFrameError (channel: Channel, err: Error, frame: Buffer): void {
+    this.emit('warning', err)
+    if (frame.length >= HEADER_SIZE && (err as { code?: string }).code !== 'ERR_HANDOFF_CHANNEL_ENDED') this.onFrame(channel, frame, [])
   }
 
   private onFrame (channel: Channel, frame: Buffer, fds: number[]): void {

@@ -50,8 +50,8 @@ export class Child {
    * later. The limit is not synchronisation: it turns a hang into a failure
    * that shows what the child did say.
    */
-  async waitFor (match: (msg: Message) => boolean, what = 'a message'): Promise<Message> {
-    const deadline = Date.now() + WAIT_LIMIT_MS
+  async waitFor (match: (msg: Message) => boolean, what = 'a message', limitMs = WAIT_LIMIT_MS): Promise<Message> {
+    const deadline = Date.now() + limitMs
     for (;;) {
       for (let i = 0; i < this.messages.length; i++) {
         if (!this.taken.has(i) && match(this.messages[i])) {
@@ -60,7 +60,7 @@ export class Child {
         }
       }
       if (!this.alive) throw new Error(`${this.label} exited while waiting for ${what}: ${JSON.stringify(this.messages)}`)
-      if (Date.now() >= deadline) throw new Error(`${this.label}: no ${what} within ${WAIT_LIMIT_MS} ms: ${JSON.stringify(this.messages)}`)
+      if (Date.now() >= deadline) throw new Error(`${this.label}: no ${what} within ${limitMs} ms: ${JSON.stringify(this.messages)}`)
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, deadline - Date.now())
         this.waiters.push(() => { clearTimeout(timer); resolve() })

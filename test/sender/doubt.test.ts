@@ -9,7 +9,7 @@ import type net from 'node:net'
 import path from 'node:path'
 import { Sender, type HandoffResult } from '../../plugin/sender/index.js'
 import { checkFdLeaks } from '../helpers/fds.js'
-import { rawClient, startFaulty, stopChild, tmpDir } from './helpers.js'
+import { listenClosing, rawClient, startFaulty, stopChild, tmpDir } from './helpers.js'
 
 t.test('a receiver that breaks the framing with a handoff in flight: doubt, our copy closed unanswered', async (t) => {
   checkFdLeaks(t)
@@ -23,14 +23,8 @@ t.test('a receiver that breaks the framing with a handoff in flight: doubt, our 
   server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
     void sender.handoffUpgrade(req, socket, head, { target: 'chat' }).then(settle)
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  t.teardown(async () => {
-    await sender.close()
-    server.closeAllConnections()
-    await new Promise<void>((resolve) => server.close(() => resolve()))
-  })
+  const port = await listenClosing(t, server, sender)
   await sender.ready('chat')
-  const port = (server.address() as { port: number }).port
   const client = rawClient(port)
   await client.connected
   client.socket.write('GET /x HTTP/1.1\r\nHost: x\r\nUpgrade: test\r\nConnection: Upgrade\r\n\r\n')

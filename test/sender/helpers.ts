@@ -2,6 +2,7 @@
 // driven over IPC (siblings, web apps), socket directories, clients (a `ws`
 // client, a raw TCP client, a keep-alive HTTP client), and WebSocket frames.
 // Nothing here sleeps: every wait is for an event.
+import type http from 'node:http'
 import type { Test } from 'tap'
 import { Child, forkFixture as forkChild, stopChild as stopChildWith, type Message } from '../helpers/child.js'
 import { rawClient, type RawClient } from '../helpers/clients.js'
@@ -156,4 +157,15 @@ export function captureLogger (): { lines: Message[], logger: any, waitFor: (mat
     }
   }
   return { lines, logger: make({}), waitFor }
+}
+
+/** Listens on 127.0.0.1 and, at the end of `t`, closes `sender` then `server` (its connections too); resolves with the port. */
+export async function listenClosing (t: Test, server: http.Server, sender: { close: () => Promise<void> }): Promise<number> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(async () => {
+    await sender.close()
+    server.closeAllConnections()
+    await new Promise<void>((resolve) => server.close(() => resolve()))
+  })
+  return (server.address() as { port: number }).port
 }
