@@ -456,7 +456,14 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements PeerHost {
     })
   }
 
-  /** One STATUS per loop turn at most, to every sender, whenever the load changed. */
+  /**
+   * One STATUS per loop turn at most, to every sender, whenever the load
+   * changed: the connections that closed in one poll phase are reported
+   * together, in the check phase right after it. The immediate is ref'd on
+   * purpose: an unref'd one does not keep libuv from blocking in epoll, so
+   * the report waited for some unrelated event (seconds, on an idle receiver)
+   * while senders balanced on a stale load.
+   */
   private scheduleStatus (): void {
     if (this.statusPending !== null || this.closing !== null) return
     this.statusPending = setImmediate(() => {
@@ -464,7 +471,6 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements PeerHost {
       const status = this.status()
       for (const peer of this.peers) peer.sendStatus(status)
     })
-    this.statusPending.unref()
   }
 
   private report (err: Error & { peer?: PeerIdentity }, message: string): void {
