@@ -294,16 +294,26 @@ export class Channel extends EventEmitter<ChannelEvents> {
     this.clearStallTimer()
     const offset = this.frameStart
     this.stallOffset = offset
-    this.stallTimer = setTimeout(() => {
-      // One more poll phase first: bytes already waiting in the socket (a
-      // loop that was busy, not a peer that stalled) are read before judging.
-      setImmediate(() => {
-        if (this.stallOffset !== offset || this.stallTimer === null) return
-        this.stallTimer = null
-        this.stalled()
-      })
-    }, this.frameTimeout)
+    this.stallTimer = setTimeout(() => this.judgeStall(offset, this.received), this.frameTimeout)
     this.stallTimer.unref()
+  }
+
+  /**
+   * The deadline passed: judged after one more poll phase, and again after
+   * each phase that read more, so that bytes already waiting in the socket
+   * (a loop that was busy, not a peer that stalled) are read before giving
+   * up. A peer that sends nothing, or trickles, has nothing waiting.
+   */
+  private judgeStall (offset: number, received: number): void {
+    setImmediate(() => {
+      if (this.stallOffset !== offset || this.stallTimer === null) return
+      if (this.received > received) {
+        this.judgeStall(offset, this.received)
+        return
+      }
+      this.stallTimer = null
+      this.stalled()
+    })
   }
 
   private clearStallTimer (): void {
