@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events'
 import { binding, type NativeChannel, type PeerCredentials } from './native.js'
 import {
   ERR_HANDOFF_CHANNEL_CLOSED, ERR_HANDOFF_CHANNEL_ENDED, ERR_HANDOFF_FD_MISMATCH,
-  ERR_HANDOFF_FDS_TRUNCATED, ERR_HANDOFF_ORPHAN_FDS
+  ERR_HANDOFF_FDS_TRUNCATED, ERR_HANDOFF_FRAME_TIMEOUT, ERR_HANDOFF_ORPHAN_FDS
 } from './errors.js'
 import type { Framer } from './framer.js'
 
@@ -28,9 +28,26 @@ interface CurrentFrame {
   fdCount: number
 }
 
+export interface ChannelOptions {
+  /**
+   * ms a frame may take from its first byte to its last (0: no limit). A
+   * peer that stalls mid-frame holds our memory and the frame's descriptors;
+   * see 'frameTimeout'.
+   */
+  frameTimeout?: number
+}
+
 export interface ChannelEvents {
   message: [frame: Buffer, fds: number[]]
   frameError: [err: Error, frame: Buffer]
+  /**
+   * A frame was not complete within `frameTimeout` (ERR_HANDOFF_FRAME_TIMEOUT).
+   * The channel has stopped reading (as by pause()), dropped the partial
+   * frame's bytes and closed its descriptors; writing still works, so the
+   * owner can say why (ERROR "timeout") before it closes the channel.
+   * Without a listener the channel fails ('error', then closed).
+   */
+  frameTimeout: [err: Error]
   error: [err: Error]
   end: []
   close: []
@@ -58,12 +75,17 @@ export class Channel extends EventEmitter<ChannelEvents> {
   private paused = false
   /** Whether the addon was told of descriptors waiting in `batches` (see syncHeld). */
   private heldInNative = false
+  private readonly frameTimeout: number
+  /** Armed while a frame is incomplete: the stream offset of that frame's first byte. */
+  private stallTimer: NodeJS.Timeout | null = null
+  private stallOffset = -1
 
   /** Takes ownership of `fd`, a connected AF_UNIX stream socket. */
-  constructor (fd: number, framer: Framer) {
+  constructor (fd: number, framer: Framer, options: ChannelOptions = {}) {
     super()
     this.framer = framer
     this.fdNumber = fd
+    this.frameTimeout = options.frameTimeout ?? 0
     this.native = new binding.NativeChannel(fd, {
       onRead: (data, reads) => this.onRead(data, reads),
       onWritten: (count) => this.complete(count),
@@ -131,6 +153,8 @@ export class Channel extends EventEmitter<ChannelEvents> {
   pause (): this {
     this.paused = true
     this.native?.pause()
+    // The frame cannot progress while we do not read: not the peer's stall.
+    this.clearStallTimer()
     return this
   }
 
@@ -153,6 +177,7 @@ export class Channel extends EventEmitter<ChannelEvents> {
     if (native === null) return
     this.native = null
     native.close(() => this.emit('close'))
+    this.clearStallTimer()
     for (const batch of this.batches) closeFds(batch.fds)
     this.batches = []
     this.chunks = []
@@ -250,6 +275,70 @@ export class Channel extends EventEmitter<ChannelEvents> {
       this.frameStart += frame.size
       this.deliver(this.take(frame.size), frame, this.claimBatch(frame))
     }
+    this.watchProgress()
+  }
+
+  /**
+   * After each parse: a frame begun and not complete gets `frameTimeout`
+   * from its first byte to complete (counted from the read that brought the
+   * byte; the next frame starts its own count). Nothing to do, and no timer,
+   * in the usual case of reads that end on a frame boundary.
+   */
+  private watchProgress (): void {
+    if (this.frameTimeout <= 0) return
+    if (this.native === null || this.paused || (this.buffered === 0 && this.batches.length === 0)) {
+      this.clearStallTimer()
+      return
+    }
+    if (this.stallTimer !== null && this.stallOffset === this.frameStart) return
+    this.clearStallTimer()
+    const offset = this.frameStart
+    this.stallOffset = offset
+    this.stallTimer = setTimeout(() => this.judgeStall(offset, this.received), this.frameTimeout)
+    this.stallTimer.unref()
+  }
+
+  /**
+   * The deadline passed: judged after one more poll phase, and again after
+   * each phase that read more, so that bytes already waiting in the socket
+   * (a loop that was busy, not a peer that stalled) are read before giving
+   * up. A peer that sends nothing, or trickles, has nothing waiting.
+   */
+  private judgeStall (offset: number, received: number): void {
+    setImmediate(() => {
+      if (this.stallOffset !== offset || this.stallTimer === null) return
+      if (this.received > received) {
+        this.judgeStall(offset, this.received)
+        return
+      }
+      this.stallTimer = null
+      this.stalled()
+    })
+  }
+
+  private clearStallTimer (): void {
+    if (this.stallTimer !== null) clearTimeout(this.stallTimer)
+    this.stallTimer = null
+    this.stallOffset = -1
+  }
+
+  /** The peer stalled mid-frame: stop reading, let go of the partial frame, tell the owner. */
+  private stalled (): void {
+    if (this.native === null) return
+    const err = new ERR_HANDOFF_FRAME_TIMEOUT(this.frameTimeout)
+    if (this.listenerCount('frameTimeout') === 0) {
+      this.fail(err)
+      return
+    }
+    this.pause()
+    const batches = this.batches
+    this.batches = []
+    if (this.heldInNative) this.syncHeld()
+    for (const batch of batches) closeFds(batch.fds)
+    this.chunks = []
+    this.buffered = 0
+    this.current = null
+    this.emit('frameTimeout', err)
   }
 
   // The descriptors of one recvmsg belong to the frame holding the last byte

@@ -32,6 +32,8 @@ export const ERR_HANDOFF_CHANNEL_CLOSED = createError(
   'ERR_HANDOFF_CHANNEL_CLOSED', 'the channel is closed')
 export const ERR_HANDOFF_CHANNEL_ENDED = createError(
   'ERR_HANDOFF_CHANNEL_ENDED', 'the peer closed the channel in the middle of a frame')
+export const ERR_HANDOFF_FRAME_TIMEOUT = createError<[number]>(
+  'ERR_HANDOFF_FRAME_TIMEOUT', 'the peer began a frame and did not complete it within %d ms')
 
 // Unix sockets
 export const ERR_HANDOFF_PATH_IN_USE = createError<[string]>(

@@ -38,6 +38,12 @@ export const MAX_NAME_LENGTH = 255
 
 /** Recommended: how long a peer waits for the other side's HELLO before ERROR "timeout". */
 export const DEFAULT_HELLO_TIMEOUT_MS = 5000
+/**
+ * Recommended: how long a reader lets a frame take from its first byte to its
+ * last before ERROR "timeout" (a frame of at most 1 MiB over a local socket
+ * takes microseconds; a peer that stalls mid-frame holds memory and descriptors).
+ */
+export const DEFAULT_FRAME_TIMEOUT_MS = 5000
 /** Recommended: how long a sender waits for ACCEPT/REJECT before giving a handoff up. */
 export const DEFAULT_VERDICT_TIMEOUT_MS = 5000
 

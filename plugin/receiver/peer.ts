@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events'
 import { Channel, closeFds } from '../channel.js'
 import type { PeerCredentials } from '../native.js'
 import {
-  FrameType, HEADER_SIZE, PROTOCOL_VERSION, protocolFramer,
+  FrameType, HEADER_SIZE, MAX_HANDOFF_FRAME_SIZE, PROTOCOL_VERSION, createFramer,
   decodeHeader, decodeMessage, negotiateHello, outOfPlace, checkDescriptors, isProtocolError,
   encodeHello, encodeAccept, encodeReject, encodeStatus, encodeGoodbye, encodeError,
   type Accept, type ErrorReason, type GoodbyeReason, type HandoffRequest, type Hello, type Message,
@@ -23,6 +23,8 @@ export interface PeerHost {
   status (): Status
   readonly draining: boolean
   readonly helloTimeout: number
+  /** ms a frame may take from its first byte to its last (ChannelOptions.frameTimeout). */
+  readonly frameTimeout: number
   readonly name?: string
 }
 
@@ -50,6 +52,17 @@ type State = 'hello' | 'ready' | 'closing' | 'closed'
 /** How long to wait for our last frames (ERROR, GOODBYE) to reach the kernel before closing anyway. */
 const FLUSH_TIMEOUT_MS = 1000
 
+/**
+ * The largest frame a receiver takes, advertised in its HELLO: the largest
+ * HANDOFF the section limits allow (655,388 bytes; every other frame is
+ * smaller still). A larger HANDOFF could only be refused for a section over
+ * its limit, so asking for no more costs a valid sender nothing, and caps
+ * what a peer can make us hold for one partial frame well below the
+ * protocol's default 1 MiB.
+ */
+export const RECEIVER_MAX_FRAME_SIZE = MAX_HANDOFF_FRAME_SIZE
+const receiverFramer = createFramer(RECEIVER_MAX_FRAME_SIZE)
+
 export class Peer extends EventEmitter<PeerEvents> {
   readonly credentials: PeerCredentials
   hello: Hello | null = null
@@ -72,9 +85,11 @@ export class Peer extends EventEmitter<PeerEvents> {
     super()
     this.credentials = credentials
     this.host = host
-    this.channel = new Channel(fd, protocolFramer)
+    this.channel = new Channel(fd, receiverFramer, { frameTimeout: host.frameTimeout })
     this.channel.on('message', (frame, fds) => this.onFrame(frame, fds))
     this.channel.on('frameError', (err, frame) => this.onFrameError(err, frame))
+    // The channel has stopped reading and closed the partial frame's descriptors.
+    this.channel.on('frameTimeout', (err) => this.fail('timeout', err))
     this.channel.on('error', (err) => this.onChannelError(err))
     this.channel.on('close', () => this.onClose())
   }
@@ -89,7 +104,12 @@ export class Peer extends EventEmitter<PeerEvents> {
 
   /** Sends our HELLO (each side sends its own at once, §5) and waits for the peer's. */
   start (): void {
-    this.send(encodeHello({ role: 'receiver', pid: process.pid, ...(this.host.name === undefined ? {} : { name: this.host.name }) }))
+    this.send(encodeHello({
+      role: 'receiver',
+      pid: process.pid,
+      maxFrameSize: RECEIVER_MAX_FRAME_SIZE,
+      ...(this.host.name === undefined ? {} : { name: this.host.name })
+    }))
     const timeout = this.host.helloTimeout
     this.helloTimer = setTimeout(() => {
       this.fail('timeout', new ERR_HANDOFF_HELLO_TIMEOUT(timeout))

@@ -9,7 +9,7 @@ import { Channel } from '../channel.js'
 import { binding, type PeerCredentials } from '../native.js'
 import { listenUnix, type UnixAddress, type UnixListener } from '../unix.js'
 import {
-  DEFAULT_HELLO_TIMEOUT_MS, MAX_NAME_LENGTH, MAX_TIMEOUT_MS, encodeError, isProtocolName, protocolFramer,
+  DEFAULT_FRAME_TIMEOUT_MS, DEFAULT_HELLO_TIMEOUT_MS, MAX_NAME_LENGTH, MAX_TIMEOUT_MS, encodeError, isProtocolName, protocolFramer,
   type HandoffRequest, type Status
 } from '../protocol/index.js'
 import { ERR_HANDOFF_PEER_REFUSED, ERR_HANDOFF_RECEIVER_OPTION } from '../errors.js'
@@ -41,6 +41,8 @@ export interface ReceiverOptions {
   name?: string
   /** How long a sender has to send its HELLO (ms); default 5000. */
   helloTimeout?: number
+  /** How long a frame may take from its first byte to its last (ms), then ERROR "timeout"; default 5000. */
+  frameTimeout?: number
   /** listen(2) backlog; default 511. */
   backlog?: number
   logger?: Logger
@@ -112,6 +114,10 @@ function validate (options: ReceiverOptions): { address: UnixAddress, max: numbe
   if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout > 0) || timeout > MAX_TIMEOUT_MS)) {
     throw new ERR_HANDOFF_RECEIVER_OPTION('helloTimeout', `expected a positive number of milliseconds, at most ${MAX_TIMEOUT_MS}`)
   }
+  const frameTimeout = options.frameTimeout
+  if (frameTimeout !== undefined && (typeof frameTimeout !== 'number' || !(frameTimeout > 0) || frameTimeout > MAX_TIMEOUT_MS)) {
+    throw new ERR_HANDOFF_RECEIVER_OPTION('frameTimeout', `expected a positive number of milliseconds, at most ${MAX_TIMEOUT_MS}`)
+  }
   if (options.targets !== undefined &&
       (!Array.isArray(options.targets) || !options.targets.every((t) => typeof t === 'string' && t.length > 0))) {
     throw new ERR_HANDOFF_RECEIVER_OPTION('targets', 'expected an array of non-empty strings')
@@ -128,6 +134,7 @@ const REFUSE_FLUSH_MS = 1000
 export class Receiver extends EventEmitter<ReceiverEvents> implements PeerHost {
   readonly address: UnixAddress
   readonly helloTimeout: number
+  readonly frameTimeout: number
   readonly name?: string
   private readonly listener: UnixListener
   private readonly policy: CredentialPolicy
@@ -156,6 +163,7 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements PeerHost {
     this.server = server
     this.targets = options.targets === undefined ? null : new Set(options.targets)
     this.helloTimeout = options.helloTimeout ?? DEFAULT_HELLO_TIMEOUT_MS
+    this.frameTimeout = options.frameTimeout ?? DEFAULT_FRAME_TIMEOUT_MS
     if (options.name !== undefined) this.name = options.name
     this.logger = options.logger ?? defaultLogger
     listener.on('connection', (fd) => this.onConnection(fd))
@@ -448,7 +456,14 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements PeerHost {
     })
   }
 
-  /** One STATUS per loop turn at most, to every sender, whenever the load changed. */
+  /**
+   * One STATUS per loop turn at most, to every sender, whenever the load
+   * changed: the connections that closed in one poll phase are reported
+   * together, in the check phase right after it. The immediate is ref'd on
+   * purpose: an unref'd one does not keep libuv from blocking in epoll, so
+   * the report waited for some unrelated event (seconds, on an idle receiver)
+   * while senders balanced on a stale load.
+   */
   private scheduleStatus (): void {
     if (this.statusPending !== null || this.closing !== null) return
     this.statusPending = setImmediate(() => {
@@ -456,7 +471,6 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements PeerHost {
       const status = this.status()
       for (const peer of this.peers) peer.sendStatus(status)
     })
-    this.statusPending.unref()
   }
 
   private report (err: Error & { peer?: PeerIdentity }, message: string): void {

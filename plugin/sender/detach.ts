@@ -337,13 +337,36 @@ export function detachUpgrade (req: IncomingMessage, socket: net.Socket, upgrade
 }
 
 /**
+ * A request pipelined behind one whose response is still being written (in
+ * the same packet, say): HTTP/1.1 answers in order, so Node queues this
+ * response and gives it the socket ('socket' event) once the earlier one has
+ * finished. Resolves true then, false if the connection closed first. No
+ * bound of its own: it waits as long as Node's own pipelining would, and the
+ * handle is stopped meanwhile, so nothing new reaches the parser.
+ */
+function turnOf (res: ServerResponse, socket: net.Socket): Promise<boolean> {
+  return new Promise((resolve) => {
+    const done = (mine: boolean): void => {
+      res.removeListener('socket', onSocket)
+      socket.removeListener('close', onClose)
+      resolve(mine)
+    }
+    const onSocket = (): void => done(internals(socket)._httpMessage === res)
+    const onClose = (): void => done(false)
+    res.once('socket', onSocket)
+    socket.once('close', onClose)
+  })
+}
+
+/**
  * Detaches the connection of an ordinary request whose response has not
  * started (SSE, streaming, long polling). The connection is handed off whole:
  * the receiver writes this response and serves every later request on it.
  *
  * Node's HTTP parser reads such a socket in C++, so this stops the handle at
- * once, lets any parse in progress finish (the caller may be inside it), and
- * then checks that the parser holds nothing past this request. Refused
+ * once, waits for the responses pipelined before this one to be written
+ * (turnOf), lets any parse in progress finish (the caller may be inside it),
+ * and then checks that the parser holds nothing past this request. Refused
  * (ERR_HANDOFF_PIPELINED) if it does: those bytes cannot be recovered.
  */
 export async function detachRequest (req: IncomingMessage, res: ServerResponse,
@@ -352,12 +375,13 @@ export async function detachRequest (req: IncomingMessage, res: ServerResponse,
   if (res.headersSent || res.writableEnded) throw new ERR_HANDOFF_RESPONSE_STARTED()
   if (hasBody(req)) throw new ERR_HANDOFF_REQUEST_BODY()
   const s = internals(socket)
-  if (s._httpMessage !== res) {
-    throw new ERR_HANDOFF_PIPELINED('an earlier response on this keep-alive connection is still being written')
-  }
   const handle = s._handle as StreamHandle
   // Stop now: from here nothing new reaches the parser or the stream.
   const hold = new ReadHold(socket, handle)
+  if (s._httpMessage !== res && !await turnOf(res, socket)) {
+    hold.lift()
+    throw new ERR_HANDOFF_SOCKET_GONE()
+  }
   // The caller may be running inside the parser's execute() (a synchronous
   // handler): let it finish with the bytes it already has before judging.
   await new Promise<void>((resolve) => setImmediate(resolve))

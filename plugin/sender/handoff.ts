@@ -33,6 +33,7 @@ export interface SenderOptions {
   balance?: BalancePolicy
   connectWait?: number
   helloTimeout?: number
+  frameTimeout?: number
   reconnect?: { min?: number, max?: number }
   /** Name sent in our HELLO (the receiver's logs). */
   name?: string
@@ -138,6 +139,7 @@ export class Sender {
       ...(options.balance === undefined ? {} : { balance: options.balance }),
       ...(options.connectWait === undefined ? {} : { connectWait: options.connectWait }),
       ...(options.helloTimeout === undefined ? {} : { helloTimeout: options.helloTimeout }),
+      ...(options.frameTimeout === undefined ? {} : { frameTimeout: options.frameTimeout }),
       ...(options.reconnect === undefined ? {} : { reconnect: options.reconnect }),
       ...(options.name === undefined ? {} : { name: options.name })
     }

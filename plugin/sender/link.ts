@@ -10,7 +10,7 @@ import { credentialPolicy, type CredentialPolicy } from '../credentials.js'
 import { binding, type PeerCredentials } from '../native.js'
 import { connectUnix, describeAddress, type UnixAddress } from '../unix.js'
 import {
-  DEFAULT_HELLO_TIMEOUT_MS, FrameType, HEADER_SIZE, PROTOCOL_VERSION, protocolFramer,
+  DEFAULT_FRAME_TIMEOUT_MS, DEFAULT_HELLO_TIMEOUT_MS, FrameType, HEADER_SIZE, PROTOCOL_VERSION, protocolFramer,
   decodeMessage, encodeError, encodeGoodbye, encodeHandoff, encodeHello, isProtocolError, negotiateHello, outOfPlace,
   type ErrorReason, type HandoffMeta, type HandoffRequest, type Message
 } from '../protocol/index.js'
@@ -73,6 +73,8 @@ export interface LinkOptions {
   /** Name sent in our HELLO (logs on the receiver's side). */
   name?: string
   helloTimeout?: number
+  /** ms a frame from the receiver may take from its first byte to its last, then ERROR "timeout"; default 5000. */
+  frameTimeout?: number
   /** Reconnect delays (ms): doubled from `min` after each failure, up to `max`. */
   reconnect?: { min?: number, max?: number }
   /** Whose receiver to trust (the kernel's credentials of the listener); default: this process's uid only. */
@@ -143,6 +145,7 @@ export class Link extends EventEmitter<LinkEvents> {
   readonly label: string
   private readonly helloName: string | undefined
   private readonly helloTimeout: number
+  private readonly frameTimeout: number
   private readonly backoffMin: number
   private readonly backoffMax: number
   private readonly policy: CredentialPolicy
@@ -170,6 +173,7 @@ export class Link extends EventEmitter<LinkEvents> {
     this.label = describeAddress(options.address)
     this.helloName = options.name
     this.helloTimeout = options.helloTimeout ?? DEFAULT_HELLO_TIMEOUT_MS
+    this.frameTimeout = options.frameTimeout ?? DEFAULT_FRAME_TIMEOUT_MS
     this.backoffMin = options.reconnect?.min ?? 50
     this.backoffMax = Math.max(this.backoffMin, options.reconnect?.max ?? 5000)
     this.policy = options.policy ?? credentialPolicy(undefined, 'allow', (name, reason) => new ERR_HANDOFF_SENDER_OPTION(name, reason))
@@ -400,7 +404,7 @@ export class Link extends EventEmitter<LinkEvents> {
     }
     let channel: Channel
     try {
-      channel = new Channel(fd, protocolFramer)
+      channel = new Channel(fd, protocolFramer, { frameTimeout: this.frameTimeout })
     } catch (err) {
       closeFds([fd])
       this.failed(err as Error)
@@ -410,6 +414,7 @@ export class Link extends EventEmitter<LinkEvents> {
     channel.unref()
     channel.on('message', (frame, fds) => this.onFrame(channel, frame, fds))
     channel.on('frameError', (err, frame) => this.onFrameError(channel, err, frame))
+    channel.on('frameTimeout', (err) => this.fatal(channel, 'timeout', err))
     channel.on('error', (err) => this.onChannelError(channel, err))
     channel.on('close', () => this.onChannelClose(channel))
     channel.send(encodeHello({ role: 'sender', pid: process.pid, ...(this.helloName === undefined ? {} : { name: this.helloName }) }))

@@ -5,7 +5,7 @@
 // receiver of the pool before anyone falls back.
 import type { UnixAddress } from '../unix.js'
 import { credentialPolicy, type Allowlist } from '../credentials.js'
-import { MAX_NAME_LENGTH, MAX_TIMEOUT_MS, isProtocolName, type HandoffRequest } from '../protocol/index.js'
+import { DEFAULT_FRAME_TIMEOUT_MS, MAX_NAME_LENGTH, MAX_TIMEOUT_MS, isProtocolName, type HandoffRequest } from '../protocol/index.js'
 import { ERR_HANDOFF_SENDER_OPTION, ERR_HANDOFF_UNAVAILABLE } from '../errors.js'
 import { Link, type LinkHealth, type LinkOptions, type Verdict } from './link.js'
 
@@ -30,6 +30,8 @@ export interface TargetOptions {
   /** ms a handoff waits for a receiver that is still connecting; default 1000. */
   connectWait?: number
   helloTimeout?: number
+  /** ms a frame from a receiver may take from its first byte to its last; default 5000. */
+  frameTimeout?: number
   reconnect?: { min?: number, max?: number }
   /**
    * Whose receiver this target trusts with its connections, by the kernel's
@@ -117,6 +119,8 @@ export function resolveTargetOptions (name: string, options: TargetOptions | Uni
     link: {
       ...(defaults.name === undefined ? {} : { name: defaults.name }),
       helloTimeout: duration(`targets.${name}.helloTimeout`, o.helloTimeout, duration('helloTimeout', defaults.helloTimeout, 5000)),
+      frameTimeout: duration(`targets.${name}.frameTimeout`, o.frameTimeout,
+        duration('frameTimeout', defaults.frameTimeout, DEFAULT_FRAME_TIMEOUT_MS)),
       policy: credentialPolicy(o.allow, `targets.${name}.allow`, (option, reason) => new ERR_HANDOFF_SENDER_OPTION(option, reason)),
       ...(reconnect === undefined ? {} : { reconnect })
     }

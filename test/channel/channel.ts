@@ -201,6 +201,47 @@ t.test('a header declaring more than maxFrameSize is fatal: ERR_HANDOFF_FRAME_TO
   await closeAll(strict[0])
 })
 
+t.test('frameTimeout: a frame begun and not complete in time is given up, its descriptors closed; whole frames never are', async (t) => {
+  checkFdLeaks(t)
+  const [x, y] = binding.socketpair()
+  const a = new Channel(x, framer)
+  const b = new Channel(y, framer, { frameTimeout: 100 })
+  const bodies: string[] = []
+  b.on('message', (frame) => bodies.push(testFrameBody(frame).toString()))
+  await a.send(encodeTestFrame('whole'))
+  // A frame declaring 10 body bytes, its descriptor with the first 4 of them; our copy closed at once.
+  const [p, q] = binding.socketpair()
+  const watch = new Channel(q, framer)
+  const watchClosed = once(watch, 'close')
+  const stalled = once(b, 'frameTimeout')
+  await a.send(encodeTestFrame('1234', 1, 10), [p])
+  binding.closeFd(p)
+  const [err] = await stalled as [any]
+  t.equal(err.code, 'ERR_HANDOFF_FRAME_TIMEOUT')
+  t.match(err.message, /within 100 ms/)
+  t.same(bodies, ['whole'], 'the whole frame before it was delivered')
+  await watchClosed
+  t.pass('the descriptor of the partial frame was closed (its peer read the end of the stream)')
+  t.notOk(b.closed, 'the owner decides: the channel is still open')
+  const said = once(a, 'message')
+  await b.send(encodeTestFrame('why'))
+  t.equal(testFrameBody((await said as [Buffer])[0]).toString(), 'why', 'and still writes (the owner says why before closing)')
+  await closeAll(a, b)
+})
+
+t.test('frameTimeout without a \'frameTimeout\' listener: the channel fails itself', async (t) => {
+  checkFdLeaks(t)
+  const [x, y] = binding.socketpair()
+  const a = new Channel(x, framer)
+  const b = new Channel(y, framer, { frameTimeout: 100 })
+  const errored = once(b, 'error')
+  await a.send(encodeTestFrame('', 0, 10).subarray(0, 5)) // 5 of the 8 header bytes
+  const [err] = await errored as [any]
+  t.equal(err.code, 'ERR_HANDOFF_FRAME_TIMEOUT', 'a partial header counts too')
+  await once(b, 'close')
+  await closeAll(a)
+})
+
 t.test('a Framer that gives a size smaller than its header is fatal: ERR_HANDOFF_BAD_FRAME, not an endless loop', async (t) => {
   checkFdLeaks(t)
   const broken = { headerSize: 4, maxFrameSize: 1024, parse: () => ({ frameSize: 0, fdCount: 0 }) }

@@ -8,8 +8,20 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import { fastifyHandoff } from '../../plugin/fastify.js'
 import { checkFdLeaks } from '../helpers/fds.js'
 import {
-  KeepAliveClient, captureLogger, parseResponse, rawClient, sseEvents, startSibling, stopChild, tmpDir, type Child
+  KeepAliveClient, captureLogger, parseResponse, rawClient, sseEvents, startSibling, stopChild, tmpDir, type Child, type RawClient
 } from '../sender/helpers.js'
+
+type Response = NonNullable<ReturnType<typeof parseResponse>>
+
+/** The first two responses on a connection (to two requests pipelined in one packet). */
+async function twoResponses (raw: RawClient): Promise<[Response, Response]> {
+  const both = await raw.waitFor((data) => {
+    const one = parseResponse(data)
+    return one !== null && parseResponse(data.subarray(one.length)) !== null
+  })
+  const first = parseResponse(both) as Response
+  return [first, parseResponse(both.subarray(first.length)) as Response]
+}
 
 async function setup (t: Test): Promise<{ app: FastifyInstance, port: number, sibling: Child, log: ReturnType<typeof captureLogger> }> {
   const dir = tmpDir(t)
@@ -73,23 +85,43 @@ t.test('a request pipelined behind the one handed off was already read by Node\'
   await raw.connected
   // Both requests in one packet: the parser reads the second before the handler runs.
   raw.socket.write('GET /sse HTTP/1.1\r\nHost: x\r\n\r\nGET /plain HTTP/1.1\r\nHost: x\r\n\r\n')
-  const both = await raw.waitFor((data) => {
-    const one = parseResponse(data)
-    return one !== null && parseResponse(data.subarray(one.length)) !== null
-  })
-  const first = parseResponse(both)
-  if (first === null) throw new Error('no response')
-  const second = parseResponse(both.subarray(first.length))
+  const [first, second] = await twoResponses(raw)
   t.equal(first.status, 503, 'the refused handoff is answered with 503')
   t.equal(first.headers['retry-after'], '5')
-  t.equal(second?.status, 200)
-  t.same(JSON.parse(second?.body ?? '{}'), { pid: process.pid, local: true }, 'the pipelined request is served here, in order')
+  t.equal(second.status, 200)
+  t.same(JSON.parse(second.body), { pid: process.pid, local: true }, 'the pipelined request is served here, in order')
   const refusal = log.lines.find((l) => l.err?.code === 'ERR_HANDOFF_PIPELINED')
   t.ok(refusal, 'the typed refusal was logged through request.log')
   t.equal(refusal?.level, 'error')
   t.equal((await sibling.request('stats')).stats.total, 0, 'nothing was handed off')
   raw.socket.end()
   await raw.closed
+  await app.close()
+  await stopChild(t, sibling)
+})
+
+t.test('a handoff pipelined behind a request served here is handed off once that response is written', async (t) => {
+  checkFdLeaks(t)
+  const { app, port, sibling, log } = await setup(t)
+  await sibling.event('peer')
+  const siblingFds = sibling.fds()
+  const raw = rawClient(port)
+  await raw.connected
+  // Both requests in one packet: the handoff's handler runs while the first response is still owed.
+  raw.socket.write('GET /plain HTTP/1.1\r\nHost: x\r\n\r\nGET /sse HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n')
+  const [first, second] = await twoResponses(raw)
+  t.equal(first.status, 200)
+  t.same(JSON.parse(first.body), { pid: process.pid, local: true }, 'the first request is answered here, first')
+  t.equal(second.status, 200, 'the pipelined handoff is not refused')
+  const events = sseEvents(second.body)
+  t.equal(JSON.parse(events[0]).pid, sibling.pid, 'its response comes from the sibling')
+  t.same(JSON.parse(events[0]).info.context, { user: 'carol', topic: 'news' }, 'after the app\'s hooks and handler ran')
+  t.notOk(log.lines.some((l) => l.err !== undefined), 'no refusal was logged')
+  t.equal((await sibling.request('stats')).stats.total, 1, 'handed off')
+  raw.socket.end()
+  await raw.closed
+  await sibling.request('idle')
+  t.equal(sibling.fds(), siblingFds, 'the sibling closed its copy when the client left')
   await app.close()
   await stopChild(t, sibling)
 })

@@ -105,10 +105,13 @@ export function childEnv (): NodeJS.ProcessEnv {
   return env
 }
 
-/** Forks test/fixtures/<fixture> with `config` as its JSON argument; with `t`, it is killed at the end of `t`. */
-export function forkFixture (fixture: string, config: object, label: string = fixture, t?: Test): Child {
+/**
+ * Forks test/fixtures/<fixture> with `config` as its JSON argument; with `t`,
+ * it is killed at the end of `t`. `execArgv`: Node options for the child.
+ */
+export function forkFixture (fixture: string, config: object, label: string = fixture, t?: Test, execArgv: string[] = []): Child {
   const proc = fork(path.join(FIXTURES, fixture), [JSON.stringify(config)], {
-    execArgv: [], env: childEnv(), stdio: ['ignore', 'inherit', 'inherit', 'ipc']
+    execArgv, env: childEnv(), stdio: ['ignore', 'inherit', 'inherit', 'ipc']
   })
   const child = new Child(proc, label)
   t?.teardown(() => child.kill())

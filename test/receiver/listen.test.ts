@@ -71,6 +71,8 @@ t.test('options are checked', async (t) => {
     ['server', { path: path.join(dir, 'a'), server: {} }],
     ['helloTimeout Infinity (Node would fire it after 1 ms)', { path: path.join(dir, 'a'), helloTimeout: Infinity }],
     ['helloTimeout beyond 2^31 - 1 ms', { path: path.join(dir, 'a'), helloTimeout: 2 ** 31 }],
+    ['frameTimeout of 0', { path: path.join(dir, 'a'), frameTimeout: 0 }],
+    ['frameTimeout beyond 2^31 - 1 ms', { path: path.join(dir, 'a'), frameTimeout: 2 ** 31 }],
     ['name of 256 code points', { path: path.join(dir, 'a'), name: '🦊'.repeat(256) }]
   ]
   for (const [what, options] of bad) {

@@ -15,6 +15,7 @@ t.test('options are checked', async (t) => {
     ['a name of 256 code points (it goes in every HELLO)', { targets: { ws: sockPath }, name: '🦊'.repeat(256) }],
     ['a timeout beyond 2^31 - 1 ms (Node would fire it after 1 ms)', { targets: { ws: sockPath }, timeout: 2 ** 31 }],
     ['a target\'s helloTimeout of Infinity', { targets: { ws: { path: sockPath, helloTimeout: Infinity } } }],
+    ['a frameTimeout of 0', { targets: { ws: sockPath }, frameTimeout: 0 }],
     ['a negative grace', { targets: { ws: sockPath }, grace: -1 }],
     ['a receiverTarget of 256 code points', { targets: { ws: { path: sockPath, receiverTarget: 'x'.repeat(256) } } }]
   ]

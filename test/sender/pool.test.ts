@@ -8,6 +8,7 @@ import type net from 'node:net'
 import path from 'node:path'
 import { Sender, type HandoffResult, type SenderOptions } from '../../plugin/sender/index.js'
 import { checkFdLeaks } from '../helpers/fds.js'
+import { forkFixture } from '../helpers/child.js'
 import { parseResponse, rawClient, startFaulty, stopChild, tmpDir, type Child } from './helpers.js'
 
 interface App {
@@ -43,6 +44,26 @@ async function offer (port: number, pathname: string): Promise<{ status: number,
   await client.closed
   if (answer === null) throw new Error('no answer')
   return { status: answer.status, body: answer.status === 200 ? JSON.parse(answer.body) : answer.body }
+}
+
+type Link = ReturnType<Sender['target']>['links'][number]
+
+/** Resolves once `link` says its receiver serves `live` connections (its 'load' event: STATUS, ACCEPT), within a generous limit. */
+function loaded (link: Link, live: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      link.removeListener('load', check)
+      reject(new Error(`${link.label}: no load report of live ${live} within 20000 ms (last: ${JSON.stringify(link.load)})`))
+    }, 20000)
+    function check (): void {
+      if (link.load.live !== live) return
+      clearTimeout(timer)
+      link.removeListener('load', check)
+      resolve()
+    }
+    link.on('load', check)
+    check()
+  })
 }
 
 async function ready (sender: Sender, receivers: number): Promise<void> {
@@ -122,11 +143,6 @@ t.test('least connections, from what the receivers report', async (t) => {
   // Each receiver reports its load once it has our HELLO: wait for that first report.
   await Promise.all([a.event('peer'), b.event('peer')])
   const [linkA, linkB] = app.sender.target('pool').links
-  const loaded = (link: typeof linkA, live: number): Promise<void> => new Promise((resolve) => {
-    const check = (): void => { if (link.load.live === live) { link.removeListener('load', check); resolve() } }
-    link.on('load', check)
-    check()
-  })
   await a.request('status', { live: 10, max: 100 })
   await b.request('status', { live: 2, max: 100 })
   await Promise.all([loaded(linkA, 10), loaded(linkB, 2)])
@@ -144,6 +160,41 @@ t.test('least connections, from what the receivers report', async (t) => {
   await Promise.all([a.event('peerClose'), b.event('peerClose')])
   await stopChild(t, a, 'exit')
   await stopChild(t, b, 'exit')
+})
+
+t.test('a handed-off connection closes: the sender hears live 0 at once, with no other traffic to wake the receiver', async (t) => {
+  checkFdLeaks(t)
+  const sockPath = path.join(tmpDir(t), 'r.sock')
+  // A receiver with no timer of its own due during the test: without V8's
+  // memory reducer (a GC task a few seconds after start) and with a HELLO
+  // timeout longer than the test (its cleared timer still wakes the loop
+  // once), so that nothing but the close can bring its STATUS out.
+  const receiver = forkFixture('receiver-raw.js', { path: sockPath, helloTimeout: 600000 }, 'receiver(raw)', t, ['--no-memory-reducer'])
+  await receiver.event('ready')
+  const app = await webApp(t, { targets: { pool: sockPath } })
+  await ready(app.sender, 1)
+  await receiver.event('peer')
+  const receiverFds = receiver.fds()
+  const [link] = app.sender.target('pool').links
+
+  const client = rawClient(app.port)
+  await client.connected
+  client.socket.write('GET /live HTTP/1.1\r\nHost: x\r\nUpgrade: test-protocol\r\nConnection: Upgrade\r\n\r\n')
+  await client.waitFor((data) => data.includes('\n'))
+  await loaded(link, 1)
+  t.equal(app.sender.health().pool.receivers[0].live, 1, 'the ACCEPT said 1')
+  // The client leaves; nothing else talks to the receiver (no IPC, no other
+  // sender): its STATUS must not wait for an unrelated wakeup.
+  client.socket.end()
+  await client.ended
+  await client.closed
+  await loaded(link, 0)
+  t.equal(app.sender.health().pool.receivers[0].live, 0, 'health() shows the receiver idle again')
+  t.equal((await receiver.request('stats')).stats.live, 0)
+  t.equal(receiver.fds(), receiverFds)
+  await app.sender.close()
+  await receiver.event('peerClose')
+  await stopChild(t, receiver, 'close')
 })
 
 t.test('a receiver restarts: the link reconnects with backoff and handoffs resume', async (t) => {
