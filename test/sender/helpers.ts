@@ -2,8 +2,11 @@
 // driven over IPC (siblings, web apps), socket directories, clients (a `ws`
 // client, a raw TCP client, a keep-alive HTTP client), and WebSocket frames.
 // Nothing here sleeps: every wait is for an event.
-import type http from 'node:http'
+import http from 'node:http'
+import type net from 'node:net'
 import type { Test } from 'tap'
+import { Sender, type HandoffResult, type SenderOptions } from '../../plugin/sender/index.js'
+import type { Link } from '../../plugin/sender/link.js'
 import { Child, forkFixture as forkChild, stopChild as stopChildWith, type Message } from '../helpers/child.js'
 import { rawClient, type RawClient } from '../helpers/clients.js'
 import { tmpDir as freshDir } from '../helpers/tmp.js'
@@ -15,8 +18,15 @@ export function forkFixture (t: Test, fixture: string, config: object, label = f
   return forkChild(fixture, config, label, t)
 }
 
-/** R's receiver in an unmodified Fastify + @fastify/websocket app (test/fixtures/receiver-fastify.js), once it listens. */
-export async function startSibling (t: Test, config: { path: string, maxConnections?: number }, kind: 'fastify' | 'ws' | 'raw' | 'http' = 'fastify'): Promise<Child> {
+/**
+ * The library's own receiver (createReceiver) in a child process, once it
+ * listens: in an unmodified Fastify + @fastify/websocket app
+ * (test/fixtures/receiver-fastify.js), a node:http + ws app (receiver-ws.js),
+ * a plain node:http app (receiver-http.js) or a raw 'handoff' consumer
+ * (receiver-raw.js). `config` is the receiver's options (see receiver-common.js).
+ */
+export async function startSibling (t: Test, config: { path: string, maxConnections?: number, targets?: string[], helloTimeout?: number },
+  kind: 'fastify' | 'ws' | 'raw' | 'http' = 'fastify'): Promise<Child> {
   const child = forkFixture(t, `receiver-${kind}.js`, config, `sibling(${kind})`)
   await child.event('ready')
   return child
@@ -168,4 +178,118 @@ export async function listenClosing (t: Test, server: http.Server, sender: { clo
     await new Promise<void>((resolve) => server.close(() => resolve()))
   })
   return (server.address() as { port: number }).port
+}
+
+/** A node:http web app whose every upgrade goes to one target of an in-process Sender (the library's own). */
+export interface UpgradeApp {
+  sender: Sender
+  port: number
+  results: HandoffResult[]
+  /**
+   * Resolves once `count` upgrades have been given to the sender. Detaching
+   * an upgrade and writing its HANDOFF are synchronous, so from then on the
+   * HANDOFF is in the channel (or the handoff is waiting for a receiver).
+   */
+  started: (count: number) => Promise<void>
+  /** Resolves once `count` handoffs have a result. */
+  settled: (count: number) => Promise<HandoffResult[]>
+}
+
+export async function upgradeApp (t: Test, options: SenderOptions, target: string): Promise<UpgradeApp> {
+  const sender = new Sender(options)
+  const results: HandoffResult[] = []
+  let starts = 0
+  let waiters: Array<() => void> = []
+  const wake = (): void => { const w = waiters; waiters = []; for (const f of w) f() }
+  const until = async (done: () => boolean): Promise<void> => {
+    while (!done()) await new Promise<void>((resolve) => waiters.push(resolve))
+  }
+  const server = http.createServer((req, res) => res.end())
+  server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
+    void sender.handoffUpgrade(req, socket, head, { target, context: { url: req.url } }).then((r) => {
+      results.push(r)
+      wake()
+    })
+    starts++
+    wake()
+  })
+  const port = await listenClosing(t, server, sender)
+  return {
+    sender,
+    port,
+    results,
+    started: async (count) => await until(() => starts >= count),
+    settled: async (count) => { await until(() => results.length >= count); return results }
+  }
+}
+
+/** What a client of a raw upgrade got: the raw receiver's JSON line (it then echoes), or an HTTP answer from the web app. */
+export interface Offered {
+  status: number
+  /** The raw receiver's handoff info (status 200): pid, id, context, remotePort... */
+  info: any
+  client: RawClient
+}
+
+/**
+ * A raw upgrade (not WebSocket) to `port`: test/fixtures/receiver-raw.js
+ * answers it with one line of JSON about the handoff, then echoes every byte.
+ * The connection stays open (`client`) until the caller ends it.
+ */
+export async function openRaw (port: number, pathname: string): Promise<Offered> {
+  const client = rawClient(port)
+  await client.connected
+  client.socket.write(`GET ${pathname} HTTP/1.1\r\nHost: x\r\nUpgrade: test-protocol\r\nConnection: Upgrade\r\n\r\n`)
+  const data = await client.waitFor((d) => d.includes('\n'))
+  if (data.subarray(0, 5).toString() === 'HTTP/') {
+    const response = parseResponse(await client.ended)
+    return { status: response?.status ?? 0, info: response, client }
+  }
+  return { status: 200, info: JSON.parse(data.subarray(0, data.indexOf('\n')).toString()), client }
+}
+
+/** openRaw, then the client ends the connection and waits for it to close. */
+export async function offerRaw (port: number, pathname: string): Promise<Omit<Offered, 'client'>> {
+  const { client, ...answer } = await openRaw(port, pathname)
+  client.socket.end()
+  await client.closed
+  return answer
+}
+
+/** Resolves once every link of `target` takes handoffs. */
+export async function linksReady (sender: Sender, target: string): Promise<void> {
+  await Promise.all(sender.target(target).links.map((link) => new Promise<void>((resolve) => {
+    if (link.usable) resolve()
+    else link.once('ready', () => resolve())
+  })))
+}
+
+/** Resolves once `link` reports (STATUS or ACCEPT) `live` connections, within a generous limit that says what it saw. */
+export async function linkLoad (link: Link, live: number): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      link.removeListener('load', check)
+      reject(new Error(`${link.label}: no load report of live ${live} within 20000 ms (last: ${JSON.stringify(link.load)})`))
+    }, 20000)
+    function check (): void {
+      if (link.load.live !== live) return
+      clearTimeout(timer)
+      link.removeListener('load', check)
+      resolve()
+    }
+    link.on('load', check)
+    check()
+  })
+}
+
+/**
+ * The end of a test against real receivers: every handed-off connection
+ * closed in them, the sender closed (each receiver sees its channel end),
+ * then each receiver exits cleanly.
+ */
+export async function closeAll (t: Test, app: UpgradeApp, receivers: Child[]): Promise<void> {
+  await Promise.all(receivers.map(async (r) => await r.request('idle')))
+  await app.sender.close()
+  await Promise.all(receivers.map(async (r) => await r.event('peerClose')))
+  for (const r of receivers) await stopChild(t, r)
 }

@@ -1,88 +1,62 @@
-// The framework-free sender against real receiver processes: many handoffs in
-// flight on one channel (verdicts out of order), pools (round robin, least
-// connections from what receivers report, a retryable REJECT offered to the
-// next receiver, a final one not), and reconnecting when a receiver restarts.
-import t, { type Test } from 'tap'
-import http from 'node:http'
-import type net from 'node:net'
+// The framework-free sender against the library's own receivers (child
+// processes running createReceiver): many handoffs in flight on one channel,
+// pools (round robin, least connections from the load the receivers report
+// in their ACCEPTs and STATUS frames, a retryable REJECT offered to the next
+// receiver, a final one not), and reconnecting when a receiver restarts.
+//
+// One test keeps the hand-built receiver (test/fixtures/sibling-faulty.js):
+// verdicts in an order other than the HANDOFFs'. The library's receiver
+// decides each HANDOFF as it reads it, so it never reorders; another
+// implementation of the protocol may, and the sender must cope.
+import t from 'tap'
 import path from 'node:path'
-import { Sender, type HandoffResult, type SenderOptions } from '../../plugin/sender/index.js'
 import { checkFdLeaks } from '../helpers/fds.js'
 import { forkFixture } from '../helpers/child.js'
-import { parseResponse, rawClient, startFaulty, stopChild, tmpDir, type Child } from './helpers.js'
+import {
+  linkLoad, linksReady, offerRaw, openRaw, parseResponse, rawClient, startFaulty, startSibling, stopChild, tmpDir, upgradeApp, closeAll,
+  type Child, type Offered
+} from './helpers.js'
 
-interface App {
-  sender: Sender
-  port: number
-  results: HandoffResult[]
-}
-
-/** A node:http server whose every upgrade goes to target "pool". */
-async function webApp (t: Test, options: SenderOptions): Promise<App> {
-  const sender = new Sender(options)
-  const results: HandoffResult[] = []
-  const server = http.createServer((req, res) => res.end())
-  server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
-    void sender.handoffUpgrade(req, socket, head, { target: 'pool', context: { url: req.url } }).then((r) => results.push(r))
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  t.teardown(async () => {
-    await sender.close()
-    server.closeAllConnections()
-    await new Promise<void>((resolve) => server.close(() => resolve()))
-  })
-  return { sender, port: (server.address() as { port: number }).port, results }
-}
-
-/** A raw upgrade (not WebSocket: the faulty receiver answers it with JSON naming itself). */
-async function offer (port: number, pathname: string): Promise<{ status: number, body: any }> {
-  const client = rawClient(port)
-  await client.connected
-  client.socket.write(`GET ${pathname} HTTP/1.1\r\nHost: x\r\nUpgrade: test-protocol\r\nConnection: Upgrade\r\n\r\n`)
-  const answer = parseResponse(await client.ended)
-  client.socket.destroy()
-  await client.closed
-  if (answer === null) throw new Error('no answer')
-  return { status: answer.status, body: answer.status === 200 ? JSON.parse(answer.body) : answer.body }
-}
-
-type Link = ReturnType<Sender['target']>['links'][number]
-
-/** Resolves once `link` says its receiver serves `live` connections (its 'load' event: STATUS, ACCEPT), within a generous limit. */
-function loaded (link: Link, live: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      link.removeListener('load', check)
-      reject(new Error(`${link.label}: no load report of live ${live} within 20000 ms (last: ${JSON.stringify(link.load)})`))
-    }, 20000)
-    function check (): void {
-      if (link.load.live !== live) return
-      clearTimeout(timer)
-      link.removeListener('load', check)
-      resolve()
-    }
-    link.on('load', check)
-    check()
-  })
-}
-
-async function ready (sender: Sender, receivers: number): Promise<void> {
-  const links = sender.target('pool').links
-  await Promise.all(links.slice(0, receivers).map((link) => new Promise<void>((resolve) => {
-    if (link.usable) resolve()
-    else link.once('ready', () => resolve())
-  })))
-}
-
-t.test('many handoffs in flight on one channel, verdicts in any order, each settles its own connection', async (t) => {
+t.test('many handoffs in flight on one channel to the real receiver: each client gets its own connection served', async (t) => {
   checkFdLeaks(t)
-  const dir = tmpDir(t)
-  const sockPath = path.join(dir, 'r.sock')
+  const sockPath = path.join(tmpDir(t), 'r.sock')
+  const count = 24
+  const receiver = await startSibling(t, { path: sockPath }, 'raw')
+  const app = await upgradeApp(t, { targets: { pool: sockPath } }, 'pool')
+  await linksReady(app.sender, 'pool')
+  const opened = await Promise.all(Array.from({ length: count }, async (_, i) => await openRaw(app.port, `/client/${i}`)))
+  for (const [i, answer] of opened.entries()) {
+    t.equal(answer.status, 200)
+    t.equal(answer.info.pid, receiver.pid, `client ${i} served by the receiver`)
+    t.same(answer.info.context, { url: `/client/${i}` }, `client ${i}: its own handoff`)
+    t.equal(answer.info.remotePort, await answer.client.localPort, `client ${i}: its own connection`)
+  }
+  t.equal(new Set(opened.map((a) => a.info.id)).size, count, 'each with its own id')
+  t.equal(app.results.filter((r) => r.handedOff).length, count)
+  t.equal(app.sender.target('pool').links[0].inFlight, 0)
+  t.equal(app.sender.target('pool').links[0].load.live, count, 'the last ACCEPT reported every connection live')
+  for (const answer of opened) answer.client.socket.end()
+  await Promise.all(opened.map((answer) => answer.client.closed))
+  await closeAll(t, app, [receiver])
+})
+
+t.test('many handoffs in flight, verdicts in reverse order (a faulty receiver): each settles its own connection', async (t) => {
+  checkFdLeaks(t)
+  const sockPath = path.join(tmpDir(t), 'r.sock')
   const count = 24
   const receiver = await startFaulty(t, { path: sockPath, mode: 'batch', count } as { path: string })
-  const app = await webApp(t, { targets: { pool: sockPath } })
-  await ready(app.sender, 1)
-  const answers = await Promise.all(Array.from({ length: count }, (_, i) => offer(app.port, `/client/${i}`)))
+  const app = await upgradeApp(t, { targets: { pool: sockPath } }, 'pool')
+  await linksReady(app.sender, 'pool')
+  // The faulty receiver answers a raw upgrade with an HTTP 200 whose JSON body names the head it got.
+  const answers = await Promise.all(Array.from({ length: count }, async (_, i) => {
+    const client = rawClient(app.port)
+    await client.connected
+    client.socket.write(`GET /client/${i} HTTP/1.1\r\nHost: x\r\nUpgrade: test-protocol\r\nConnection: Upgrade\r\n\r\n`)
+    const answer = parseResponse(await client.ended)
+    client.socket.destroy()
+    await client.closed
+    return { status: answer?.status, body: JSON.parse(answer?.body ?? '{}') }
+  }))
   const handoffs = receiver.seen('handoff')
   t.equal(handoffs.length, count, `${count} HANDOFFs reached the receiver before any verdict`)
   t.equal(new Set(handoffs.map((h) => h.id)).size, count, 'each with its own id')
@@ -100,66 +74,84 @@ t.test('many handoffs in flight on one channel, verdicts in any order, each sett
   await stopChild(t, receiver, 'exit')
 })
 
-t.test('a pool: round robin; a retryable REJECT goes to the next receiver, a final one does not', async (t) => {
+t.test('a pool: round robin over real receivers', async (t) => {
   checkFdLeaks(t)
   const dir = tmpDir(t)
   const paths = [path.join(dir, 'a.sock'), path.join(dir, 'b.sock')]
-  const [a, b] = await Promise.all(paths.map((p) => startFaulty(t, { path: p })))
-  const app = await webApp(t, { targets: { pool: { path: paths, balance: 'round-robin' } } })
-  await ready(app.sender, 2)
-
+  const [a, b] = await Promise.all(paths.map(async (p) => await startSibling(t, { path: p }, 'raw')))
+  const app = await upgradeApp(t, { targets: { pool: { path: paths, balance: 'round-robin' } } }, 'pool')
+  await linksReady(app.sender, 'pool')
   const served: number[] = []
-  for (let i = 0; i < 4; i++) served.push((await offer(app.port, `/rr/${i}`)).body.servedBy)
+  for (let i = 0; i < 4; i++) served.push((await offerRaw(app.port, `/rr/${i}`)).info.pid)
   t.same(served, [a.pid, b.pid, a.pid, b.pid], 'round robin')
-
-  await a.request('mode', { mode: 'reject', reason: 'capacity', retryable: true })
-  const first = await offer(app.port, '/retry/1')
-  const second = await offer(app.port, '/retry/2')
-  t.same([first.body.servedBy, second.body.servedBy], [b.pid, b.pid], 'A is full: both land on B')
-  t.equal(a.seen('verdict').filter((v) => v.reason === 'capacity').length >= 1, true, 'A said capacity (retryable)')
-
-  await a.request('mode', { mode: 'reject', reason: 'unauthorized', retryable: false })
-  await b.request('mode', { mode: 'reject', reason: 'unauthorized', retryable: false })
-  const refused = await offer(app.port, '/final')
-  t.equal(refused.status, 503, 'a final REJECT is answered 503')
-  const last = app.results[app.results.length - 1]
-  t.equal(last.outcome, 'rejected')
-  t.match(last.error, { code: 'ERR_HANDOFF_REJECTED', reason: 'unauthorized', retryable: false })
-  const offered = [...a.seen('handoff'), ...b.seen('handoff')].filter((h) => h.head.startsWith('GET /final '))
-  t.equal(offered.length, 1, 'and not offered to the other receiver')
-  await app.sender.close()
-  await Promise.all([a.event('peerClose'), b.event('peerClose')])
-  await stopChild(t, a, 'exit')
-  await stopChild(t, b, 'exit')
+  await closeAll(t, app, [a, b])
 })
 
-t.test('least connections, from what the receivers report', async (t) => {
+t.test('a receiver at its maxConnections says REJECT "capacity" (retryable): the handoff goes to the next receiver', async (t) => {
   checkFdLeaks(t)
   const dir = tmpDir(t)
   const paths = [path.join(dir, 'a.sock'), path.join(dir, 'b.sock')]
-  const [a, b] = await Promise.all(paths.map((p) => startFaulty(t, { path: p })))
-  const app = await webApp(t, { targets: { pool: { path: paths, balance: 'least-connections' } } })
-  await ready(app.sender, 2)
-  // Each receiver reports its load once it has our HELLO: wait for that first report.
-  await Promise.all([a.event('peer'), b.event('peer')])
-  const [linkA, linkB] = app.sender.target('pool').links
-  await a.request('status', { live: 10, max: 100 })
-  await b.request('status', { live: 2, max: 100 })
-  await Promise.all([loaded(linkA, 10), loaded(linkB, 2)])
-  const served = []
-  for (let i = 0; i < 3; i++) served.push((await offer(app.port, `/lc/${i}`)).body.servedBy)
-  t.same(served, [b.pid, b.pid, b.pid], 'B reports fewer connections: B gets them')
-  t.equal(linkB.load.live, 5, 'each ACCEPT updates the load')
-  await a.request('status', { live: 0, max: 100 })
-  await loaded(linkA, 0)
-  t.equal((await offer(app.port, '/lc/after')).body.servedBy, a.pid, 'then A, once it reports fewer')
-  const health = app.sender.health().pool
-  t.equal(health.healthy, true)
-  t.same(health.receivers.map((r) => [r.state, r.live]), [['ready', 1], ['ready', 5]])
+  const a = await startSibling(t, { path: paths[0], maxConnections: 1 }, 'raw')
+  const b = await startSibling(t, { path: paths[1] }, 'raw')
+  const app = await upgradeApp(t, { targets: { pool: { path: paths, balance: 'round-robin' } } }, 'pool')
+  await linksReady(app.sender, 'pool')
+  const held = await openRaw(app.port, '/held')
+  t.equal(held.info.pid, a.pid, 'A takes the first one, and is full')
+  const first = await offerRaw(app.port, '/next/1')
+  const second = await offerRaw(app.port, '/next/2')
+  t.same([first.info.pid, second.info.pid], [b.pid, b.pid], 'both land on B')
+  const refusal = await a.event('reject')
+  t.match(refusal.reject, { reason: 'capacity', retryable: true }, 'A said capacity (retryable)')
+  t.equal(a.seen('reject').length, 1, 'A was offered only the one it could not take')
+  t.match(app.results.slice(1), [{ handedOff: true, outcome: 'accepted' }, { handedOff: true, outcome: 'accepted' }])
+  held.client.socket.end()
+  await held.client.closed
+  await closeAll(t, app, [a, b])
+})
+
+t.test('a final REJECT ("unknown-target") is answered 503 and not offered to the other receiver', async (t) => {
+  checkFdLeaks(t)
+  const dir = tmpDir(t)
+  const paths = [path.join(dir, 'a.sock'), path.join(dir, 'b.sock')]
+  const [a, b] = await Promise.all(paths.map(async (p) => await startSibling(t, { path: p, targets: ['elsewhere'] }, 'raw')))
+  const app = await upgradeApp(t, { targets: { pool: { path: paths } } }, 'pool')
+  await linksReady(app.sender, 'pool')
+  const refused = await offerRaw(app.port, '/final')
+  t.equal(refused.status, 503, 'a final REJECT is answered 503 by the web app')
+  const [result] = await app.settled(1)
+  t.equal(result.outcome, 'rejected')
+  t.match(result.error, { code: 'ERR_HANDOFF_REJECTED', reason: 'unknown-target', retryable: false })
+  t.equal(a.seen('reject').length + b.seen('reject').length, 1, 'offered to one receiver only')
   await app.sender.close()
   await Promise.all([a.event('peerClose'), b.event('peerClose')])
-  await stopChild(t, a, 'exit')
-  await stopChild(t, b, 'exit')
+  await stopChild(t, a)
+  await stopChild(t, b)
+})
+
+t.test('least connections, from the load the real receivers report (ACCEPT, then STATUS as connections close)', async (t) => {
+  checkFdLeaks(t)
+  const dir = tmpDir(t)
+  const paths = [path.join(dir, 'a.sock'), path.join(dir, 'b.sock')]
+  const [a, b] = await Promise.all(paths.map(async (p) => await startSibling(t, { path: p }, 'raw')))
+  const app = await upgradeApp(t, { targets: { pool: { path: paths, balance: 'least-connections' } } }, 'pool')
+  await linksReady(app.sender, 'pool')
+  const [linkA, linkB] = app.sender.target('pool').links
+  // Equal loads alternate (the round-robin order breaks ties): two each.
+  const open: Offered[] = []
+  for (let i = 0; i < 4; i++) open.push(await openRaw(app.port, `/lc/${i}`))
+  t.same(open.map((o) => o.info.pid), [a.pid, b.pid, a.pid, b.pid], 'equal loads: in turn')
+  t.same([linkA.load.live, linkB.load.live], [2, 2], 'each ACCEPT carried its receiver\'s load')
+  // A's two connections end: A reports it (STATUS), and gets the next two.
+  for (const o of open.filter((o) => o.info.pid === a.pid)) o.client.socket.end()
+  await linkLoad(linkA, 0)
+  const next = [await openRaw(app.port, '/lc/after/1'), await openRaw(app.port, '/lc/after/2')]
+  t.same(next.map((o) => o.info.pid), [a.pid, a.pid], 'A reports fewer connections: A gets both (round robin would give B one)')
+  const health = app.sender.health().pool
+  t.equal(health.healthy, true)
+  t.same(health.receivers.map((r) => [r.state, r.live]), [['ready', 2], ['ready', 2]])
+  for (const o of [...open, ...next]) o.client.socket.end()
+  await Promise.all([...open, ...next].map((o) => o.client.closed))
+  await closeAll(t, app, [a, b])
 })
 
 t.test('a handed-off connection closes: the sender hears live 0 at once, with no other traffic to wake the receiver', async (t) => {
@@ -171,8 +163,8 @@ t.test('a handed-off connection closes: the sender hears live 0 at once, with no
   // once), so that nothing but the close can bring its STATUS out.
   const receiver = forkFixture('receiver-raw.js', { path: sockPath, helloTimeout: 600000 }, 'receiver(raw)', t, ['--no-memory-reducer'])
   await receiver.event('ready')
-  const app = await webApp(t, { targets: { pool: sockPath } })
-  await ready(app.sender, 1)
+  const app = await upgradeApp(t, { targets: { pool: sockPath } }, 'pool')
+  await linksReady(app.sender, 'pool')
   await receiver.event('peer')
   const receiverFds = receiver.fds()
   const [link] = app.sender.target('pool').links
@@ -181,14 +173,14 @@ t.test('a handed-off connection closes: the sender hears live 0 at once, with no
   await client.connected
   client.socket.write('GET /live HTTP/1.1\r\nHost: x\r\nUpgrade: test-protocol\r\nConnection: Upgrade\r\n\r\n')
   await client.waitFor((data) => data.includes('\n'))
-  await loaded(link, 1)
+  await linkLoad(link, 1)
   t.equal(app.sender.health().pool.receivers[0].live, 1, 'the ACCEPT said 1')
   // The client leaves; nothing else talks to the receiver (no IPC, no other
   // sender): its STATUS must not wait for an unrelated wakeup.
   client.socket.end()
   await client.ended
   await client.closed
-  await loaded(link, 0)
+  await linkLoad(link, 0)
   t.equal(app.sender.health().pool.receivers[0].live, 0, 'health() shows the receiver idle again')
   t.equal((await receiver.request('stats')).stats.live, 0)
   t.equal(receiver.fds(), receiverFds)
@@ -197,28 +189,25 @@ t.test('a handed-off connection closes: the sender hears live 0 at once, with no
   await stopChild(t, receiver, 'close')
 })
 
-t.test('a receiver restarts: the link reconnects with backoff and handoffs resume', async (t) => {
+t.test('a real receiver is killed and restarted: the link reconnects and handoffs resume', async (t) => {
   checkFdLeaks(t)
-  const dir = tmpDir(t)
-  const sockPath = path.join(dir, 'r.sock')
-  const first: Child = await startFaulty(t, { path: sockPath })
-  const app = await webApp(t, { targets: { pool: { path: sockPath, reconnect: { min: 20, max: 200 } } } })
-  await ready(app.sender, 1)
-  t.equal((await offer(app.port, '/before')).body.servedBy, first.pid)
+  const sockPath = path.join(tmpDir(t), 'r.sock')
+  const first: Child = await startSibling(t, { path: sockPath }, 'raw')
+  const app = await upgradeApp(t, { targets: { pool: { path: sockPath, reconnect: { min: 20, max: 200 } } } }, 'pool')
+  await linksReady(app.sender, 'pool')
+  t.equal((await offerRaw(app.port, '/before')).info.pid, first.pid)
   const link = app.sender.target('pool').links[0]
   const down = new Promise<void>((resolve) => link.once('down', () => resolve()))
   first.kill()
   await first.exited
   await down
   t.equal(app.sender.health().pool.healthy, false, 'unhealthy while it is gone')
-  t.equal((await offer(app.port, '/meanwhile')).status, 503, 'meanwhile: 503')
+  t.equal((await offerRaw(app.port, '/meanwhile')).status, 503, 'meanwhile: 503')
   const reconnected = new Promise<void>((resolve) => link.once('ready', () => resolve()))
-  const second = await startFaulty(t, { path: sockPath }) // the stale socket file is replaced
+  const second = await startSibling(t, { path: sockPath }, 'raw') // the stale socket file is replaced
   await reconnected
   await second.event('peer')
   t.equal(app.sender.health().pool.healthy, true)
-  t.equal((await offer(app.port, '/after')).body.servedBy, second.pid, 'served by the new receiver')
-  await app.sender.close()
-  await second.event('peerClose')
-  await stopChild(t, second, 'exit')
+  t.equal((await offerRaw(app.port, '/after')).info.pid, second.pid, 'served by the new receiver')
+  await closeAll(t, app, [second])
 })
