@@ -293,3 +293,30 @@ export async function closeAll (t: Test, app: UpgradeApp, receivers: Child[]): P
   await Promise.all(receivers.map(async (r) => await r.event('peerClose')))
   for (const r of receivers) await stopChild(t, r)
 }
+
+/**
+ * Resolves, with the time just after it, once `link` has been given its next
+ * HANDOFF to write: the frame's sentAt is at most that time. (A wrapper
+ * around the link's own send, removed after one call: the HANDOFF still goes
+ * through the real channel.)
+ */
+export function nextSend (link: Link): Promise<number> {
+  return new Promise((resolve) => {
+    const send = link.send.bind(link)
+    link.send = (request, fd, options) => {
+      link.send = send
+      const verdict = send(request, fd, options)
+      resolve(Date.now())
+      return verdict
+    }
+  })
+}
+
+/**
+ * Waits until the wall clock has passed `time` (a HANDOFF's deadline): the
+ * event some tests are about is "the deadline is behind us", and the
+ * receiver checks it against this same clock.
+ */
+export async function clockPast (time: number): Promise<void> {
+  while (Date.now() <= time) await new Promise((resolve) => setTimeout(resolve, time - Date.now() + 1))
+}
