@@ -24,7 +24,7 @@ async function setup (t: Test, receiverUp = true): Promise<Setup> {
   const dir = tmpDir(t)
   const sockPath = path.join(dir, 'chat.sock')
   const sibling = receiverUp ? await startSibling(t, { path: sockPath }) : null
-  const handoff = expressHandoff({ sender: { targets: { chat: { path: sockPath, retryAfter: 4 } } } })
+  const handoff = expressHandoff({ sender: { targets: { chat: { path: sockPath, retryAfter: 4, timeout: 600000 } } } })
   const seen: string[] = []
   const app = express()
   // The app's own middleware: authentication fills the context.
@@ -123,17 +123,15 @@ t.test('Express: SSE handed off by middleware with laterRequests: \'sibling\': t
   await shutdown(t, s)
 })
 
-t.test('Express: receiver down: 503 with Retry-After, at once', async (t) => {
+t.test('Express: receiver down: 503 with Retry-After, without waiting for a verdict (the timeout is ten minutes)', async (t) => {
   checkFdLeaks(t)
   const s = await setup(t, false)
   const raw = rawClient(s.port)
   await raw.connected
-  const started = Date.now()
   raw.socket.write(upgradeRequest('/ws', s.port, 'Authorization: Bearer frank\r\n').text)
   const answer = parseResponse(await raw.ended)
   t.equal(answer?.status, 503)
   t.equal(answer?.headers['retry-after'], '4')
-  t.ok(Date.now() - started < 1000)
   raw.socket.destroy()
   await raw.closed
   await shutdown(t, s)

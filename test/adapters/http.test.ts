@@ -37,7 +37,7 @@ async function setup (t: Test, receiverUp = true): Promise<Setup> {
     res.end(JSON.stringify({ pid: process.pid, local: true }))
   })
   handoff = handoffUpgrades(server, {
-    sender: { targets: { chat: { path: sockPath, retryAfter: 3 } } },
+    sender: { targets: { chat: { path: sockPath, retryAfter: 3, timeout: 600000 } } },
     // The app's own checks: authentication, then routing.
     route: async (req) => {
       decisions.push(req.url ?? '')
@@ -127,17 +127,15 @@ t.test('node:http: SSE handed off with handoffResponse and laterRequests: \'sibl
   await shutdown(t, s)
 })
 
-t.test('node:http: receiver down: 503 with Retry-After on the raw socket, at once', async (t) => {
+t.test('node:http: receiver down: 503 with Retry-After on the raw socket, without waiting for a verdict (the timeout is ten minutes)', async (t) => {
   checkFdLeaks(t)
   const s = await setup(t, false)
   const raw = rawClient(s.port)
   await raw.connected
-  const started = Date.now()
   raw.socket.write(upgradeRequest('/ws', s.port, 'Authorization: Bearer erin\r\n').text)
   const answer = parseResponse(await raw.ended)
   t.equal(answer?.status, 503)
   t.equal(answer?.headers['retry-after'], '3')
-  t.ok(Date.now() - started < 1000)
   raw.socket.destroy()
   await raw.closed
   await shutdown(t, s)

@@ -29,8 +29,11 @@ t.test('the web app closes and exits; the handed-off WebSocket and keep-alive co
   t.equal(health.chat.healthy, true)
   t.equal(connections, 0, 'the web app\'s server no longer counts the handed-off connections')
 
-  const { ms } = await webapp.request('close')
-  t.ok(ms < 1000, `app.close() returned in ${ms} ms`)
+  // No bound on how long it took: if the handed-off connections still
+  // counted, app.close() would wait for them, and they stay open until
+  // after this reply (the wait for it would fail, saying so).
+  await webapp.request('close')
+  t.pass('app.close() returned while the handed-off WebSocket and keep-alive connection are open')
   const exit = await webapp.exited
   t.same(exit, { code: 0, signal: null }, 'the web app process exited on its own')
 

@@ -62,7 +62,8 @@ t.test('full protocol, Python → Node: the Python sender hands a connection to 
   const uds = path.join(tmpDir(t), 'full-py-to-node.sock')
   const udsServer = node(t, 'uds-server', ['--uds', uds, '--protocol', 'full', '--count', '2'])
   await udsServer.waitFor(/^\[uds-server\] listening on .*\(full protocol/)
-  const pyServer = python(t, ['tcp-server', '--uds', uds, '--port', '0', '--protocol', 'full', '--count', '2'])
+  // A deadline ten minutes out: the Node receiver decides long before it, however loaded the machine.
+  const pyServer = python(t, ['tcp-server', '--uds', uds, '--port', '0', '--protocol', 'full', '--count', '2', '--deadline-offset', '600000'])
   const port = await listeningPort(pyServer)
   const client = node(t, 'tcp-client', ['--port', String(port), '--count', '2'])
   await exitsWith(t, client, 0)
