@@ -3,30 +3,38 @@
 // sibling in order, through a raw consumer, a WebSocket server, and an HTTP
 // server serving pipelined keep-alive requests (when the HANDOFF allows
 // them: keepAlive; without it, none after the handed-off one).
+//
+// The web app hands off with the library's own sender
+// (test/fixtures/receiver-webapp.js). The pipelined tests keep the hand-built
+// sender (test/fixtures/receiver-sender.js): a request handed off with
+// pipelined requests already read behind it. The library's sender refuses
+// that (ERR_HANDOFF_PIPELINED); the protocol allows it, and the receiver must
+// serve what another sender may send.
 import t from 'tap'
 import crypto from 'node:crypto'
 import path from 'node:path'
 import { checkFdLeaks } from '../helpers/fds.js'
-import { clientFrame, rawClient, serverFrames, startReceiver, startSender, stopChild, tmpDir } from './helpers.js'
+import { clientFrame, rawClient, serverFrames, startReceiver, startSender, startWebapp, stopChild, tmpDir } from './helpers.js'
 
 t.test('raw consumer: the socket yields the client\'s exact byte stream, head first', async (t) => {
   checkFdLeaks(t)
   const sockPath = path.join(tmpDir(t), 'r.sock')
   const receiver = await startReceiver(t, 'raw', { path: sockPath })
-  const sender = await startSender(t, { path: sockPath }, { context: { n: 1 } })
-  await sender.event('ready')
+  const sender = await startWebapp(t, sockPath, { context: { n: 1 } })
+  await receiver.event('peer')
   const receiverFds = receiver.fds()
 
   for (const round of [1, 2, 3]) {
     const client = rawClient(sender.port)
-    const head = Buffer.from(`POST /echo/${round} HTTP/1.1\r\nHost: example\r\nContent-Type: application/octet-stream\r\n\r\n`)
+    const head = Buffer.from(`GET /echo/${round} HTTP/1.1\r\nHost: example\r\nUpgrade: octet-stream\r\nConnection: Upgrade\r\n\r\n`)
     const samePacket = crypto.randomBytes(1000)
     const rightAfter = crypto.randomBytes(64 * 1024)
     const later = crypto.randomBytes(300 * 1024)
     client.socket.write(Buffer.concat([head, samePacket]))
     client.socket.write(rightAfter) // most likely still in flight while the sender detaches
-    const accepted = await sender.event('accept')
-    t.ok(accepted.buffered >= samePacket.length, `round ${round}: the sender had read ${accepted.buffered} bytes past the head`)
+    const started = await sender.event('sent')
+    t.ok(started.headLength >= samePacket.length, `round ${round}: the sender had read ${started.headLength as number} bytes past the head`)
+    t.match(await sender.event('result'), { outcome: 'accepted', handedOff: true }, `round ${round}: handed off`)
     client.socket.write(later)
     client.socket.end()
     const sent = Buffer.concat([head, samePacket, rightAfter, later])
@@ -34,6 +42,7 @@ t.test('raw consumer: the socket yields the client\'s exact byte stream, head fi
     const newline = received.indexOf('\n')
     const info = JSON.parse(received.subarray(0, newline).toString())
     t.equal(info.headLength, head.length, `round ${round}: the info's head is the request head`)
+    t.same(info.context, { n: 1 }, `round ${round}: with the web app's context`)
     t.equal(info.remotePort, await client.localPort, `round ${round}: remotePort is the client's`)
     const echoed = received.subarray(newline + 1)
     t.equal(echoed.length, sent.length, `round ${round}: as many bytes back as sent (${sent.length})`)
@@ -55,8 +64,8 @@ for (const kind of ['fastify', 'ws', 'raw'] as const) {
     checkFdLeaks(t)
     const sockPath = path.join(tmpDir(t), 'r.sock')
     const receiver = await startReceiver(t, kind, { path: sockPath })
-    const sender = await startSender(t, { path: sockPath })
-    await sender.event('ready')
+    const sender = await startWebapp(t, sockPath)
+    await receiver.event('peer')
 
     const client = rawClient(sender.port)
     const messages = Array.from({ length: 12 }, (_, i) => `message ${i} ${'.'.repeat(i * 37)}`)
@@ -66,7 +75,7 @@ for (const kind of ['fastify', 'ws', 'raw'] as const) {
     const split = frames[4].length >> 1
     client.socket.write(Buffer.concat([firstPacket, frames[4].subarray(0, split)]))
     client.socket.write(Buffer.concat([frames[4].subarray(split), ...frames.slice(5, 8)]))
-    await sender.event('accept')
+    t.match(await sender.event('result'), { outcome: 'accepted', handedOff: true })
     for (const frame of frames.slice(8)) client.socket.write(frame)
 
     // serverFrames reads the frames after the handshake response (none before it has ended).

@@ -65,6 +65,18 @@ export async function requestThrough (sender: Child & { port: number }): Promise
   return JSON.parse(answer.split('\n')[0])
 }
 
+/**
+ * A node:http web app handing off with the library's own sender
+ * (test/fixtures/receiver-webapp.js: upgrades on any path, requests on /sse),
+ * once it listens.
+ */
+export async function startWebapp (t: Test, sockPath: string, options: { context?: unknown, timeout?: number, grace?: number } = {}): Promise<Child & { port: number }> {
+  const child = forkFixture('receiver-webapp.js', { path: sockPath, ...options }, 'webapp')
+  t.teardown(() => child.kill())
+  const { port } = await child.event('listening')
+  return Object.assign(child, { port: port as number })
+}
+
 /** Ends a child the way the fixtures expect and checks it exited on its own, cleanly. */
 export async function stopChild (t: Test, child: Child, cmd = 'exit'): Promise<void> {
   await stopChildWith(t, child, cmd)

@@ -2,6 +2,13 @@
 // the connection and falls back) for a handoff it cannot or will not adopt,
 // its descriptor closed; ERROR and a dropped channel for a peer that breaks
 // the protocol, the receiver serving everyone else meanwhile.
+//
+// These talk to the receiver as hand-built peers on purpose: the test sender
+// (test/fixtures/receiver-sender.js) shows the frames themselves (the load in
+// an ACCEPT, a STATUS that must not repeat it), and TestPeer sends what the
+// library's sender never does (foreign descriptors, bad metadata, missing or
+// extra descriptors, frames out of place). The same capacity REJECT through
+// the library's own sender is in sender.test.ts.
 import t from 'tap'
 import dgram from 'node:dgram'
 import fs from 'node:fs'

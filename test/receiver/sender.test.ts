@@ -5,14 +5,7 @@
 import t from 'tap'
 import path from 'node:path'
 import { checkFdLeaks } from '../helpers/fds.js'
-import { forkFixture, WsClient, rawClient, startReceiver, stopChild, tmpDir, type Child } from './helpers.js'
-
-async function startWebapp (t: Parameters<Parameters<typeof t.test>[1]>[0], sockPath: string): Promise<Child & { port: number }> {
-  const child = forkFixture('receiver-webapp.js', { path: sockPath }, 'webapp')
-  t.teardown(() => child.kill())
-  const { port } = await child.event('listening')
-  return Object.assign(child, { port: port as number })
-}
+import { WsClient, rawClient, startReceiver, startWebapp, stopChild, tmpDir } from './helpers.js'
 
 for (const kind of ['fastify', 'ws', 'raw'] as const) {
   t.test(`${kind}: a WebSocket handed off by plugin/sender`, async (t) => {
