@@ -41,8 +41,10 @@ interface SocketInternals {
 }
 
 function isFastify (value: unknown): value is FastifyLike {
-  return typeof value === 'object' && value !== null &&
-    typeof (value as FastifyLike).ready === 'function' && (value as FastifyLike).server instanceof http.Server
+  // Fastify({ https }) has a tls.Server, which is no http.Server: recognised
+  // here so that resolveServer refuses it for TLS, not as "not a server".
+  return typeof value === 'object' && value !== null && typeof (value as FastifyLike).ready === 'function' &&
+    ((value as FastifyLike).server instanceof http.Server || (value as FastifyLike).server instanceof tls.Server)
 }
 
 /**
