@@ -14,14 +14,11 @@ import t from 'tap'
 import crypto from 'node:crypto'
 import path from 'node:path'
 import { checkFdLeaks } from '../helpers/fds.js'
-import { clientFrame, rawClient, serverFrames, startReceiver, startSender, startWebapp, stopChild, tmpDir } from './helpers.js'
+import { clientFrame, rawClient, serverFrames, startReceiver, startPair, startSender, stopChild, tmpDir } from './helpers.js'
 
 t.test('raw consumer: the socket yields the client\'s exact byte stream, head first', async (t) => {
   checkFdLeaks(t)
-  const sockPath = path.join(tmpDir(t), 'r.sock')
-  const receiver = await startReceiver(t, 'raw', { path: sockPath })
-  const sender = await startWebapp(t, sockPath, { context: { n: 1 } })
-  await receiver.event('peer')
+  const { receiver, webapp: sender } = await startPair(t, 'raw', {}, { context: { n: 1 } })
   const receiverFds = receiver.fds()
 
   for (const round of [1, 2, 3]) {
@@ -62,10 +59,7 @@ const upgradeHead = (key: string): Buffer => Buffer.from(
 for (const kind of ['fastify', 'ws', 'raw'] as const) {
   t.test(`${kind}: WebSocket frames in the same packet as the upgrade request and right after it`, async (t) => {
     checkFdLeaks(t)
-    const sockPath = path.join(tmpDir(t), 'r.sock')
-    const receiver = await startReceiver(t, kind, { path: sockPath })
-    const sender = await startWebapp(t, sockPath)
-    await receiver.event('peer')
+    const { receiver, webapp: sender } = await startPair(t, kind)
 
     const client = rawClient(sender.port)
     const messages = Array.from({ length: 12 }, (_, i) => `message ${i} ${'.'.repeat(i * 37)}`)

@@ -77,6 +77,16 @@ export async function startWebapp (t: Test, sockPath: string, options: { context
   return Object.assign(child, { port: port as number })
 }
 
+/** A receiver fixture and a web app handing off to it with the library's own sender, once its HELLO is in. */
+export async function startPair (t: Test, kind: 'fastify' | 'ws' | 'raw', config: object = {},
+  webappOptions: { context?: unknown } = {}): Promise<{ receiver: Child, webapp: Child & { port: number } }> {
+  const sockPath = path.join(tmpDir(t), 'r.sock')
+  const receiver = await startReceiver(t, kind, { path: sockPath, ...config })
+  const webapp = await startWebapp(t, sockPath, webappOptions)
+  await receiver.event('peer')
+  return { receiver, webapp }
+}
+
 /** Ends a child the way the fixtures expect and checks it exited on its own, cleanly. */
 export async function stopChild (t: Test, child: Child, cmd = 'exit'): Promise<void> {
   await stopChildWith(t, child, cmd)

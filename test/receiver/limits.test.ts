@@ -237,3 +237,18 @@ t.test('protocol violations drop only that peer; the receiver keeps serving', as
   await stopChild(t, sender)
   await stopChild(t, receiver, 'close')
 })
+
+t.test('a sender that ends with ERROR: ERR_HANDOFF_PEER_ERROR, only that channel dropped', async (t) => {
+  checkFdLeaks(t)
+  const sockPath = path.join(tmpDir(t), 'r.sock')
+  const receiver = await startReceiver(t, 'raw', { path: sockPath })
+  const peer = await TestPeer.connect(sockPath)
+  await peer.waitFor(FrameType.Hello)
+  await receiver.event('peer')
+  await peer.channel.send(protocol.encodeError({ reason: 'internal', message: 'the sender gives up' }))
+  await peer.closed
+  t.match(await receiver.event('error'), { code: 'ERR_HANDOFF_PEER_ERROR', message: /ERROR internal: the sender gives up/ })
+  await receiver.event('peerClose')
+  t.equal((await receiver.request('stats')).stats.peers, 0)
+  await stopChild(t, receiver, 'close')
+})

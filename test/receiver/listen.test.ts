@@ -2,10 +2,13 @@
 // one is never stolen, and a path that is not a socket is never removed.
 import t from 'tap'
 import fs from 'node:fs'
+import https from 'node:https'
+import Fastify from 'fastify'
 import path from 'node:path'
 import { checkFdLeaks } from '../helpers/fds.js'
 import { binding } from '../../plugin/native.js'
 import { createReceiver } from '../../plugin/receiver/index.js'
+import type { FastifyLike } from '../../plugin/receiver/deliver.js'
 import { rawClient, startReceiver, startSender, stopChild, tmpDir } from './helpers.js'
 
 async function handOffOnce (t: Test, sender: Awaited<ReturnType<typeof startSender>>, expect: number): Promise<void> {
@@ -78,6 +81,18 @@ t.test('options are checked', async (t) => {
   for (const [what, options] of bad) {
     await t.rejects(createReceiver(options), { code: 'ERR_HANDOFF_RECEIVER_OPTION' }, what)
   }
+  t.same(fs.readdirSync(dir), [], 'nothing was created')
+})
+
+t.test('a TLS server (node:https, or a Fastify app with https) is refused: TLS state cannot move between processes', async (t) => {
+  checkFdLeaks(t)
+  const dir = tmpDir(t)
+  const server = https.createServer()
+  await t.rejects(createReceiver({ path: path.join(dir, 'a'), server }), { code: 'ERR_HANDOFF_RECEIVER_OPTION', message: /TLS/ }, 'node:https')
+  const app = Fastify({ https: {} })
+  await t.rejects(createReceiver({ path: path.join(dir, 'a'), server: app as unknown as FastifyLike }),
+    { code: 'ERR_HANDOFF_RECEIVER_OPTION', message: /TLS/ }, 'a Fastify app with https')
+  await app.close()
   t.same(fs.readdirSync(dir), [], 'nothing was created')
 })
 
