@@ -79,7 +79,7 @@ export async function startWebapp (t: Test, sockPath: string, options: { context
 
 /** A receiver fixture and a web app handing off to it with the library's own sender, once its HELLO is in. */
 export async function startPair (t: Test, kind: 'fastify' | 'ws' | 'raw', config: object = {},
-  webappOptions: { context?: unknown } = {}): Promise<{ receiver: Child, webapp: Child & { port: number } }> {
+  webappOptions: { context?: unknown, timeout?: number, grace?: number } = {}): Promise<{ receiver: Child, webapp: Child & { port: number } }> {
   const sockPath = path.join(tmpDir(t), 'r.sock')
   const receiver = await startReceiver(t, kind, { path: sockPath, ...config })
   const webapp = await startWebapp(t, sockPath, webappOptions)
