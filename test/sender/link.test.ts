@@ -7,6 +7,7 @@ import t from 'tap'
 import net from 'node:net'
 import path from 'node:path'
 import { Link, type Verdict } from '../../plugin/sender/link.js'
+import type { HandoffRequest } from '../../plugin/protocol/index.js'
 import { checkFdLeaks } from '../helpers/fds.js'
 import { startFaulty, stopChild, tmpDir } from './helpers.js'
 
@@ -47,7 +48,7 @@ t.test('an ACCEPT after the handoff was given up: ERR_HANDOFF_LATE_ACCEPT (a vio
   for (const client of clients) client.on('error', () => {})
   await new Promise<void>((resolve) => { const check = (): void => { if (accepted.length === 2) resolve() }; server.on('connection', check) })
   const fdOf = (socket: net.Socket): number => (socket as unknown as { _handle: { fd: number } })._handle.fd
-  const request = { meta: { kind: 'raw', keepAlive: false, sentAt: 0 }, head: Buffer.alloc(0), buffered: Buffer.alloc(0) }
+  const request: HandoffRequest = { meta: { kind: 'raw', keepAlive: false, sentAt: 0 }, head: Buffer.alloc(0), buffered: Buffer.alloc(0) }
   // The first one is given up quickly; the second keeps the channel in use
   // (a channel with nothing in flight after a timeout is replaced).
   const first = link.send(request, fdOf(accepted[0]), { timeout: 100, grace: 0 })
