@@ -74,6 +74,23 @@ t.test('an allowlisted gid lets the other uid in', { skip: skipOtherUid }, async
   await stopChild(t, receiver, 'close')
 })
 
+t.test('an allowlisted uid lets that uid in; the list replaces the default (the receiver\'s own uid is refused)', { skip: skipOtherUid }, async (t) => {
+  checkFdLeaks(t)
+  const sockPath = path.join(tmpDir(t, 0o777), 'r.sock')
+  const receiver = await startReceiver(t, 'raw', { path: sockPath, mode: 0o666, allow: { uids: [NOBODY] } })
+  const sender = await startSender(t, { path: sockPath }, { asUser: NOBODY, context: { via: 'uid' } })
+  await sender.event('ready')
+  t.equal((await receiver.event('peer')).peer.uid, NOBODY, 'the listed uid completes its HELLO')
+  t.same((await requestThrough(sender)).context, { via: 'uid' }, 'and hands off')
+  const own = await startSender(t, { path: sockPath })
+  t.equal((await receiver.event('peerRefused')).peer.uid, process.getuid?.(), 'a uid not in the list is refused, the receiver\'s own too')
+  await own.event('channel-close')
+  await receiver.request('idle')
+  await stopChild(t, own)
+  await stopChild(t, sender)
+  await stopChild(t, receiver, 'close')
+})
+
 t.test('an abstract name: no file, the credential check is the only fence', {
   skip: process.platform !== 'linux' ? 'abstract socket names are Linux only' : false
 }, async (t) => {
