@@ -1,6 +1,11 @@
 // drain() and close(): senders are told (STATUS, GOODBYE), new handoffs are
 // refused, and the connections already handed off keep being served until
 // they end (drain) or until the app itself closes them (close).
+//
+// The sender is the hand-built one (test/fixtures/receiver-sender.js) on
+// purpose: these tests read the frames the senders are told (STATUS
+// draining, GOODBYE and its reason). The same drain through the library's
+// own sender is in sender.test.ts and test/sender/drain.test.ts.
 import t from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'

@@ -1,28 +1,26 @@
 // A WebSocket handed off by a sender process is served by the sibling:
 // an unmodified Fastify + @fastify/websocket app, a plain `ws` server on a
 // node:http server, and a raw-event consumer speaking WebSocket by hand.
+// The senders are web apps handing off with the library's own sender
+// (test/fixtures/receiver-webapp.js).
 import t from 'tap'
 import path from 'node:path'
 import { checkFdLeaks } from '../helpers/fds.js'
-import { WsClient, startReceiver, startSender, stopChild, tmpDir } from './helpers.js'
+import { WsClient, startPair, startReceiver, startWebapp, stopChild, tmpDir } from './helpers.js'
 
 for (const kind of ['fastify', 'ws', 'raw'] as const) {
   t.test(`${kind}: handshake, messages both ways, close codes`, async (t) => {
     checkFdLeaks(t)
-    const sockPath = path.join(tmpDir(t), 'r.sock')
-    const receiver = await startReceiver(t, kind, { path: sockPath })
-    const sender = await startSender(t, { path: sockPath }, { context: { user: 'ann', room: 'lobby' } })
-    await sender.event('ready')
-    await receiver.event('peer')
+    const { receiver, webapp: sender } = await startPair(t, kind, {}, { context: { user: 'ann', room: 'lobby' } })
     const receiverFds = receiver.fds()
     const senderFds = sender.fds()
 
     // 1. The sibling closes with a code of its own.
     const a = new WsClient(`ws://127.0.0.1:${sender.port}/ws`)
     await a.opened
-    const accepted = await sender.event('accept')
-    t.equal(accepted.live, 1, 'ACCEPT reports the load, this connection included')
-    t.equal(accepted.max, null)
+    t.match(await sender.event('result'), { outcome: 'accepted', handedOff: true })
+    const { health } = await sender.request('health')
+    t.match(health.sibling.receivers[0], { live: 1, max: null }, 'the receiver reports the load, this connection included')
     const hello = JSON.parse(await a.next())
     t.equal(hello.pid, receiver.pid, 'the 101 and the first message come from the sibling')
     const context = kind === 'fastify' ? hello.info.context : hello.context
@@ -48,7 +46,7 @@ for (const kind of ['fastify', 'ws', 'raw'] as const) {
     // 2. The client closes; the sibling answers the closing handshake.
     const b = new WsClient(`ws://127.0.0.1:${sender.port}/ws`)
     await b.opened
-    await sender.event('accept')
+    t.match(await sender.event('result'), { outcome: 'accepted', handedOff: true })
     await b.next()
     b.send('still here?')
     t.equal(await b.next(), 'still here?')
@@ -72,8 +70,8 @@ t.test('several senders at once', async (t) => {
   checkFdLeaks(t)
   const sockPath = path.join(tmpDir(t), 'r.sock')
   const receiver = await startReceiver(t, 'ws', { path: sockPath })
-  const senders = await Promise.all([1, 2, 3].map((n) => startSender(t, { path: sockPath }, { context: { worker: n } })))
-  await Promise.all(senders.map((s) => s.event('ready')))
+  const senders = await Promise.all([1, 2, 3].map(async (n) => await startWebapp(t, sockPath, { context: { worker: n } })))
+  await Promise.all(senders.map(async () => await receiver.event('peer')))
   const stats = await receiver.request('stats')
   t.equal(stats.stats.peers, 3, 'three sender channels')
 
