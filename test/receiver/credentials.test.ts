@@ -1,6 +1,9 @@
 // Who may hand off: the socket file's mode, and above all the peer's
 // credentials from the kernel (a second uid is refused before any frame of
 // it is read; an allowlist lets it in; an abstract name has only that check).
+// The sender is the hand-built one (test/fixtures/receiver-sender.js): it runs
+// under another uid through setpriv and reports whether its channel got a
+// HELLO or an ERROR, which the library's sender does not show.
 import t from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'

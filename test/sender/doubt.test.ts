@@ -3,6 +3,9 @@
 // flight, so a verdict may have been lost unread. The sender then closes its
 // copy without writing anything (PROTOCOL.md §7, sender 8): the client may
 // lose its connection, but never gets two answers from two processes.
+//
+// The receiver is the hand-built one (test/fixtures/sibling-faulty.js, mode
+// 'garbage'): the library's own receiver never writes bytes that are no frame.
 import t, { type Test } from 'tap'
 import http from 'node:http'
 import type net from 'node:net'
