@@ -1,5 +1,5 @@
-// A handed-off connection is one of the receiving server's own: its
-// inactivity timeout (server.timeout) and its connection limit
+// A handed-off connection is one of the receiving server's own: it counts in
+// server.getConnections() (which server.close() waits on), its inactivity timeout (server.timeout) and its connection limit
 // (server.maxConnections, a REJECT "capacity" instead of a dropped
 // connection) apply to it. The web app hands off with the library's own
 // sender (test/fixtures/receiver-webapp.js).
@@ -38,6 +38,22 @@ t.test('server.maxConnections: a handoff beyond it is REJECTed "capacity", the w
   a.ws.close(1000)
   await a.closed
   await receiver.request('idle')
+  await stopChild(t, webapp)
+  await stopChild(t, receiver, 'close')
+})
+
+t.test('server.getConnections() counts a handed-off connection until it closes', async (t) => {
+  checkFdLeaks(t)
+  const { receiver, webapp } = await startPair(t, 'ws')
+  t.equal((await receiver.request('connections')).count, 0)
+  const ws = new WsClient(`ws://127.0.0.1:${webapp.port}/ws`)
+  await ws.opened
+  await ws.next()
+  t.equal((await receiver.request('connections')).count, 1, 'counted like a connection the server accepted')
+  ws.ws.close(1000)
+  await ws.closed
+  await receiver.request('idle')
+  t.equal((await receiver.request('connections')).count, 0, 'and no longer once closed')
   await stopChild(t, webapp)
   await stopChild(t, receiver, 'close')
 })
