@@ -2,7 +2,7 @@
 // library's own receiver never does (so the hand-built receiver,
 // test/fixtures/sibling-faulty.js, is the right peer here): one that never
 // sends its HELLO, and one that ACCEPTs a handoff after the sender has given
-// it up at deadline + grace.
+// it up at deadline + grace, and one that ends the channel with ERROR.
 import t from 'tap'
 import net from 'node:net'
 import path from 'node:path'
@@ -62,6 +62,38 @@ t.test('an ACCEPT after the handoff was given up: ERR_HANDOFF_LATE_ACCEPT (a vio
   t.match(await second, { outcome: 'accepted' } as Partial<Verdict>, 'the other handoff on the channel is unaffected')
   for (const socket of accepted) socket.destroy()
   for (const client of clients) client.destroy()
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  await link.close()
+  await receiver.event('peerClose')
+  await stopChild(t, receiver, 'exit')
+})
+
+t.test('an ERROR from the receiver with a handoff in flight: the channel ends, the connection is ours (lost), the link reconnects', async (t) => {
+  checkFdLeaks(t)
+  const sockPath = path.join(tmpDir(t), 'r.sock')
+  const receiver = await startFaulty(t, { path: sockPath, mode: 'silent' })
+  const link = new Link({ address: sockPath, reconnect: { min: 20, max: 20 } })
+  t.teardown(() => link.destroy())
+  const ready = new Promise<void>((resolve) => link.once('ready', () => resolve()))
+  link.start()
+  await ready
+  await receiver.event('peer')
+  const server = net.createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const accepted = new Promise<net.Socket>((resolve) => server.once('connection', resolve))
+  const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1')
+  client.on('error', () => {})
+  const socket = await accepted
+  const request: HandoffRequest = { meta: { kind: 'raw', keepAlive: false, sentAt: 0 }, head: Buffer.alloc(0), buffered: Buffer.alloc(0) }
+  const verdict = link.send(request, (socket as unknown as { _handle: { fd: number } })._handle.fd, { timeout: 600000, grace: 0 })
+  await receiver.event('handoff')
+  const reconnected = new Promise<void>((resolve) => link.once('ready', () => resolve()))
+  await receiver.request('error', { reason: 'internal' })
+  t.match(await verdict, { outcome: 'lost', error: { code: 'ERR_HANDOFF_RECEIVER_LOST', message: /ERROR internal/ } })
+  await reconnected
+  t.equal(link.state, 'ready', 'a fresh channel')
+  socket.destroy()
+  client.destroy()
   await new Promise<void>((resolve) => server.close(() => resolve()))
   await link.close()
   await receiver.event('peerClose')
