@@ -7,16 +7,8 @@
 import t from 'tap'
 import { execFileSync } from 'node:child_process'
 import { checkFdLeaks, openFds } from '../helpers/fds.js'
+import { hasCommand, prerequisite } from '../helpers/prereq.js'
 import { rawClient, startPair, stopChild } from './helpers.js'
-
-function prlimitAvailable (): boolean {
-  try {
-    execFileSync('prlimit', ['--version'], { stdio: 'ignore' })
-    return true
-  } catch {
-    return false
-  }
-}
 
 function setSoftNofile (pid: number, soft: number | string): void {
   execFileSync('prlimit', ['--pid', String(pid), `--nofile=${soft}:`])
@@ -29,7 +21,9 @@ function softNofile (pid: number): string {
 const HEAD = 'GET /fd HTTP/1.1\r\nHost: x\r\nUpgrade: test\r\nConnection: Upgrade\r\n\r\n'
 
 t.test('at its fd limit the receiver REJECTs "descriptors-truncated"; the sender answers 503; below it, handoffs resume', {
-  skip: process.platform !== 'linux' ? 'prlimit is Linux only' : !prlimitAvailable() ? 'prlimit (util-linux) is not installed' : false
+  skip: process.platform !== 'linux'
+    ? 'prlimit is Linux only'
+    : prerequisite(t, { name: 'prlimit', available: hasCommand('prlimit'), install: 'apt-get install util-linux' })
 }, async (t) => {
   checkFdLeaks(t)
   const { receiver, webapp } = await startPair(t, 'raw')
