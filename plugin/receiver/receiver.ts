@@ -221,6 +221,9 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements PeerHost {
       else this.listener.once('close', () => resolve())
     })
     this.listener.close()
+    if (this.listener.removed === false) {
+      this.logger.warn({ path: this.address }, 'the socket file was no longer ours (removed or replaced by someone else); left it alone')
+    }
     const peersClosed = [...this.peers].map((peer) => new Promise<void>((resolve) => {
       if (peer.closed) resolve()
       else peer.once('close', () => resolve())

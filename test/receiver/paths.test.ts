@@ -106,6 +106,7 @@ t.test('(a) a symlinked directory retargeted before close(): the file it now nam
   await receiver.close()
 
   t.same(stateOf(victim), before, 'the root file the path names is untouched (inode, mode, owner, links, content)')
+  t.notMatch(warnings.join('\n'), 'no longer ours', 'close() found its own socket through the directory opened at listen')
   t.notOk(fs.existsSync(path.join(priv, 'r.sock')), 'our socket was removed, in the directory opened at listen')
 })
 
@@ -165,7 +166,8 @@ t.test('(c) the socket replaced by the other uid\'s own socket or file before cl
   const { shared } = layout(t)
   const sockPath = path.join(shared, 'r.sock')
 
-  const receiver = await sharedReceiver(sockPath)
+  const warnings: string[] = []
+  const receiver = await sharedReceiver(sockPath, warnings)
   const ours = fs.lstatSync(sockPath).ino
   asNobody('mv', sockPath, `${sockPath}.moved`)
   pythonAsNobody(STALE_SOCKET, sockPath)
@@ -175,6 +177,7 @@ t.test('(c) the socket replaced by the other uid\'s own socket or file before cl
   t.equal(fs.lstatSync(sockPath).ino, theirs, 'the very same inode')
   t.equal(fs.lstatSync(sockPath).uid, NOBODY)
   t.equal(fs.lstatSync(`${sockPath}.moved`).ino, ours, 'ours, moved away by them, is not chased either')
+  t.match(warnings.join('\n'), 'the socket file was no longer ours', 'the receiver logged that it left the name alone')
 
   fs.rmSync(sockPath)
   fs.rmSync(`${sockPath}.moved`)
