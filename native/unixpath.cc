@@ -261,7 +261,10 @@ Probe ProbeName(int dir_fd, const std::string& dir_path, const char* name, struc
 
 // Puts the socket file "s" of the private directory at `name`. Returns 0, or
 // -1 with errno and *syscall set; EADDRINUSE with *live saying which kind.
-int Place(int priv_fd, int dir_fd, const std::string& dir_path, const char* name, const char** syscall, bool* live) {
+// *stranded: somebody else's file is left as "s" (a swap back failed): the
+// caller must not remove it.
+int Place(int priv_fd, int dir_fd, const std::string& dir_path, const char* name, const char** syscall, bool* live,
+          bool* stranded) {
   for (int attempt = 0; attempt < 8; attempt++) {
     if (linkat(priv_fd, kInner, dir_fd, name, 0) == 0) return 0;
     if (errno != EEXIST) {
@@ -294,6 +297,7 @@ int Place(int priv_fd, int dir_fd, const std::string& dir_path, const char* name
         return 0;
       }
       if (Exchange(priv_fd, dir_fd, name) != 0) {
+        *stranded = true;
         *syscall = "rename";
         return -1;
       }
@@ -346,7 +350,7 @@ Napi::Value ListenUnixAt(const Napi::CallbackInfo& info) {
   int priv_fd = MakePrivateDir(dir_fd, &priv_name);
   if (priv_fd < 0) HANDOFF_THROW_ERRNO(env, "mkdir");
   const char* failed = nullptr;
-  bool live = false;
+  bool live = false, stranded = false;
   struct stat ours;
   int fd = NewUnixSocket();
   if (fd < 0) failed = "socket";
@@ -368,11 +372,14 @@ Napi::Value ListenUnixAt(const Napi::CallbackInfo& info) {
   }
   if (!failed && mode >= 0 && fchmodat(priv_fd, kInner, static_cast<mode_t>(mode & 07777), 0) != 0) failed = "chmod";
   if (!failed && listen(fd, backlog) != 0) failed = "listen";
-  if (!failed && Place(priv_fd, dir_fd, dir_path, name.c_str(), &failed, &live) != 0 && failed == nullptr)
+  if (!failed && Place(priv_fd, dir_fd, dir_path, name.c_str(), &failed, &live, &stranded) != 0 && failed == nullptr)
     failed = "rename";
   {
     SaveErrno keep;
-    unlinkat(priv_fd, kInner, 0);  // our private name for the socket (or nothing: a swapped stale one is gone)
+    // Our private name for the socket (or nothing: a swapped stale one is
+    // gone), unless a failed swap back left somebody's file there: that one
+    // stays, with the private directory around it.
+    if (!stranded) unlinkat(priv_fd, kInner, 0);
     close(priv_fd);
     unlinkat(dir_fd, priv_name.c_str(), AT_REMOVEDIR);
     if (failed && fd >= 0) close(fd);
