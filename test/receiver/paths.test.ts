@@ -14,25 +14,24 @@ import { checkFdLeaks } from '../helpers/fds.js'
 import { binding } from '../../plugin/native.js'
 import { createReceiver, type Receiver } from '../../plugin/receiver/index.js'
 import { connectUnix, listenUnix } from '../../plugin/unix.js'
-import { setprivAvailable, tmpDir } from './helpers.js'
+import { hasCommand, prerequisite } from '../helpers/prereq.js'
+import { tmpDir } from './helpers.js'
 
 const NOBODY = 65534
-const missing = process.getuid?.() !== 0
-  ? 'needs root (a root receiver, tricks by a second uid)'
-  : !setprivAvailable() ? 'needs setpriv (util-linux) to act as a second uid' : null
-// In CI a missing prerequisite is a failure, not a quiet skip.
-if (missing !== null && process.env.CI === 'true') t.fail(`CI: ${missing}`)
-const skip = missing ?? false
+// The system's python: a python3 first on root's PATH may live where uid
+// 65534 cannot run it (pyenv under /root).
+const PYTHON = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3'
+// A root receiver, tricks by a second uid through setpriv, sockets made by
+// python3 (locally a skip that says what to install; in CI a failure).
+const skip = prerequisite(t, { name: 'root', available: process.getuid?.() === 0, install: 'run the tests as root' }) ||
+  prerequisite(t, { name: 'setpriv', available: hasCommand('setpriv'), install: 'apt-get install util-linux' }) ||
+  prerequisite(t, { name: 'python3', available: hasCommand(PYTHON), install: 'apt-get install python3' })
 
 /** Runs a command as uid/gid 65534 and waits for it; throws with its stderr on failure. */
 function asNobody (cmd: string, ...args: string[]): string {
   return execFileSync('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', cmd, ...args],
     { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
 }
-
-// The system's python: a python3 first on root's PATH may live where uid
-// 65534 cannot run it (pyenv under /root).
-const PYTHON = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3'
 
 /** A python3 snippet as uid 65534 (argv[1:] are the arguments). */
 function pythonAsNobody (script: string, ...args: string[]): string {
@@ -190,7 +189,7 @@ t.test('(c) the socket replaced by the other uid\'s own socket or file before cl
 
 /** A root observer of one path: creates stale sockets there and lstat()s it in a loop while told to. */
 function startProber (t: Test, sockPath: string): { ask: (cmd: string) => Promise<string> } {
-  const proc = spawn('python3', ['-c', `
+  const proc = spawn(PYTHON, ['-c', `
 import json, os, select, stat, socket, sys
 p = sys.argv[1]
 def line():
@@ -303,7 +302,7 @@ t.test('(e) a live socket is refused; a regular file, a symlink or a directory a
   t.same(stateOf(victim), before, 'its target untouched')
 
   const staleTarget = path.join(dir, 'stale-target.sock')
-  execFileSync('python3', ['-c', STALE_SOCKET, staleTarget])
+  execFileSync(PYTHON, ['-c', STALE_SOCKET, staleTarget])
   const viaLink = path.join(dir, 'via-link.sock')
   fs.symlinkSync(staleTarget, viaLink)
   await t.rejects(listenUnix(viaLink), { code: 'EADDRINUSE', syscall: 'bind' }, 'a symlink to a stale socket: refused, not followed')
