@@ -1,7 +1,8 @@
 // Who else can write where the socket file lives. Whoever can write the
 // socket's directory (or rename one of its ancestors) can move our socket
-// away and put their own at its name: senders would then hand their client
-// connections to that user. No care in creating or removing the file can
+// away and put their own at its name: senders that check the receiver's uid
+// then find no receiver (the service is down), those that allow that uid
+// hand it their clients. No care in creating or removing the file can
 // prevent that, so the directory itself is judged here, once, at listen.
 import fs from 'node:fs'
 import path from 'node:path'
