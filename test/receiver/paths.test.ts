@@ -221,6 +221,12 @@ while True:
                     other += 1
             except FileNotFoundError:
                 missing += 1
+        # One more look once told to stop: the last one in the loop may have
+        # been taken just before the start, with this process then descheduled.
+        try:
+            inodes.add(os.lstat(p).st_ino)
+        except FileNotFoundError:
+            missing += 1
         line()
         print(json.dumps({'samples': samples, 'missing': missing, 'other': other, 'inodes': sorted(inodes)}), flush=True)
 `, sockPath], { stdio: ['pipe', 'pipe', 'inherit'] })
