@@ -7,7 +7,8 @@
         "native/watcher.cc",
         "native/channel.cc",
         "native/listener.cc",
-        "native/sockets.cc"
+        "native/sockets.cc",
+        "native/unixpath.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

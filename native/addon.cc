@@ -9,6 +9,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeChannel", handoff::InitChannel(env));
   exports.Set("NativeListener", handoff::InitListener(env));
   handoff::InitSockets(env, exports);
+  handoff::InitUnixPath(env, exports);
   return exports;
 }
 }  // namespace

@@ -5,6 +5,10 @@ namespace handoff {
 Napi::Function InitChannel(Napi::Env env);
 Napi::Function InitListener(Napi::Env env);
 void InitSockets(Napi::Env env, Napi::Object exports);
+void InitUnixPath(Napi::Env env, Napi::Object exports);
+// 1: `name` in `dir_fd` was that inode and is removed; 0: it is something
+// else or nothing (left alone); -1: errno.
+int UnlinkIfSame(int dir_fd, const char* name, uint64_t dev, uint64_t ino);
 
 // Can this environment still run JavaScript? Not once it is being torn down
 // (a worker that called process.exit(), was terminated or ran out of work):

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <memory>
+#include <string>
 
 #include "channel.h"
 #include "errors.h"
@@ -26,6 +27,7 @@ class ListenerWatcher : public Watcher {
 
  protected:
   void OnPoll(int status, int events) override;
+  void OnTeardown() override;
 
  private:
   NativeListener* owner_;
@@ -57,12 +59,37 @@ class NativeListener : public Napi::ObjectWrap<NativeListener> {
                        });
   }
 
-  // new NativeListener(fd, { onConnection(fd), onError(err) })
+  // new NativeListener(fd, { onConnection(fd), onError(err) }, file?)
+  // `file` ({ dirFd, name, dev, ino }, from listenUnixAt) is the socket file
+  // this listener created: the listener owns dirFd from then on (closed by
+  // close(), or when the environment goes away), so that removing the file
+  // happens relative to the directory opened at listen, whatever the path
+  // says by then.
   explicit NativeListener(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeListener>(info) {
     Napi::Env env = info.Env();
     if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsObject()) {
-      Napi::TypeError::New(env, "NativeListener(fd, callbacks)").ThrowAsJavaScriptException();
+      Napi::TypeError::New(env, "NativeListener(fd, callbacks, file?)").ThrowAsJavaScriptException();
       return;
+    }
+    int dir_fd = -1;
+    std::string name;
+    uint64_t dev = 0, ino = 0;
+    if (info.Length() > 2 && !info[2].IsUndefined()) {
+      Napi::Object file = info[2].IsObject() ? info[2].As<Napi::Object>() : Napi::Object();
+      bool ok = info[2].IsObject() && file.Get("dirFd").IsNumber() && file.Get("name").IsString() &&
+                file.Get("dev").IsBigInt() && file.Get("ino").IsBigInt();
+      if (ok) {
+        bool lossless;
+        dir_fd = file.Get("dirFd").As<Napi::Number>().Int32Value();
+        name = file.Get("name").As<Napi::String>().Utf8Value();
+        dev = file.Get("dev").As<Napi::BigInt>().Uint64Value(&lossless);
+        ino = file.Get("ino").As<Napi::BigInt>().Uint64Value(&lossless);
+      }
+      if (!ok || dir_fd < 0 || name.empty()) {
+        Napi::TypeError::New(env, "file must be { dirFd: number, name: string, dev: bigint, ino: bigint }")
+            .ThrowAsJavaScriptException();
+        return;
+      }
     }
     Napi::Object cbs = info[1].As<Napi::Object>();
     Napi::Value on_connection = cbs.Get("onConnection");
@@ -83,11 +110,26 @@ class NativeListener : public Napi::ObjectWrap<NativeListener> {
     }
     Napi::ObjectWrap<NativeListener>::Ref();
     int r = watcher_->Poll(UV_READABLE);
-    if (r < 0) SystemError(env, -r, "uv_poll_start").ThrowAsJavaScriptException();
+    if (r < 0) {
+      SystemError(env, -r, "uv_poll_start").ThrowAsJavaScriptException();
+      return;
+    }
+    dir_fd_ = dir_fd;
+    name_ = name;
+    dev_ = dev;
+    ino_ = ino;
   }
 
   ~NativeListener() override {
     if (watcher_) watcher_->Close();
+    ForgetFile();
+  }
+
+  // The environment is going away without close(): like a process that
+  // exits, the file stays (a stale socket the next listener replaces).
+  void ForgetFile() {
+    if (dir_fd_ >= 0) close(dir_fd_);
+    dir_fd_ = -1;
   }
 
   void OnPoll(int status, int events) {
@@ -136,12 +178,20 @@ class NativeListener : public Napi::ObjectWrap<NativeListener> {
     CallJs(env, on_error_, {SystemError(env, sys_errno, syscall).Value()});
   }
 
+  // close(done?): true if the socket file was ours and is removed, false if
+  // its name held something else (left alone) or nothing, null without a file.
   Napi::Value Close(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Value removed = env.Null();
+    if (dir_fd_ >= 0) {
+      removed = Napi::Boolean::New(env, UnlinkIfSame(dir_fd_, name_.c_str(), dev_, ino_) == 1);
+      ForgetFile();
+    }
     if (watcher_ && !watcher_->closed()) {
       watcher_->Close(info.Length() > 0 && info[0].IsFunction() ? static_cast<napi_value>(info[0]) : nullptr);
       Napi::ObjectWrap<NativeListener>::Unref();
     }
-    return info.Env().Undefined();
+    return removed;
   }
 
   Napi::Value Ref(const Napi::CallbackInfo& info) {
@@ -170,9 +220,13 @@ class NativeListener : public Napi::ObjectWrap<NativeListener> {
   std::unique_ptr<Napi::AsyncContext> async_context_;
   Napi::FunctionReference on_connection_, on_error_;
   bool paused_ = false;
+  int dir_fd_ = -1;  // the socket file's directory, opened once at listen
+  std::string name_;
+  uint64_t dev_ = 0, ino_ = 0;
 };
 
 void ListenerWatcher::OnPoll(int status, int events) { owner_->OnPoll(status, events); }
+void ListenerWatcher::OnTeardown() { owner_->ForgetFile(); }
 
 }  // namespace
 

@@ -39,6 +39,21 @@ inline void SetNoSigpipe(int fd) {
 #endif
 }
 
+// A non-blocking, close-on-exec AF_UNIX stream socket (atomically on Linux).
+inline int NewUnixSocket() {
+#if defined(__linux__)
+  return socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+#else
+  int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  if (fd >= 0) {
+    SetCloexec(fd);
+    SetNonBlocking(fd);
+    SetNoSigpipe(fd);
+  }
+  return fd;
+#endif
+}
+
 // SCM_MAX_FD on Linux: the most descriptors one message may carry.
 constexpr int kMaxFdsPerMessage = 253;
 

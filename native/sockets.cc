@@ -21,20 +21,6 @@
 namespace handoff {
 namespace {
 
-int NewUnixSocket() {
-#if defined(__linux__)
-  return socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-#else
-  int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-  if (fd >= 0) {
-    SetCloexec(fd);
-    SetNonBlocking(fd);
-    SetNoSigpipe(fd);
-  }
-  return fd;
-#endif
-}
-
 // Fills addr from a path, or from a Linux abstract name (leading NUL, no file).
 bool MakeAddress(const std::string& name, bool abstract, struct sockaddr_un* addr, socklen_t* len) {
   memset(addr, 0, sizeof(*addr));
@@ -76,42 +62,32 @@ Napi::Value Socketpair(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// listenUnix(name, abstract, backlog, mode): mode < 0 leaves the file as bind
-// made it. chmod happens between bind and listen: until listen, connect()
-// is refused, so nobody gets in before the mode is set.
-Napi::Value ListenUnix(const Napi::CallbackInfo& info) {
+// listenAbstract(name, backlog): Linux's abstract namespace, no file. A path
+// goes through listenUnixAt (unixpath.cc), which never trusts the path twice.
+Napi::Value ListenAbstract(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsNumber()) {
+    Napi::TypeError::New(env, "listenAbstract(name: string, backlog: number)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
   std::string name = info[0].As<Napi::String>().Utf8Value();
-  bool abstract = info[1].ToBoolean().Value();
-  int backlog = info[2].As<Napi::Number>().Int32Value();
-  int mode = info[3].As<Napi::Number>().Int32Value();
+  int backlog = info[1].As<Napi::Number>().Int32Value();
   struct sockaddr_un addr;
   socklen_t len;
-  if (!MakeAddress(name, abstract, &addr, &len)) {
-    errno = abstract ? EAFNOSUPPORT : ENAMETOOLONG;
+  if (!MakeAddress(name, true, &addr, &len)) {
+    errno = EAFNOSUPPORT;
     HANDOFF_THROW_ERRNO(env, "bind");
   }
   int fd = NewUnixSocket();
   if (fd < 0) HANDOFF_THROW_ERRNO(env, "socket");
-  if (bind(fd, reinterpret_cast<struct sockaddr*>(&addr), len) != 0) {
+  const char* failed = nullptr;
+  if (bind(fd, reinterpret_cast<struct sockaddr*>(&addr), len) != 0) failed = "bind";
+  else if (listen(fd, backlog) != 0) failed = "listen";
+  if (failed != nullptr) {
     int e = errno;
     close(fd);
     errno = e;
-    HANDOFF_THROW_ERRNO(env, "bind");
-  }
-  if (!abstract && mode >= 0 && chmod(name.c_str(), static_cast<mode_t>(mode)) != 0) {
-    int e = errno;
-    close(fd);
-    unlink(name.c_str());
-    errno = e;
-    HANDOFF_THROW_ERRNO(env, "chmod");
-  }
-  if (listen(fd, backlog) != 0) {
-    int e = errno;
-    close(fd);
-    if (!abstract) unlink(name.c_str());
-    errno = e;
-    HANDOFF_THROW_ERRNO(env, "listen");
+    HANDOFF_THROW_ERRNO(env, failed);
   }
   return Napi::Number::New(env, fd);
 }
@@ -262,7 +238,7 @@ Napi::Value CloseFd(const Napi::CallbackInfo& info) {
 
 void InitSockets(Napi::Env env, Napi::Object exports) {
   exports.Set("socketpair", Napi::Function::New<Socketpair>(env, "socketpair"));
-  exports.Set("listenUnix", Napi::Function::New<ListenUnix>(env, "listenUnix"));
+  exports.Set("listenAbstract", Napi::Function::New<ListenAbstract>(env, "listenAbstract"));
   exports.Set("connectUnix", Napi::Function::New<ConnectUnix>(env, "connectUnix"));
   exports.Set("fdInfo", Napi::Function::New<FdInfo>(env, "fdInfo"));
   exports.Set("peerCredentials", Napi::Function::New<PeerCredentials>(env, "peerCredentials"));

@@ -38,6 +38,11 @@ export const ERR_HANDOFF_FRAME_TIMEOUT = createError<[number]>(
 // Unix sockets
 export const ERR_HANDOFF_PATH_IN_USE = createError<[string]>(
   'ERR_HANDOFF_PATH_IN_USE', 'a live process is listening on %s; refusing to take it over')
+export const ERR_HANDOFF_UNSAFE_DIRECTORY = createError<[string, string]>(
+  'ERR_HANDOFF_UNSAFE_DIRECTORY',
+  'refusing to listen on %s: %s, so another user could move, replace or impersonate the socket; ' +
+  'use a directory only this user (or root) can write (e.g. systemd RuntimeDirectory=, mode 0700), ' +
+  'or pass sharedDirectory: \'warn\' to accept the risk')
 
 // Receiver
 export const ERR_HANDOFF_RECEIVER_OPTION = createError<[string, string]>(

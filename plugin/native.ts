@@ -22,6 +22,20 @@ export function describeFd (info: FdInfo): string {
     : `a ${String(info.family)} ${String(info.type)} socket${info.listening === true ? ' (listening)' : ''}`
 }
 
+/** A socket file listenUnixAt created: its directory (opened once) and its identity. */
+export interface SocketFile {
+  dirFd: number
+  name: string
+  dev: bigint
+  ino: bigint
+}
+
+/** A directory's owner and permission bits (openDirectory's chain). */
+export interface DirEntry {
+  uid: number
+  mode: number
+}
+
 export interface PeerCredentials {
   /** -1 where the kernel does not tell */
   pid: number
@@ -62,7 +76,8 @@ export interface NativeChannel {
 }
 
 export interface NativeListener {
-  close (done?: () => void): void
+  /** true: our socket file was removed; false: its name held something else (left alone) or nothing; null: no file. */
+  close (done?: () => void): boolean | null
   ref (): void
   unref (): void
   pause (): void
@@ -71,9 +86,20 @@ export interface NativeListener {
 
 export interface Binding {
   NativeChannel: new (fd: number, callbacks: NativeChannelCallbacks) => NativeChannel
-  NativeListener: new (fd: number, callbacks: { onConnection (fd: number): void, onError (err: Error): void }) => NativeListener
+  /** `file`: the socket file listenUnixAt made; the listener owns `dirFd` from then on and removes the file at close only if it is still that inode. */
+  NativeListener: new (fd: number, callbacks: { onConnection (fd: number): void, onError (err: Error): void }, file?: SocketFile) => NativeListener
   socketpair (): [number, number]
-  listenUnix (name: string, abstract: boolean, backlog: number, mode: number): number
+  /** Linux's abstract namespace only (no file); a path goes through openDirectory + listenUnixAt. */
+  listenAbstract (name: string, backlog: number): number
+  /** Opens a directory once (O_PATH on Linux): its descriptor, then it and each real ancestor up to "/". */
+  openDirectory (path: string): { fd: number, chain: DirEntry[] }
+  /**
+   * Creates, binds (mode set in a private directory) and listens on the socket
+   * `name` in the directory `dirFd`, then puts it at `name` without removing
+   * anything but a stale socket (swapped out atomically). EADDRINUSE carries
+   * `live`: true when somebody answers on `name`, false when it is not a socket.
+   */
+  listenUnixAt (dirFd: number, name: string, dirPath: string, backlog: number, mode: number): { fd: number, dev: bigint, ino: bigint }
   connectUnix (name: string, abstract: boolean): number
   fdInfo (fd: number): FdInfo
   peerCredentials (fd: number): PeerCredentials

@@ -1,11 +1,17 @@
 // Listening on and connecting to Unix sockets whose descriptors the addon
 // polls itself (a socket inside a net.Server is already watched by libuv, and
 // libuv allows one watcher per descriptor).
+//
+// The socket file is never reached through its path twice (issue #11): its
+// directory is opened once at listen and kept open; the addon creates the
+// file, sets its mode, replaces a stale socket and at close removes only the
+// inode it created, all relative to that directory (native/unixpath.cc).
 import { EventEmitter } from 'node:events'
-import fs from 'node:fs'
+import path from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
-import { binding, type NativeListener } from './native.js'
-import { ERR_HANDOFF_PATH_IN_USE, isSystemError } from './errors.js'
+import { binding, type NativeListener, type SocketFile } from './native.js'
+import { ERR_HANDOFF_PATH_IN_USE, ERR_HANDOFF_UNSAFE_DIRECTORY, isSystemError } from './errors.js'
+import { directoryRisks } from './unix-dir.js'
 
 /** A filesystem path, or `{ abstract: 'name' }` for Linux's abstract namespace (no file, no permissions: check credentials). */
 export type UnixAddress = string | { abstract: string }
@@ -22,6 +28,12 @@ export interface ListenOptions {
   /** File mode of the socket; default 0o600 (owner only). Ignored for abstract names. */
   mode?: number
   backlog?: number
+  /**
+   * A socket directory (or an ancestor) that another uid can write or owns:
+   * 'refuse' (default, ERR_HANDOFF_UNSAFE_DIRECTORY) or 'warn' (listen, and
+   * say why in `warnings`). Ignored for abstract names.
+   */
+  sharedDirectory?: 'refuse' | 'warn'
 }
 
 export interface UnixListenerEvents {
@@ -32,33 +44,43 @@ export interface UnixListenerEvents {
 
 export class UnixListener extends EventEmitter<UnixListenerEvents> {
   readonly address: UnixAddress
+  /** What is risky about where the socket file lives (see ListenOptions.sharedDirectory); empty when nothing is. */
+  readonly warnings: readonly string[]
+  /**
+   * After close(): whether the socket file was removed. False when its name
+   * no longer held our socket (removed or replaced by someone else: left
+   * alone); null before close and for abstract names.
+   */
+  removed: boolean | null = null
   private native: NativeListener | null
 
-  constructor (fd: number, address: UnixAddress) {
+  constructor (fd: number, address: UnixAddress, file: SocketFile | null = null, warnings: readonly string[] = []) {
     super()
     this.address = address
+    this.warnings = warnings
     this.native = new binding.NativeListener(fd, {
       onConnection: (conn) => {
         if (this.listenerCount('connection') === 0) binding.closeFd(conn)
         else this.emit('connection', conn)
       },
       onError: (err) => this.onAcceptError(err)
-    })
+    }, file ?? undefined)
   }
 
   get closed (): boolean { return this.native === null }
   ref (): this { this.native?.ref(); return this }
   unref (): this { this.native?.unref(); return this }
 
-  /** Stops accepting and removes the socket file (only ours: we made it). */
+  /**
+   * Stops accepting and removes the socket file: only if its name, in the
+   * directory opened at listen, is still the inode we created (a symlink or
+   * somebody's file there is left alone, and nothing is followed).
+   */
   close (): void {
     const native = this.native
     if (native === null) return
     this.native = null
-    if (typeof this.address === 'string') {
-      try { fs.unlinkSync(this.address) } catch { /* already removed by someone else */ }
-    }
-    native.close(() => this.emit('close'))
+    this.removed = native.close(() => this.emit('close'))
   }
 
   private onAcceptError (err: Error): void {
@@ -72,48 +94,44 @@ export class UnixListener extends EventEmitter<UnixListenerEvents> {
 
 /**
  * Listens on `address`. A path on which a live process still listens is
- * refused (ERR_HANDOFF_PATH_IN_USE); a stale one (nobody answers) is replaced.
+ * refused (ERR_HANDOFF_PATH_IN_USE); a stale one (nobody answers) is replaced
+ * atomically (the name never goes missing); anything that is not a socket is
+ * refused (EADDRINUSE) and never removed. A directory another uid can write
+ * is refused or warned about (`sharedDirectory`).
  */
 export async function listenUnix (address: UnixAddress, options: ListenOptions = {}): Promise<UnixListener> {
   const [name, abstract] = parts(address)
-  const mode = options.mode ?? 0o600
   const backlog = options.backlog ?? 511
-  for (let attempt = 0; ; attempt++) {
+  if (abstract) {
     try {
-      return new UnixListener(binding.listenUnix(name, abstract, backlog, abstract ? -1 : mode), address)
+      return new UnixListener(binding.listenAbstract(name, backlog), address)
     } catch (err) {
-      if (!isSystemError(err) || err.code !== 'EADDRINUSE') throw err
       // An abstract name vanishes with its last listener: in use means live.
-      if (abstract || attempt > 0) throw new ERR_HANDOFF_PATH_IN_USE(describeAddress(address))
-      // Only a socket file can be stale. Anything else (a regular file, a
-      // directory, a symlink) is somebody's data: connect() refuses those
-      // too, which must not read as "stale, remove it".
-      if (!isSocketFile(name)) throw err
-    }
-    // The path exists. Probe it: only a path nobody answers on may go.
-    if (await isLive(address)) throw new ERR_HANDOFF_PATH_IN_USE(name)
-    try { fs.unlinkSync(name) } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+      if (isSystemError(err) && err.code === 'EADDRINUSE') throw new ERR_HANDOFF_PATH_IN_USE(describeAddress(address))
+      throw err
     }
   }
-}
-
-function isSocketFile (name: string): boolean {
+  const dirPath = path.dirname(name)
+  const dir = binding.openDirectory(dirPath)
   try {
-    return fs.lstatSync(name).isSocket()
-  } catch {
-    return true // gone meanwhile: nothing to protect, let the retry decide
-  }
-}
-
-async function isLive (address: UnixAddress): Promise<boolean> {
-  try {
-    binding.closeFd(await connectUnix(address, { timeout: 1000 }))
-    return true
+    const risks = directoryRisks(dir.chain, dirPath, process.geteuid?.() ?? -1)
+    if (risks.unsafe.length > 0 && options.sharedDirectory !== 'warn') {
+      throw new ERR_HANDOFF_UNSAFE_DIRECTORY(name, risks.unsafe.join('; '))
+    }
+    const made = binding.listenUnixAt(dir.fd, path.basename(name), dirPath, backlog, options.mode ?? 0o600)
+    const file = { dirFd: dir.fd, name: path.basename(name), dev: made.dev, ino: made.ino }
+    try {
+      // From here the listener owns both descriptors (and removes the file).
+      return new UnixListener(made.fd, address, file, [...risks.unsafe, ...risks.notes])
+    } catch (err) {
+      binding.closeFd(made.fd)
+      throw err
+    }
   } catch (err) {
-    if (isSystemError(err) && (err.code === 'ECONNREFUSED' || err.code === 'ENOENT')) return false
-    // EAGAIN until the timeout: someone is there, just busy.
-    if (isSystemError(err) && err.code === 'EAGAIN') return true
+    binding.closeFd(dir.fd)
+    if (isSystemError(err) && err.code === 'EADDRINUSE' && (err as { live?: boolean }).live === true) {
+      throw new ERR_HANDOFF_PATH_IN_USE(name)
+    }
     throw err
   }
 }

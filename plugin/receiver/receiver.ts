@@ -29,6 +29,8 @@ export interface ReceiverOptions {
   abstract?: string
   /** File mode of the socket; default 0o600. */
   mode?: number
+  /** A socket directory another uid can write or owns: 'refuse' (default, ERR_HANDOFF_UNSAFE_DIRECTORY) or 'warn' (logged). */
+  sharedDirectory?: 'refuse' | 'warn'
   /** Who may hand off connections; default: only this process's uid. A peer matching any uid or gid is allowed. */
   allow?: Allowlist
   /** Live handed-off connections beyond which HANDOFFs get REJECT "capacity" (retryable). Default: no limit. */
@@ -106,6 +108,9 @@ function validate (options: ReceiverOptions): { address: UnixAddress, max: numbe
   if (options.mode !== undefined && (!Number.isInteger(options.mode) || options.mode < 0 || options.mode > 0o777)) {
     throw new ERR_HANDOFF_RECEIVER_OPTION('mode', 'expected a file mode from 0 to 0o777')
   }
+  if (options.sharedDirectory !== undefined && options.sharedDirectory !== 'refuse' && options.sharedDirectory !== 'warn') {
+    throw new ERR_HANDOFF_RECEIVER_OPTION('sharedDirectory', 'expected \'refuse\' or \'warn\'')
+  }
   const max = options.maxConnections
   if (max !== undefined && (!Number.isInteger(max) || max < 0)) {
     throw new ERR_HANDOFF_RECEIVER_OPTION('maxConnections', 'expected a non-negative integer')
@@ -168,6 +173,7 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements PeerHost {
     this.logger = options.logger ?? defaultLogger
     listener.on('connection', (fd) => this.onConnection(fd))
     listener.on('error', (err) => this.report(err, 'accepting a sender failed; retrying shortly'))
+    for (const warning of listener.warnings) this.logger.warn({ path: listener.address }, `socket directory: ${warning}`)
   }
 
   get draining (): boolean { return this.isDraining }
@@ -215,6 +221,9 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements PeerHost {
       else this.listener.once('close', () => resolve())
     })
     this.listener.close()
+    if (this.listener.removed === false) {
+      this.logger.warn({ path: this.address }, 'the socket file was no longer ours (removed or replaced by someone else); left it alone')
+    }
     const peersClosed = [...this.peers].map((peer) => new Promise<void>((resolve) => {
       if (peer.closed) resolve()
       else peer.once('close', () => resolve())
@@ -512,7 +521,8 @@ export async function createReceiver (options: ReceiverOptions): Promise<Receive
   if (typeof address === 'string') refuseNonSocket(address)
   const listener = await listenUnix(address, {
     ...(options.mode === undefined ? {} : { mode: options.mode }),
-    ...(options.backlog === undefined ? {} : { backlog: options.backlog })
+    ...(options.backlog === undefined ? {} : { backlog: options.backlog }),
+    ...(options.sharedDirectory === undefined ? {} : { sharedDirectory: options.sharedDirectory })
   })
   return new Receiver(listener, options, policy, max, server)
 }

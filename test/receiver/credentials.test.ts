@@ -29,9 +29,11 @@ t.test('the socket file is created with mode 0600 by default', async (t) => {
 
 t.test('a sender running as another uid is refused', { skip: skipOtherUid }, async (t) => {
   checkFdLeaks(t)
-  // Everyone may reach the socket (0777 directory, 0666 file): what refuses
-  // the stranger is the credential check, not the file mode.
-  const sockPath = path.join(tmpDir(t, 0o777), 'r.sock')
+  // Everyone may reach the socket (0755 directory, 0666 file: connecting
+  // takes search permission on the directory, not write, which would let
+  // others replace the socket and is refused): what refuses the stranger is
+  // the credential check, not the file mode.
+  const sockPath = path.join(tmpDir(t, 0o755), 'r.sock')
   const receiver = await startReceiver(t, 'raw', { path: sockPath, mode: 0o666 })
   const receiverFds = receiver.fds()
   const stranger = await startSender(t, { path: sockPath }, { asUser: NOBODY })
@@ -63,7 +65,7 @@ t.test('a sender running as another uid is refused', { skip: skipOtherUid }, asy
 
 t.test('an allowlisted gid lets the other uid in', { skip: skipOtherUid }, async (t) => {
   checkFdLeaks(t)
-  const sockPath = path.join(tmpDir(t, 0o777), 'r.sock')
+  const sockPath = path.join(tmpDir(t, 0o755), 'r.sock')
   const receiver = await startReceiver(t, 'raw', { path: sockPath, mode: 0o666, allow: { uids: [process.getuid?.()], gids: [NOBODY] } })
   const sender = await startSender(t, { path: sockPath }, { asUser: NOBODY, context: { via: 'gid' } })
   await sender.event('ready')

@@ -5,8 +5,8 @@ import fs from 'node:fs'
 import https from 'node:https'
 import Fastify from 'fastify'
 import path from 'node:path'
+import { execFileSync } from 'node:child_process'
 import { checkFdLeaks } from '../helpers/fds.js'
-import { binding } from '../../plugin/native.js'
 import { createReceiver } from '../../plugin/receiver/index.js'
 import type { FastifyLike } from '../../plugin/receiver/deliver.js'
 import { rawClient, startReceiver, startSender, stopChild, tmpDir } from './helpers.js'
@@ -25,7 +25,7 @@ t.test('a stale socket path is replaced', async (t) => {
   checkFdLeaks(t)
   const sockPath = path.join(tmpDir(t), 'r.sock')
   // A receiver that died without cleaning up: the file stays, nobody listens.
-  binding.closeFd(binding.listenUnix(sockPath, false, 1, 0o600))
+  execFileSync('python3', ['-c', 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])', sockPath])
   t.ok(fs.statSync(sockPath).isSocket(), 'a stale socket file is there')
   const receiver = await startReceiver(t, 'raw', { path: sockPath })
   const sender = await startSender(t, { path: sockPath })
@@ -67,6 +67,7 @@ t.test('options are checked', async (t) => {
     ['neither path nor abstract', {}],
     ['both path and abstract', { path: path.join(dir, 'a'), abstract: 'x' }],
     ['mode', { path: path.join(dir, 'a'), mode: 0o1777 }],
+    ['sharedDirectory', { path: path.join(dir, 'a'), sharedDirectory: 'allow' }],
     ['maxConnections', { path: path.join(dir, 'a'), maxConnections: -1 }],
     ['allow', { path: path.join(dir, 'a'), allow: {} }],
     ['allow.uids', { path: path.join(dir, 'a'), allow: { uids: ['root'] } }],

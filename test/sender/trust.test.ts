@@ -149,8 +149,9 @@ t.test('a receiver of another uid squatting a path in a 0777 directory gets no c
   checkFdLeaks(t)
   // Anyone may create a socket in this directory, and anyone may connect to it.
   const sockPath = path.join(tmpDir(t, 'handoff-trust-', 0o777), 'chat.sock')
-  // A receiver of this very library that WOULD take root's connections.
-  const squatter = await receiverAsNobody(t, { path: sockPath, mode: 0o666, allow: { uids: [0, NOBODY] } })
+  // A receiver of this very library that WOULD take root's connections (and
+  // accepts the shared directory, which it refuses by default).
+  const squatter = await receiverAsNobody(t, { path: sockPath, mode: 0o666, allow: { uids: [0, NOBODY] }, sharedDirectory: 'warn' })
   const squatterFds = squatter.fds()
   const { app, port, log, link } = await webApp(t, { chat: { path: sockPath, reconnect: RECONNECT } })
   // The app has met the squatter once it refused it (or, without the check, took it as its receiver).
@@ -274,8 +275,10 @@ t.test('by default the app\'s own uid is trusted; after that receiver crashes, s
 
 t.test('allow: { uids } or { gids } of another uid: the app hands off to a receiver running as nobody', { skip: needs(t, false, false) }, async (t) => {
   checkFdLeaks(t)
+  // A 0777 directory, so that nobody may create its socket there: a
+  // directory others can write, which the receiver must be told to accept.
   const sockPath = path.join(tmpDir(t, 'handoff-trust-', 0o777), 'chat.sock')
-  const receiver = await receiverAsNobody(t, { path: sockPath, mode: 0o666, allow: { uids: [0] } })
+  const receiver = await receiverAsNobody(t, { path: sockPath, mode: 0o666, allow: { uids: [0] }, sharedDirectory: 'warn' })
   const receiverFds = receiver.fds()
   const { app, port, log } = await webApp(t, {
     byUid: { path: sockPath, allow: { uids: [NOBODY] }, reconnect: RECONNECT },
