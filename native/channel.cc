@@ -184,8 +184,23 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
       StopPolling();
       return false;
     }
-    if (err != 0) ReportError(err, "sendmsg");
+    if (err != 0) ReportWriteError(err);
     return true;
+  }
+
+  // A fatal write error: the queue is dropped and JS is told (its send
+  // callbacks fail), but polling for reads goes on, so whatever the peer wrote
+  // before it went is still delivered, then the end of the stream.
+  void ReportWriteError(int sys_errno) {
+    if (IsClosed() || watcher_->tearing_down()) return;
+    write_failed_ = true;
+    queue_.clear();
+    UpdatePoll();
+    Napi::Env env = Env();
+    if (!CanRunJs(env)) return;
+    Napi::Error err = SystemError(env, sys_errno, "sendmsg");
+    err.Set("writeOnly", Napi::Boolean::New(env, true));
+    CallJs(env, on_error_, {err.Value()});
   }
 
   void UpdatePoll() {
@@ -463,6 +478,13 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
       SystemError(env, EBADF, "sendmsg").ThrowAsJavaScriptException();
       return env.Undefined();
     }
+    if (write_failed_) {
+      Napi::Error e = SystemError(env, EPIPE, "sendmsg");
+      e.Set("completed", Napi::Number::New(env, 0));
+      e.Set("writeOnly", Napi::Boolean::New(env, true));
+      e.ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
     if (info.Length() < 1 || !info[0].IsBuffer()) {
       Napi::TypeError::New(env, "send(buffer, fds?)").ThrowAsJavaScriptException();
       return env.Undefined();
@@ -514,9 +536,11 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
     if (err != 0) {
       Napi::Error e = SystemError(env, err, "sendmsg");
       e.Set("completed", Napi::Number::New(env, static_cast<double>(done)));
-      reading_ = false;
+      e.Set("writeOnly", Napi::Boolean::New(env, true));
+      // As in ReportWriteError: no more writes, but reading goes on.
+      write_failed_ = true;
       queue_.clear();
-      watcher_->Poll(0);
+      UpdatePoll();
       e.ThrowAsJavaScriptException();
       return env.Undefined();
     }
@@ -619,6 +643,11 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
   std::vector<char> control_;
   bool reading_ = true;
   bool ended_ = false;
+  // A write failed (the peer is gone or shut its end): nothing more is
+  // written, but reading goes on to the end of the stream, because what the
+  // peer wrote before it went (an ACCEPT, an ERROR) still has to be read:
+  // PROTOCOL.md §7, a verdict is never dropped unread.
+  bool write_failed_ = false;
   bool self_released_ = false;
 };
 

@@ -15,6 +15,11 @@ export type { Framer }
 export type SendCallback = (err?: Error | null) => void
 
 /** Descriptors returned by one recvmsg, with the stream range of its bytes. */
+/** A sendmsg failure from the addon: the socket can still be read to its end. */
+interface WriteError extends Error {
+  writeOnly?: boolean
+}
+
 interface FdBatch {
   start: number
   end: number
@@ -77,6 +82,8 @@ export class Channel extends EventEmitter<ChannelEvents> {
   private heldInNative = false
   private readonly frameTimeout: number
   /** Armed while a frame is incomplete: the stream offset of that frame's first byte. */
+  /** Set once a write failed: nothing more is sent; reading goes on to the end. */
+  private writeError: Error | null = null
   private stallTimer: NodeJS.Timeout | null = null
   private stallOffset = -1
 
@@ -89,7 +96,7 @@ export class Channel extends EventEmitter<ChannelEvents> {
     this.native = new binding.NativeChannel(fd, {
       onRead: (data, reads) => this.onRead(data, reads),
       onWritten: (count) => this.complete(count),
-      onError: (err) => this.fail(err),
+      onError: (err) => { if ((err as WriteError).writeOnly === true) this.writeFailed(err); else this.fail(err) },
       onEnd: () => this.onEnd()
     })
   }
@@ -120,6 +127,10 @@ export class Channel extends EventEmitter<ChannelEvents> {
       process.nextTick(cb, new ERR_HANDOFF_CHANNEL_CLOSED())
       return
     }
+    if (this.writeError !== null) {
+      process.nextTick(cb, this.writeError)
+      return
+    }
     this.callbacks.push(cb)
     let done: number
     try {
@@ -135,7 +146,7 @@ export class Channel extends EventEmitter<ChannelEvents> {
       }
       this.complete(completed)
       process.nextTick(cb, err)
-      this.fail(err as Error)
+      this.writeFailed(err as Error)
       return
     }
     if (done > 0) this.complete(done)
@@ -195,14 +206,34 @@ export class Channel extends EventEmitter<ChannelEvents> {
     for (const cb of done) cb(null)
   }
 
+  /**
+   * A write failed (the peer went, or shut its end): frames still queued
+   * fail, no more can be sent, but reading goes on to the end of the stream.
+   * What the peer wrote before it went (a verdict, an ERROR) is still
+   * delivered, and only then is the error reported (PROTOCOL.md §7: a verdict
+   * in the channel is never dropped unread because a write failed first).
+   */
+  private writeFailed (err: Error): void {
+    if (this.native === null || this.writeError !== null) return
+    this.writeError = err
+    const callbacks = this.callbacks.splice(0)
+    for (const cb of callbacks) process.nextTick(cb, err)
+  }
+
   private fail (err: Error): void {
     if (this.native === null) return
-    this.emit('error', err)
+    // After a failed write, reading on to the end may meet the same loss
+    // again (ECONNRESET from recvmsg): the write's error, the first, is the one reported.
+    this.emit('error', this.writeError ?? err)
     this.close()
   }
 
   private onEnd (): void {
     if (this.buffered > 0) this.emit('frameError', new ERR_HANDOFF_CHANNEL_ENDED(), this.take(this.buffered))
+    if (this.writeError !== null) {
+      this.fail(this.writeError)
+      return
+    }
     this.emit('end')
     this.close()
   }

@@ -178,15 +178,43 @@ t.test('close() rejects what is still queued; a vanished peer is a typed fatal e
   // The peer's socket is closed with our bytes unread: the next write fails.
   const failed = once(sender, 'error')
   const more = sender.send(encodeTestFrame('into the void'))
+  // Every frame not written fails with the write's error at once; the
+  // channel's own 'error' follows once the stream's end has been read.
+  const settled = Promise.allSettled([...queued, more])
   const [err] = await failed as [any]
   t.ok(['EPIPE', 'ECONNRESET'].includes(err.code), `fatal ${err.code}`)
   systemError(t, err, err.code, 'sendmsg')
   t.ok(sender.closed, 'the channel closed itself')
-  const results = await Promise.allSettled([...queued, more])
+  const results = await settled
   t.ok(results.every((r) => r.status === 'rejected'), 'every queued frame was rejected')
-  t.ok(results.some((r) => r.status === 'rejected' && (r.reason as any).code === 'ERR_HANDOFF_CHANNEL_CLOSED'),
-    'those never written: ERR_HANDOFF_CHANNEL_CLOSED')
+  t.ok(results.every((r) => r.status === 'rejected' && (r.reason as any).code === err.code),
+    `those never written: the write's own error (${err.code})`)
   await once(sender, 'close')
+})
+
+t.test('a write that fails (the peer is gone) does not drop what the peer wrote before it went: frames first, then the error', async (t) => {
+  checkFdLeaks(t)
+  const [a, b] = Channel.pair(framer)
+  a.pause() // a reads nothing until told: the peer's frame waits in the kernel
+  await b.send(encodeTestFrame('a verdict written just before the peer went'))
+  await closeAll(b)
+  const events: string[] = []
+  a.on('message', (frame) => events.push(`message: ${testFrameBody(frame).toString()}`))
+  const failed = once(a, 'error')
+  // The write hits the closed peer at once (EPIPE): before the fix the
+  // channel failed here and the frame above was never delivered.
+  const write = a.send(encodeTestFrame('into the void'))
+  const [writeErr] = await Promise.allSettled([write]).then((r) => r.map((x) => x.status === 'rejected' ? x.reason : null)) as [any]
+  t.ok(writeErr !== null && ['EPIPE', 'ECONNRESET'].includes(writeErr.code), `the write fails: ${writeErr?.code}`)
+  t.notOk(a.closed, 'the channel still reads after a failed write')
+  const later = await a.send(encodeTestFrame('after the failure')).then(() => null, (e) => e)
+  t.equal(later?.code, writeErr.code, 'a later send fails with the same error, nothing written')
+  a.resume()
+  const [err] = await failed as [any]
+  events.push(`error: ${err.code}`)
+  t.same(events, ['message: a verdict written just before the peer went', `error: ${writeErr.code}`],
+    'the frame the peer wrote is delivered first, then the write\'s error')
+  await once(a, 'close')
 })
 
 t.test('a header declaring more than maxFrameSize is fatal: ERR_HANDOFF_FRAME_TOO_LARGE', async (t) => {
