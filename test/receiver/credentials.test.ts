@@ -81,7 +81,7 @@ t.test('an allowlisted gid lets the other uid in', { skip: skipOtherUid }, async
 
 t.test('an allowlisted uid lets that uid in; the list replaces the default (the receiver\'s own uid is refused)', { skip: skipOtherUid }, async (t) => {
   checkFdLeaks(t)
-  const sockPath = path.join(tmpDir(t, 0o777), 'r.sock')
+  const sockPath = path.join(tmpDir(t, 0o755), 'r.sock')
   const receiver = await startReceiver(t, 'raw', { path: sockPath, mode: 0o666, allow: { uids: [NOBODY] } })
   const sender = await startSender(t, { path: sockPath }, { asUser: NOBODY, context: { via: 'uid' } })
   await sender.event('ready')
