@@ -252,3 +252,57 @@ t.test('a sender that ends with ERROR: ERR_HANDOFF_PEER_ERROR, only that channel
   t.equal((await receiver.request('stats')).stats.peers, 0)
   await stopChild(t, receiver, 'close')
 })
+
+t.test('a HANDOFF reusing the id of one still in flight: ERROR "duplicate-id", only that channel dropped', async (t) => {
+  checkFdLeaks(t)
+  const sockPath = path.join(tmpDir(t), 'r.sock')
+  const receiver = await startReceiver(t, 'raw', { path: sockPath })
+  const receiverFds = receiver.fds()
+  // One TCP connection whose descriptor rides on every HANDOFF (each one a
+  // copy): what is served on it does not matter here, only the verdicts.
+  const server = net.createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1')
+  client.on('error', () => {})
+  client.resume()
+  const [accepted] = await Promise.all([
+    new Promise<net.Socket>((resolve) => server.once('connection', resolve)),
+    new Promise((resolve) => client.once('connect', resolve))
+  ])
+  accepted.on('error', () => {})
+  const fd = (accepted as unknown as { _handle: { fd: number } })._handle.fd
+
+  // A verdict stays "in flight" until it is in the kernel. This peer reads
+  // nothing, so once the channel's buffer is full (a few hundred verdicts:
+  // the kernel counts each message's overhead, not only its bytes), later
+  // verdicts wait in the receiver's queue with their ids in flight.
+  const peer = await TestPeer.connect(sockPath)
+  peer.channel.pause()
+  const handoff = (id: number): Buffer => protocol.encodeHandoff(id, { meta: { kind: 'raw', keepAlive: false, sentAt: 0 }, head: Buffer.alloc(0), buffered: Buffer.alloc(0) })
+  const COUNT = 3000
+  for (let id = 1; id <= COUNT; id++) await peer.channel.send(handoff(id), [fd])
+  await peer.channel.send(handoff(COUNT), [fd])
+  const error = await receiver.event('error', (e) => /reuses the id/.test(e.message))
+  t.match(error.message, new RegExp(`HANDOFF ${COUNT} reuses the id of a handoff still in flight`), 'the receiver reports it')
+  peer.channel.resume()
+  const frame = await peer.waitFor(FrameType.Error)
+  t.equal((frame.body as protocol.ErrorBody).reason, 'duplicate-id', 'ERROR "duplicate-id" once the verdicts before it are read')
+  await peer.closed
+
+  // The receiver goes on: a new peer is served.
+  const fresh = await TestPeer.connect(sockPath)
+  await fresh.channel.send(handoff(1), [fd])
+  const verdict = await fresh.waitFor(FrameType.Accept)
+  t.equal(verdict.id, 1, 'a new peer gets its ACCEPT')
+  fresh.channel.close()
+  await fresh.closed
+  accepted.destroy()
+  client.destroy()
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  await receiver.event('peerClose')
+  await receiver.event('peerClose')
+  const stats = (await receiver.request('idle')).stats
+  t.equal(stats.peers, 0, 'both channels are gone')
+  t.equal(receiver.fds(), receiverFds, 'no descriptor left behind in the receiver')
+  await stopChild(t, receiver, 'close')
+})
