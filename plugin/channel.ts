@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events'
 import { binding, type NativeChannel, type PeerCredentials } from './native.js'
 import {
   ERR_HANDOFF_CHANNEL_CLOSED, ERR_HANDOFF_CHANNEL_ENDED, ERR_HANDOFF_FD_MISMATCH,
-  ERR_HANDOFF_FDS_TRUNCATED, ERR_HANDOFF_FRAME_TIMEOUT, ERR_HANDOFF_ORPHAN_FDS
+  ERR_HANDOFF_FDS_TRUNCATED, ERR_HANDOFF_FRAME_TIMEOUT, ERR_HANDOFF_ORPHAN_FDS, isSystemError
 } from './errors.js'
 import type { Framer } from './framer.js'
 
@@ -223,8 +223,10 @@ export class Channel extends EventEmitter<ChannelEvents> {
   private fail (err: Error): void {
     if (this.native === null) return
     // After a failed write, reading on to the end may meet the same loss
-    // again (ECONNRESET from recvmsg): the write's error, the first, is the one reported.
-    this.emit('error', this.writeError ?? err)
+    // again (ECONNRESET from recvmsg): the write's error, the first, is the
+    // one reported. A protocol error found in what was read (a bad header)
+    // is reported as itself: it says more (the rest cannot be read).
+    this.emit('error', this.writeError !== null && isSystemError(err) ? this.writeError : err)
     this.close()
   }
 
