@@ -137,3 +137,28 @@ t.test('bad options and an unusable path surface at app.ready()', async (t) => {
   await holder.close()
   t.notOk(fs.existsSync(taken))
 })
+
+t.test('from a Fastify web app with laterRequests: \'sibling\': request.handoff numbers the later requests', async (t) => {
+  checkFdLeaks(t)
+  const sockPath = path.join(tmpDir(t), 'r.sock')
+  const sibling = await startSibling(t, { path: sockPath, targets: ['chat'] })
+  const webapp = forkFixture('webapp-fastify.js', { path: sockPath }, 'webapp-fastify')
+  t.teardown(() => webapp.kill())
+  const { port } = await webapp.event('listening')
+  await sibling.event('peer')
+
+  const client = rawClient(port as number)
+  client.socket.write('GET /sse?keep HTTP/1.1\r\nHost: x\r\n\r\n')
+  await client.waitFor((d) => d.includes('data: end'))
+  client.socket.write('GET /local HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
+  await client.closed
+  const text = client.received().toString('latin1')
+  const sse = JSON.parse(/data: (\{.*\})\n\n/.exec(text)?.[1] ?? 'null')
+  t.same({ pid: sse.pid, requestNumber: sse.info.requestNumber, keepAlive: sse.info.keepAlive, context: sse.info.context },
+    { pid: sibling.pid, requestNumber: 1, keepAlive: true, context: { user: 'dave', webapp: webapp.pid } }, 'the handed-off request is number 1')
+  const later = JSON.parse(text.slice(text.lastIndexOf('\r\n\r\n') + 4))
+  t.same({ requestNumber: later.handoff?.requestNumber, context: later.handoff?.context }, { requestNumber: 2, context: { user: 'dave', webapp: webapp.pid } },
+    'the later request, which the web app never saw, is number 2')
+  await stopChild(t, webapp, 'close')
+  await stopChild(t, sibling, 'close')
+})
