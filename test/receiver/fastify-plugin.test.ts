@@ -9,6 +9,7 @@ import path from 'node:path'
 import Fastify from 'fastify'
 import { checkFdLeaks } from '../helpers/fds.js'
 import { handoffReceiver } from '../../plugin/receiver/fastify.js'
+import { fastifyHandoff } from '../../plugin/fastify.js'
 import { createReceiver } from '../../plugin/receiver/receiver.js'
 import { WsClient, forkFixture, rawClient, startWebapp, stopChild, tmpDir, type Child } from './helpers.js'
 
@@ -28,6 +29,7 @@ t.test('a WebSocket and an SSE request served through the plugin, with request.h
   const webapp = await startWebapp(t, sockPath, { context: { user: 'ines' } })
   t.equal((await sibling.event('peer')).peer.name, 'receiver-webapp', 'the receiver runs once the app is ready')
   const webappFds = webapp.fds()
+  const siblingFds = sibling.fds()
 
   const ws = new WsClient(`ws://127.0.0.1:${webapp.port}/ws`)
   await ws.opened
@@ -54,7 +56,9 @@ t.test('a WebSocket and an SSE request served through the plugin, with request.h
   await ws.closed
   t.equal((await webapp.request('idle')).idle, true, 'the web app is idle')
   t.equal(webapp.fds(), webappFds, 'the web app holds nothing of the handed-off connections')
-  t.same((await sibling.request('stats')).stats.total, 2, 'two handoffs accepted')
+  const idle = await sibling.request('idle')
+  t.same({ total: idle.stats.total, live: idle.stats.live }, { total: 2, live: 0 }, 'two handoffs accepted, none left open')
+  t.equal(sibling.fds(), siblingFds, 'the sibling holds nothing of the closed connections')
   await stopChild(t, webapp)
   await stopChild(t, sibling, 'close')
 })
@@ -161,4 +165,21 @@ t.test('from a Fastify web app with laterRequests: \'sibling\': request.handoff 
     'the later request, which the web app never saw, is number 2')
   await stopChild(t, webapp, 'close')
   await stopChild(t, sibling, 'close')
+})
+
+t.test('with the web-app plugin in the same app: no decorator collides', async (t) => {
+  checkFdLeaks(t)
+  const sockPath = path.join(tmpDir(t), 'r.sock')
+  const app = Fastify()
+  await app.register(fastifyHandoff, { targets: {} })
+  await app.register(handoffReceiver, { path: sockPath })
+  app.get('/', async (request) => ({ handoff: request.handoff ?? null, context: request.handoffContext }))
+  await app.ready()
+  t.equal(typeof app.handoff.health, 'function', 'app.handoff is the web-app plugin\'s')
+  t.equal(app.handoffReceiver?.address, sockPath, 'app.handoffReceiver is the receiver')
+  t.ok(fs.statSync(sockPath).isSocket(), 'listening once ready')
+  t.same((await app.inject('/')).json(), { handoff: null, context: null }, 'request.handoff beside request.handoffContext')
+  await app.close()
+  t.notOk(fs.existsSync(sockPath), 'app.close() removes the socket file')
+  t.equal(app.handoffReceiver?.stats.peers, 0)
 })
