@@ -12,6 +12,8 @@ export * from './seed/index.js'
 // `app.register(require('fastify-handoff'))` works) and the node:http and
 // Express adapters, all over the framework-free sender.
 export { fastifyHandoff, fastifyHandoff as default } from './fastify.js'
+// The sibling side inside Fastify: the receiver's life follows the app's.
+export { handoffReceiver, type HandoffReceiverOptions } from './receiver/fastify.js'
 export type { FastifyHandoffOptions, HandoffRouteOption, HandoffRouteConfig, ReplyHandoffOptions, HandoffDecorator } from './fastify.js'
 export {
   handoffUpgrades, handoffResponse, type UpgradeDecision, type UpgradeHandoff, type ResponseHandoffOptions,

@@ -1,15 +1,15 @@
 'use strict'
 // The sibling WebSocket service of the demo: an ordinary Fastify app with
 // @fastify/websocket and a chat room + ticker on /chat. The only
-// handoff-specific lines are createReceiver() (so the web app can pass it
-// connections) and handoffInfo() (to read what the web app attached: the
-// user its auth hook found and its own pid). It listens on no TCP port:
-// every connection it serves was accepted by the web app.
+// handoff-specific lines are the handoffReceiver plugin (so the web app can
+// pass it connections) and request.handoff (to read what the web app
+// attached: the user its auth hook found and its own pid). It listens on no
+// TCP port: every connection it serves was accepted by the web app.
 //
 // Started by run.js (env DEMO_SOCKET, DEMO_TICK_MS). Stops on SIGTERM, on
 // { cmd: 'stop' } over IPC, or when run.js goes away.
 const Fastify = require('fastify')
-const { createReceiver, handoffInfo } = require('../../dist/index.js')
+const { handoffReceiver } = require('../../dist/index.js')
 
 const SOCKET = process.env.DEMO_SOCKET
 const TICK_MS = Number(process.env.DEMO_TICK_MS ?? 1000)
@@ -19,7 +19,16 @@ const tell = (msg) => { if (process.connected) process.send(msg) }
 async function main () {
   if (!SOCKET) throw new Error('DEMO_SOCKET is not set (start the demo with `npm run demo`)')
   const app = Fastify()
-  await app.register(require('@fastify/websocket'))
+  // Registered first, so that on app.close() it stops taking handoffs
+  // (preClose) before @fastify/websocket closes its clients.
+  await app.register(handoffReceiver, { path: SOCKET, targets: ['chat'], name: 'demo-sibling' })
+  await app.register(require('@fastify/websocket'), {
+    // Its default closes the clients without a code; say "going away".
+    preClose (done) {
+      for (const ws of this.websocketServer.clients) ws.close(1001, 'the demo is stopping')
+      done()
+    }
+  })
 
   const clients = new Map() // WebSocket -> { conn, user }
   let nextConn = 1
@@ -30,7 +39,7 @@ async function main () {
 
   app.register(async (app) => {
     app.get('/chat', { websocket: true }, (socket, request) => {
-      const info = handoffInfo(request)
+      const info = request.handoff
       const context = info?.context ?? {}
       const conn = nextConn++
       const user = typeof context.user === 'string' ? context.user : 'anonymous'
@@ -68,7 +77,8 @@ async function main () {
     broadcast({ type: 'tick', n: tick, at: Date.now(), siblingPid: process.pid, live: clients.size })
   }, TICK_MS)
 
-  const receiver = await createReceiver({ path: SOCKET, server: app, targets: ['chat'], name: 'demo-sibling' })
+  await app.ready() // the receiver listens from here on
+  const receiver = app.handoffReceiver
   receiver.on('peer', (peer) => log(`web app ${peer.pid} connected to ${SOCKET}`))
   receiver.on('reject', (r) => log(`rejected a handoff: ${r.reason} ${r.message}`))
   log(`receiving handoffs on ${SOCKET}`)
@@ -80,8 +90,7 @@ async function main () {
     log(`stopping (${why})`)
     clearInterval(ticker)
     stopping = (async () => {
-      await receiver.close() // stop listening, remove the socket file
-      for (const ws of clients.keys()) ws.close(1001, 'the demo is stopping')
+      // Stops taking handoffs, closes the WebSockets, removes the socket file.
       await app.close()
       log('stopped')
       if (process.connected) process.disconnect()

@@ -489,6 +489,17 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements PeerHost {
 }
 
 /**
+ * createReceiver's synchronous checks (ERR_HANDOFF_RECEIVER_OPTION), on
+ * their own so that the Fastify plugin can refuse bad options when it is
+ * registered rather than when the app gets ready.
+ */
+export function checkReceiverOptions (options: ReceiverOptions): { address: UnixAddress, max: number | null, policy: CredentialPolicy } {
+  const { address, max } = validate(options)
+  const policy = credentialPolicy(options.allow, 'allow', (name, reason) => new ERR_HANDOFF_RECEIVER_OPTION(name, reason))
+  return { address, max, policy }
+}
+
+/**
  * A stale socket file may be replaced, but a path that names anything else (a
  * regular file, a directory: a configuration mistake) must never be removed.
  */
@@ -510,8 +521,7 @@ function refuseNonSocket (path: string): void {
  * before taking any handoff.
  */
 export async function createReceiver (options: ReceiverOptions): Promise<Receiver> {
-  const { address, max } = validate(options)
-  const policy = credentialPolicy(options.allow, 'allow', (name, reason) => new ERR_HANDOFF_RECEIVER_OPTION(name, reason))
+  const { address, max, policy } = checkReceiverOptions(options)
   let server: http.Server | null = null
   if (options.server !== undefined) {
     const resolved = resolveServer(options.server)
