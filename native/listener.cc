@@ -56,6 +56,7 @@ class NativeListener : public Napi::ObjectWrap<NativeListener> {
                            InstanceMethod<&NativeListener::Unref>("unref"),
                            InstanceMethod<&NativeListener::Pause>("pause"),
                            InstanceMethod<&NativeListener::Resume>("resume"),
+                           InstanceAccessor<&NativeListener::Fd>("fd"),
                        });
   }
 
@@ -178,12 +179,18 @@ class NativeListener : public Napi::ObjectWrap<NativeListener> {
     CallJs(env, on_error_, {SystemError(env, sys_errno, syscall).Value()});
   }
 
-  // close(done?): true if the socket file was ours and is removed, false if
-  // its name held something else (left alone) or nothing, null without a file.
+  // close(done?, keepFile?): true if the socket file was ours and is removed,
+  // false if its name held something else (left alone) or nothing, null
+  // without a file. keepFile: the listening socket lives on in another
+  // process (a successor took it over), so its name must stay: forget the
+  // file without removing it (null).
   Napi::Value Close(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Napi::Value removed = env.Null();
-    if (dir_fd_ >= 0) {
+    bool keep_file = info.Length() > 1 && info[1].IsBoolean() && info[1].As<Napi::Boolean>().Value();
+    if (keep_file) {
+      ForgetFile();
+    } else if (dir_fd_ >= 0) {
       removed = Napi::Boolean::New(env, UnlinkIfSame(dir_fd_, name_.c_str(), dev_, ino_) == 1);
       ForgetFile();
     }
@@ -192,6 +199,12 @@ class NativeListener : public Napi::ObjectWrap<NativeListener> {
       Napi::ObjectWrap<NativeListener>::Unref();
     }
     return removed;
+  }
+
+  // The listening descriptor, to pass to a successor (-1 once closed).
+  Napi::Value Fd(const Napi::CallbackInfo& info) {
+    int fd = watcher_ && !watcher_->closed() ? watcher_->fd() : -1;
+    return Napi::Number::New(info.Env(), fd);
   }
 
   Napi::Value Ref(const Napi::CallbackInfo& info) {

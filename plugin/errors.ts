@@ -102,3 +102,19 @@ export const ERR_HANDOFF_UPGRADE_REQUIRED = createError<[string, string]>(
   'ERR_HANDOFF_UPGRADE_REQUIRED', 'the route %s %s hands off WebSocket upgrades only, and this request is not one', 426)
 export const ERR_HANDOFF_IN_PROGRESS = createError(
   'ERR_HANDOFF_IN_PROGRESS', 'this connection is already being handed off', 500)
+
+// Listener takeover (plugin/takeover/)
+export const ERR_HANDOFF_TAKEOVER_OPTION = createError<[string, string]>(
+  'ERR_HANDOFF_TAKEOVER_OPTION', 'invalid takeover option "%s": %s', 500, TypeError)
+export const ERR_HANDOFF_TAKEOVER_REFUSED = createError<[string, string]>(
+  'ERR_HANDOFF_TAKEOVER_REFUSED', 'the running generation refused to hand over its listeners (%s): %s')
+export const ERR_HANDOFF_TAKEOVER_BUSY = createError<[number]>(
+  'ERR_HANDOFF_TAKEOVER_BUSY',
+  'another takeover of the listeners is in progress and did not finish within %d ms; try again once it has')
+export const ERR_HANDOFF_TAKEOVER_ABORTED = createError<[string]>(
+  'ERR_HANDOFF_TAKEOVER_ABORTED', 'the takeover was called off; the running generation keeps its listeners: %s')
+export const ERR_HANDOFF_TAKEOVER_UNTRUSTED = createError<[string, number, number, number]>(
+  'ERR_HANDOFF_TAKEOVER_UNTRUSTED',
+  'the process on the takeover socket %s runs as uid %d gid %d (pid %d), which is not allowed; nothing was taken or offered')
+export const ERR_HANDOFF_TAKEOVER_PROTOCOL = createError<[string]>(
+  'ERR_HANDOFF_TAKEOVER_PROTOCOL', 'takeover control channel: %s')

@@ -76,8 +76,10 @@ export interface NativeChannel {
 }
 
 export interface NativeListener {
-  /** true: our socket file was removed; false: its name held something else (left alone) or nothing; null: no file. */
-  close (done?: () => void): boolean | null
+  /** true: our socket file was removed; false: its name held something else (left alone) or nothing; null: no file (or keepFile: left for a successor). */
+  close (done?: () => void, keepFile?: boolean): boolean | null
+  /** The listening descriptor; -1 once closed. */
+  readonly fd: number
   ref (): void
   unref (): void
   pause (): void

@@ -52,12 +52,15 @@ export class UnixListener extends EventEmitter<UnixListenerEvents> {
    * alone); null before close and for abstract names.
    */
   removed: boolean | null = null
+  /** The socket file's identity (null for abstract names): a successor that takes this listener over removes the file at its own close only while the name still holds this inode. */
+  readonly identity: { dev: bigint, ino: bigint } | null
   private native: NativeListener | null
 
   constructor (fd: number, address: UnixAddress, file: SocketFile | null = null, warnings: readonly string[] = []) {
     super()
     this.address = address
     this.warnings = warnings
+    this.identity = file === null ? null : { dev: file.dev, ino: file.ino }
     this.native = new binding.NativeListener(fd, {
       onConnection: (conn) => {
         if (this.listenerCount('connection') === 0) binding.closeFd(conn)
@@ -68,8 +71,13 @@ export class UnixListener extends EventEmitter<UnixListenerEvents> {
   }
 
   get closed (): boolean { return this.native === null }
+  /** The listening descriptor (to offer to a successor: plugin/takeover/); -1 once closed. */
+  get fd (): number { return this.native?.fd ?? -1 }
   ref (): this { this.native?.ref(); return this }
   unref (): this { this.native?.unref(); return this }
+  /** Stops accepting for a while: connections wait in the kernel's backlog (a second takeover waits for the first). */
+  pause (): this { this.native?.pause(); return this }
+  resume (): this { this.native?.resume(); return this }
 
   /**
    * Stops accepting and removes the socket file: only if its name, in the
@@ -81,6 +89,18 @@ export class UnixListener extends EventEmitter<UnixListenerEvents> {
     if (native === null) return
     this.native = null
     this.removed = native.close(() => this.emit('close'))
+  }
+
+  /**
+   * Stops accepting and closes this process's descriptor, but leaves the
+   * socket file: a successor holds the same listening socket (takeover), so
+   * the path must keep naming it. 'close' as for close().
+   */
+  release (): void {
+    const native = this.native
+    if (native === null) return
+    this.native = null
+    native.close(() => this.emit('close'), true)
   }
 
   private onAcceptError (err: Error): void {
@@ -132,6 +152,23 @@ export async function listenUnix (address: UnixAddress, options: ListenOptions =
     if (isSystemError(err) && err.code === 'EADDRINUSE' && (err as { live?: boolean }).live === true) {
       throw new ERR_HANDOFF_PATH_IN_USE(name)
     }
+    throw err
+  }
+}
+
+/**
+ * Wraps a listening Unix socket taken over from a predecessor (`fd`), whose
+ * file at `address` had `identity` when the predecessor offered it. Like a
+ * listener of our own, close() removes the file only while its name still
+ * holds that inode; release() leaves it for our own successor.
+ */
+export function adoptUnixListener (fd: number, address: UnixAddress, identity: { dev: bigint, ino: bigint } | null): UnixListener {
+  if (typeof address !== 'string' || identity === null) return new UnixListener(fd, address)
+  const dir = binding.openDirectory(path.dirname(address))
+  try {
+    return new UnixListener(fd, address, { dirFd: dir.fd, name: path.basename(address), ...identity })
+  } catch (err) {
+    binding.closeFd(dir.fd)
     throw err
   }
 }
