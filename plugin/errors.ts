@@ -19,6 +19,9 @@ export const ERR_HANDOFF_UNSUPPORTED_PLATFORM = createError<[string]>(
   'fastify-handoff passes descriptors with SCM_RIGHTS, which %s does not offer; it runs on Linux and macOS')
 export const ERR_HANDOFF_NATIVE_LOAD = createError<[string]>(
   'ERR_HANDOFF_NATIVE_LOAD', 'the fastify-handoff native addon could not be loaded: %s')
+export const ERR_HANDOFF_NODE_INTERNAL = createError<[string, string]>(
+  'ERR_HANDOFF_NODE_INTERNAL',
+  'fastify-handoff needs %s, which this Node (%s) does not have; supported: Node 20, 22 and 24 (docs/ARCHITECTURE.md, "Node internals")')
 
 // Channel: descriptors that do not match their frame
 export const ERR_HANDOFF_FD_MISMATCH = createError<[number, number]>(

@@ -23,6 +23,7 @@ import type {
 import { Sender, type HandoffResult, type LaterRequests, type SenderLogger, type SenderOptions } from './sender/handoff.js'
 import type { TargetHealth } from './sender/target.js'
 import { ERR_HANDOFF_NOT_UPGRADE, ERR_HANDOFF_UNKNOWN_TARGET, ERR_HANDOFF_UPGRADE_REQUIRED } from './errors.js'
+import { websocketUpgradeOf } from './internals.js'
 
 /** The `handoff` option of a route: a target name, or the full form. */
 export type HandoffRouteOption = string | HandoffRouteConfig
@@ -128,20 +129,13 @@ type RawWithUpgrade = http.IncomingMessage & { [kUpgrade]?: Upgrade }
 
 /**
  * The raw socket and head of an upgrade request routed into Fastify, by this
- * plugin's listener or by @fastify/websocket's (which keeps them under its
- * own symbols on the raw request).
+ * plugin's listener or by @fastify/websocket's (`websocket`: it is the app's
+ * 'upgrade' listener, so an upgrade request not routed by us was routed by it).
  */
-function upgradeOf (raw: http.IncomingMessage): Upgrade | null {
+function upgradeOf (raw: http.IncomingMessage, websocket: boolean): Upgrade | null {
   const ours = (raw as RawWithUpgrade)[kUpgrade]
   if (ours !== undefined) return ours
-  let socket: unknown
-  let head: unknown
-  for (const symbol of Object.getOwnPropertySymbols(raw)) {
-    if (symbol.description === 'ws-socket') socket = (raw as unknown as Record<symbol, unknown>)[symbol]
-    else if (symbol.description === 'ws-head') head = (raw as unknown as Record<symbol, unknown>)[symbol]
-  }
-  if (socket === undefined || socket === null) return null
-  return { socket: socket as net.Socket, head: Buffer.isBuffer(head) ? head : Buffer.alloc(0) }
+  return websocketUpgradeOf(raw, websocket)
 }
 
 function routeConfig (option: HandoffRouteOption): HandoffRouteConfig {
@@ -165,6 +159,10 @@ const handoffPlugin: FastifyPluginCallback<FastifyHandoffOptions> = (fastify, op
     done(err as Error)
     return
   }
+
+  // Set on onReady: @fastify/websocket routes the app's upgrades (and keeps
+  // their socket and head its own way), or this plugin does.
+  let websocketRoutes = false
 
   const decorator: HandoffDecorator = {
     sender,
@@ -192,7 +190,7 @@ const handoffPlugin: FastifyPluginCallback<FastifyHandoffOptions> = (fastify, op
       log: request.log as unknown as SenderLogger,
       ...(replyOptions.fallback === undefined ? {} : { fallback: replyOptions.fallback })
     }
-    const upgrade = upgradeOf(request.raw)
+    const upgrade = upgradeOf(request.raw, websocketRoutes)
     if (upgrade !== null) return sender.handoffUpgrade(request.raw, upgrade.socket, upgrade.head, base)
     return sender.handoffRequest(request.raw, reply.raw,
       replyOptions.laterRequests === undefined ? base : { ...base, laterRequests: replyOptions.laterRequests })
@@ -214,7 +212,7 @@ const handoffPlugin: FastifyPluginCallback<FastifyHandoffOptions> = (fastify, op
 
     // Route-level hooks run after the app's own: this is the last preHandler.
     const preHandler = async function handoffUpgrade (request: FastifyRequest, reply: FastifyReply): Promise<void> {
-      const upgrade = upgradeOf(request.raw)
+      const upgrade = upgradeOf(request.raw, websocketRoutes)
       if (upgrade === null) {
         if (config.upgradeOnly === true) {
           const err = new ERR_HANDOFF_UPGRADE_REQUIRED(request.method, request.url)
@@ -258,6 +256,7 @@ const handoffPlugin: FastifyPluginCallback<FastifyHandoffOptions> = (fastify, op
     const server = fastify.server as http.Server
     const websocketPlugin = fastify.hasPlugin('@fastify/websocket') || fastify.hasDecorator('websocketServer')
     if (websocketPlugin) {
+      websocketRoutes = true
       ready()
       return
     }

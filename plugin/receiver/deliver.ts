@@ -14,6 +14,7 @@ import http from 'node:http'
 import type net from 'node:net'
 import tls from 'node:tls'
 import { ERR_HANDOFF_RECEIVER_OPTION } from '../errors.js'
+import { acceptOptionsOf, connectionCount, countConnection, trackConnections } from '../internals.js'
 import { Refusal } from './refusal.js'
 
 /** What a Fastify instance looks like to the receiver (no type dependency on fastify). */
@@ -23,22 +24,6 @@ export interface FastifyLike {
 }
 
 export type DeliveryServer = http.Server | FastifyLike
-
-/** The private bits of net.Server that its own accept path maintains. */
-interface ServerInternals {
-  _connections: number
-  noDelay?: boolean
-  keepAlive?: boolean
-  keepAliveInitialDelay?: number
-  highWaterMark?: number
-  maxConnections?: number
-  allowHalfOpen?: boolean
-}
-
-interface SocketInternals {
-  server: net.Server | null
-  _server: net.Server | null
-}
 
 function isFastify (value: unknown): value is FastifyLike {
   // Fastify({ https }) has a tls.Server, which is no http.Server: recognised
@@ -67,52 +52,16 @@ export function resolveServer (server: unknown): { http: http.Server, fastify?: 
 
 /** Options the server's own accept path would have given the socket. */
 export function socketOptionsOf (server: http.Server): { allowHalfOpen: boolean, highWaterMark?: number } {
-  const s = server as unknown as ServerInternals
-  return {
-    allowHalfOpen: s.allowHalfOpen === true,
-    ...(typeof s.highWaterMark === 'number' ? { highWaterMark: s.highWaterMark } : {})
-  }
+  const { allowHalfOpen, highWaterMark } = acceptOptionsOf(server)
+  return { allowHalfOpen, ...(highWaterMark === undefined ? {} : { highWaterMark }) }
 }
 
 /** net.Server drops connections beyond `maxConnections`; we refuse them instead, so the sender can fall back. */
 export function checkServerCapacity (server: http.Server): void {
-  const s = server as unknown as ServerInternals
-  if (typeof s.maxConnections === 'number' && s.maxConnections > 0 && s._connections >= s.maxConnections) {
-    throw new Refusal('capacity', `the server is at its maxConnections (${s.maxConnections})`)
+  const max = server.maxConnections
+  if (typeof max === 'number' && max > 0 && connectionCount(server) >= max) {
+    throw new Refusal('capacity', `the server is at its maxConnections (${max})`)
   }
-}
-
-// node:http checks headersTimeout and requestTimeout on a list of
-// connections that it creates when the server starts listening. A sibling's
-// server need not listen anywhere (every connection may come by handoff):
-// then create that list the way 'listening' would, or those timeouts never
-// fire and closeIdleConnections() finds nothing to close.
-let setupConnectionsTracking: ((this: http.Server) => void) | undefined | null = null
-
-/** Servers known to have their connections list (it is never removed). */
-const tracking = new WeakSet<http.Server>()
-
-function ensureConnectionsTracking (server: http.Server): void {
-  if (tracking.has(server)) return
-  if (server.listening) {
-    tracking.add(server)
-    return
-  }
-  const tracked = Object.getOwnPropertySymbols(server)
-    .some((symbol) => symbol.description === 'http.server.connections' &&
-      (server as unknown as Record<symbol, unknown>)[symbol] !== undefined)
-  tracking.add(server)
-  if (tracked) return
-  if (setupConnectionsTracking === null) {
-    try {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const fn = (require('_http_server') as { setupConnectionsTracking?: unknown }).setupConnectionsTracking
-      setupConnectionsTracking = typeof fn === 'function' ? fn as (this: http.Server) => void : undefined
-    } catch {
-      setupConnectionsTracking = undefined
-    }
-  }
-  setupConnectionsTracking?.call(server)
 }
 
 /**
@@ -122,14 +71,12 @@ function ensureConnectionsTracking (server: http.Server): void {
  * caller has sent its ACCEPT.
  */
 export function deliverToServer (server: http.Server, socket: net.Socket): void {
-  const s = server as unknown as ServerInternals
-  if (s.noDelay === true) socket.setNoDelay(true)
-  // net.Server keeps the initial delay in seconds; setKeepAlive takes ms.
-  if (s.keepAlive === true) socket.setKeepAlive(true, (s.keepAliveInitialDelay ?? 0) * 1000)
-  ensureConnectionsTracking(server)
-  s._connections++
-  const internals = socket as unknown as SocketInternals
-  internals.server = server
-  internals._server = server
+  const accept = acceptOptionsOf(server)
+  if (accept.noDelay) socket.setNoDelay(true)
+  if (accept.keepAlive) socket.setKeepAlive(true, accept.keepAliveInitialDelay)
+  // A sibling's server need not listen anywhere: its headersTimeout,
+  // requestTimeout and closeIdleConnections() still need its connections list.
+  trackConnections(server)
+  countConnection(server, socket)
   server.emit('connection', socket)
 }

@@ -19,6 +19,7 @@
 //    whole response, then the end of the connection, and sends its next
 //    request on a new connection, to the web app.
 import type net from 'node:net'
+import { takeServerData } from '../internals.js'
 
 const CRLF = '\r\n'
 
@@ -72,18 +73,6 @@ export function bodyLength (head: Buffer): number | null {
   return length
 }
 
-/** The HTTP parser node:http attaches to a server socket (lib/_http_common.js). */
-interface ServerParser {
-  _consumed?: boolean
-  unconsume?: () => void
-}
-
-type Listener = (...args: unknown[]) => void
-
-function listenerNamed (socket: net.Socket, event: string, name: string): Listener | undefined {
-  return (socket.listeners(event) as Listener[]).find((listener) => listener.name === name)
-}
-
 /**
  * Right after node:http took the socket (its 'connection' listener ran):
  * its parser will see the first `length` bytes of the stream (the handed-off
@@ -97,19 +86,8 @@ function listenerNamed (socket: net.Socket, event: string, name: string): Listen
  * listener is replaced by one that passes it those bytes only.
  */
 export function parseOnly (socket: net.Socket, length: number): boolean {
-  const parser = (socket as unknown as { parser?: ServerParser | null }).parser
-  const onData = listenerNamed(socket, 'data', 'bound socketOnData')
-  if (parser === null || parser === undefined || onData === undefined) return false
-  if (parser._consumed === true) {
-    if (typeof parser.unconsume !== 'function') return false
-    parser.unconsume()
-    parser._consumed = false
-    // Only meaningful while the parser reads the handle itself.
-    for (const [event, name] of [['pause', 'onSocketPause'], ['resume', 'onSocketResume']]) {
-      const listener = listenerNamed(socket, event, name)
-      if (listener !== undefined) socket.removeListener(event, listener)
-    }
-  }
+  const onData = takeServerData(socket)
+  if (onData === null) return false
   let remaining = length
   const firstRequestOnly = (chunk: Buffer): void => {
     if (remaining === 0) return // after the handed-off request: dropped
@@ -122,7 +100,6 @@ export function parseOnly (socket: net.Socket, length: number): boolean {
     remaining = 0
     onData(part)
   }
-  socket.removeListener('data', onData)
   socket.on('data', firstRequestOnly)
   return true
 }

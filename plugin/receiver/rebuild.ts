@@ -1,7 +1,8 @@
 // From a received descriptor back to a net.Socket that yields the client's
 // byte stream exactly as the client sent it: the bytes the sender had already
 // read (request head + whatever followed) first, then what the kernel holds.
-import net from 'node:net'
+import type net from 'node:net'
+import { socketOnFd } from '../internals.js'
 import { binding, describeFd, isTcpStream } from '../native.js'
 import { Refusal } from './refusal.js'
 
@@ -34,23 +35,17 @@ export interface RebuildOptions {
  * yet. On success the socket owns the descriptor; on failure the caller
  * still does.
  *
- * `manualStart` keeps Node from reading in the constructor (it calls
- * `read(0)` otherwise): nothing may be read from the kernel before our ACCEPT
- * is in the channel (PROTOCOL.md §7) and before the bytes the sender already
- * read are in the stream's buffer (putBack).
+ * The socket does not read in its constructor (socketOnFd: `manualStart`):
+ * nothing may be read from the kernel before our ACCEPT is in the channel
+ * (PROTOCOL.md §7) and before the bytes the sender already read are in the
+ * stream's buffer (putBack).
  */
 export function rebuildSocket (fd: number, options: RebuildOptions = {}): net.Socket {
   try {
-    return new net.Socket({
-      fd,
-      readable: true,
-      writable: true,
+    return socketOnFd(fd, {
       allowHalfOpen: options.allowHalfOpen ?? false,
-      manualStart: true,
-      ...(options.highWaterMark === undefined
-        ? {}
-        : { readableHighWaterMark: options.highWaterMark, writableHighWaterMark: options.highWaterMark })
-    } as net.SocketConstructorOpts)
+      ...(options.highWaterMark === undefined ? {} : { highWaterMark: options.highWaterMark })
+    })
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
     throw new Refusal(code === 'ERR_INVALID_FD_TYPE' ? 'bad-descriptor' : 'internal',

@@ -11,8 +11,7 @@
 // follows a parser to another connection.
 import type { IncomingMessage } from 'node:http'
 import type net from 'node:net'
-
-type OnIncoming = (this: unknown, req: IncomingMessage, keepAlive: boolean) => unknown
+import { wrapIncoming } from '../internals.js'
 
 const numbers = new WeakMap<IncomingMessage, number>()
 
@@ -24,11 +23,8 @@ const numbers = new WeakMap<IncomingMessage, number>()
  * when node:http's internals are not the expected ones.
  */
 export function numberRequests (socket: net.Socket, later: boolean): boolean {
-  const parser = (socket as unknown as { parser?: { onIncoming?: OnIncoming | null } | null }).parser
-  const onIncoming = parser?.onIncoming
-  if (parser === null || parser === undefined || typeof onIncoming !== 'function') return false
   let count = 0
-  parser.onIncoming = function numbered (this: unknown, req: IncomingMessage, keepAlive: boolean): unknown {
+  return wrapIncoming(socket, (onIncoming) => function numbered (this: unknown, req: IncomingMessage, keepAlive: boolean): unknown {
     count++
     numbers.set(req, count)
     if (count > 1 && !later) {
@@ -36,8 +32,7 @@ export function numberRequests (socket: net.Socket, later: boolean): boolean {
       return 1 // skip the body: nothing of this request is served
     }
     return onIncoming.call(this, req, keepAlive)
-  }
-  return true
+  })
 }
 
 /** The request's number on its handed-off connection, if numbered. */

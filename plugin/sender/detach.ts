@@ -12,7 +12,6 @@
 //    the way Node's upgrade path does (listeners, parser, timeouts) and close
 //    our copy with the handle's own close: never end(), never a reset, never
 //    a linger change.
-import { createRequire } from 'node:module'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type net from 'node:net'
 import { binding, describeFd, isTcpStream } from '../native.js'
@@ -20,65 +19,8 @@ import {
   ERR_HANDOFF_HTTP2, ERR_HANDOFF_NOT_TCP, ERR_HANDOFF_PIPELINED, ERR_HANDOFF_REQUEST_BODY,
   ERR_HANDOFF_RESPONSE_STARTED, ERR_HANDOFF_SOCKET_GONE, ERR_HANDOFF_TLS
 } from '../errors.js'
+import { hasHandle, leaveHttpServer, parserState, ReadHold, responseOf, socketFd } from '../internals.js'
 import type { HandoffKind } from '../protocol/index.js'
-
-/** The parts of libuv's TCP wrap that detaching needs (lib/net.js uses the same). */
-interface StreamHandle {
-  fd: number
-  reading: boolean
-  readStart (): number
-  readStop (): number
-  close (cb?: () => void): void
-  isStreamBase?: boolean
-  _consumed?: boolean
-}
-
-/** The HTTP parser Node attaches to a server socket (lib/_http_common.js). */
-interface HttpParser {
-  incoming: IncomingMessage | null
-  _consumed?: boolean
-  unconsume (): void
-  /** ms since the current message began; 0 when no message is in progress (node_http_parser.cc). */
-  duration (): number
-}
-
-interface SocketInternals {
-  _handle: StreamHandle | null
-  parser?: HttpParser | null
-  _httpMessage?: ServerResponse | null
-  encrypted?: boolean
-}
-
-const requireNode = createRequire(__filename)
-let freeParser: ((parser: HttpParser, req: IncomingMessage | null, socket: net.Socket) => void) | null | undefined
-
-function nodeFreeParser (): typeof freeParser {
-  if (freeParser === undefined) {
-    try {
-      const common = requireNode('_http_common') as { freeParser?: typeof freeParser }
-      freeParser = typeof common.freeParser === 'function' ? common.freeParser : null
-    } catch {
-      freeParser = null
-    }
-  }
-  return freeParser
-}
-
-function internals (socket: net.Socket): SocketInternals {
-  return socket as unknown as SocketInternals
-}
-
-/** The listeners Node's HTTP server puts on a connection (connectionListenerInternal). */
-const SERVER_LISTENERS: ReadonlyArray<[string, string]> = [
-  ['data', 'bound socketOnData'],
-  ['end', 'bound socketOnEnd'],
-  ['close', 'bound socketOnClose'],
-  ['drain', 'bound socketOnDrain'],
-  ['error', 'socketOnError'],
-  ['timeout', 'socketOnTimeout'],
-  ['resume', 'onSocketResume'],
-  ['pause', 'onSocketPause']
-]
 
 /** Address fields for the HANDOFF meta (what the sender saw). */
 export interface ConnectionAddress {
@@ -118,12 +60,13 @@ export interface Detached {
 export function checkHandoffable (req: IncomingMessage, socket: net.Socket | null | undefined): net.Socket {
   if (req.httpVersionMajor === 2 || (req as { stream?: unknown }).stream !== undefined) throw new ERR_HANDOFF_HTTP2()
   if (socket === null || socket === undefined) throw new ERR_HANDOFF_SOCKET_GONE()
-  if (internals(socket).encrypted === true || (socket as { getPeerCertificate?: unknown }).getPeerCertificate !== undefined) {
+  if ((socket as { encrypted?: boolean }).encrypted === true ||
+    (socket as { getPeerCertificate?: unknown }).getPeerCertificate !== undefined) {
     throw new ERR_HANDOFF_TLS()
   }
-  const handle = internals(socket)._handle
-  if (socket.destroyed || handle === null || handle === undefined) throw new ERR_HANDOFF_SOCKET_GONE()
-  if (typeof handle.fd !== 'number' || handle.fd < 0) throw new ERR_HANDOFF_NOT_TCP('a connection without a descriptor')
+  const fd = socketFd(socket)
+  if (socket.destroyed || fd === null) throw new ERR_HANDOFF_SOCKET_GONE()
+  if (fd < 0) throw new ERR_HANDOFF_NOT_TCP('a connection without a descriptor')
   // A connected TCP socket has a peer address (Node asks getpeername once
   // and keeps it; the HANDOFF metadata needs it anyway). Without one it is a
   // Unix socket, or the client is gone: only then ask the kernel which.
@@ -131,7 +74,7 @@ export function checkHandoffable (req: IncomingMessage, socket: net.Socket | nul
   if (family !== 'IPv4' && family !== 'IPv6') {
     let info
     try {
-      info = binding.fdInfo(handle.fd)
+      info = binding.fdInfo(fd)
     } catch (err) {
       throw Object.assign(new ERR_HANDOFF_SOCKET_GONE(), { cause: err })
     }
@@ -182,52 +125,6 @@ function persistent (req: IncomingMessage, res?: ServerResponse): boolean {
   return !/\bclose\b/.test(connection)
 }
 
-/**
- * The hold a detach puts on a socket: its handle stopped, with a guard so
- * that nothing starts it again while the handoff is in flight
- * (socket.read(), resume(), a late 'data' listener all end in
- * handle.readStart()), and its idle timeout off. undo() gives the socket
- * back as it was.
- */
-class ReadHold {
-  readonly wasReading: boolean
-  private readonly socket: net.Socket
-  private readonly handle: StreamHandle
-  private readonly timeout: number | undefined
-
-  constructor (socket: net.Socket, handle: StreamHandle) {
-    this.socket = socket
-    this.handle = handle
-    this.timeout = (socket as { timeout?: number }).timeout
-    this.wasReading = handle.reading
-    handle.reading = false
-    handle.readStop()
-    // An own property shadows the prototype's method until lifted.
-    Object.defineProperty(handle, 'readStart', { value: () => 0, configurable: true, writable: true })
-    socket.setTimeout(0)
-  }
-
-  /** Lets readStart through again; the handle stays stopped. */
-  lift (): void {
-    delete (this.handle as unknown as Record<string, unknown>).readStart
-  }
-
-  /**
-   * The guard lifted, the timeout back, and the handle reading again if it
-   * was. Not judged by `handle.reading`: Node's own read paths set that flag
-   * while the guard kept their readStart() from running.
-   */
-  undo (): void {
-    this.lift()
-    const { socket, handle } = this
-    if (this.timeout !== undefined && this.timeout > 0) socket.setTimeout(this.timeout)
-    if (this.wasReading && internals(socket)._handle === handle && !socket.destroyed) {
-      handle.reading = true
-      handle.readStart()
-    }
-  }
-}
-
 /** Everything Node's stream holds, in order, without starting a read. */
 function drainReadable (socket: net.Socket): Buffer[] {
   const chunks: Buffer[] = []
@@ -274,25 +171,10 @@ class DetachedConnection implements Detached {
     if (this.state !== 'detached') return
     this.state = 'released'
     const { socket, req } = this
-    const s = internals(socket)
     // Leave the HTTP server's bookkeeping as its own upgrade path does:
-    // its listeners, the parser (unconsume + free, which also takes the
-    // connection out of the server's connections list), the timeouts.
-    for (const [event, name] of SERVER_LISTENERS) {
-      for (const listener of socket.listeners(event) as Array<(...args: unknown[]) => void>) {
-        if (listener.name === name) socket.removeListener(event, listener)
-      }
-    }
-    const parser = s.parser
-    if (parser !== null && parser !== undefined) {
-      const free = nodeFreeParser()
-      if (free !== null && free !== undefined) {
-        free(parser, req, socket)
-      } else {
-        if (parser._consumed === true) parser.unconsume()
-        s.parser = null
-      }
-    }
+    // its listeners, the parser (which also takes the connection out of the
+    // server's connections list), the timeouts.
+    leaveHttpServer(socket, req)
     socket.setTimeout(0)
     // The handle's own close: libuv takes the descriptor out of epoll, then
     // close(2). The receiver holds another reference to the socket, so no FIN
@@ -320,13 +202,13 @@ class DetachedConnection implements Detached {
 export function detachUpgrade (req: IncomingMessage, socket: net.Socket, upgradeHead: Buffer,
   options: { url?: string } = {}): Detached {
   checkHandoffable(req, socket)
-  const handle = internals(socket)._handle as StreamHandle
+  const fd = socketFd(socket) as number
   const drained = drainReadable(socket)
-  const hold = new ReadHold(socket, handle)
+  const hold = new ReadHold(socket)
   return new DetachedConnection({
     kind: 'upgrade',
     socket,
-    fd: handle.fd,
+    fd,
     head: requestHead(req, options.url),
     upgradeHead: upgradeHead ?? Buffer.alloc(0), // copied with the drained bytes into `buffered`
     drained,
@@ -351,7 +233,7 @@ function turnOf (res: ServerResponse, socket: net.Socket): Promise<boolean> {
       socket.removeListener('close', onClose)
       resolve(mine)
     }
-    const onSocket = (): void => done(internals(socket)._httpMessage === res)
+    const onSocket = (): void => done(responseOf(socket) === res)
     const onClose = (): void => done(false)
     res.once('socket', onSocket)
     socket.once('close', onClose)
@@ -374,11 +256,10 @@ export async function detachRequest (req: IncomingMessage, res: ServerResponse,
   const socket = checkHandoffable(req, req.socket)
   if (res.headersSent || res.writableEnded) throw new ERR_HANDOFF_RESPONSE_STARTED()
   if (hasBody(req)) throw new ERR_HANDOFF_REQUEST_BODY()
-  const s = internals(socket)
-  const handle = s._handle as StreamHandle
+  const fd = socketFd(socket) as number
   // Stop now: from here nothing new reaches the parser or the stream.
-  const hold = new ReadHold(socket, handle)
-  if (s._httpMessage !== res && !await turnOf(res, socket)) {
+  const hold = new ReadHold(socket)
+  if (responseOf(socket) !== res && !await turnOf(res, socket)) {
     hold.lift()
     throw new ERR_HANDOFF_SOCKET_GONE()
   }
@@ -389,7 +270,7 @@ export async function detachRequest (req: IncomingMessage, res: ServerResponse,
     hold.undo()
     throw new ERR_HANDOFF_PIPELINED(why)
   }
-  if (socket.destroyed || s._handle === null) {
+  if (socket.destroyed || !hasHandle(socket)) {
     hold.lift()
     throw new ERR_HANDOFF_SOCKET_GONE()
   }
@@ -398,23 +279,21 @@ export async function detachRequest (req: IncomingMessage, res: ServerResponse,
     hold.undo()
     throw new ERR_HANDOFF_RESPONSE_STARTED()
   }
-  const parser = s.parser
-  if (parser !== null && parser !== undefined) {
+  const parser = parserState(socket)
+  if (parser !== null) {
     if (parser.incoming !== req) refuse('the client pipelined another request after this one; the HTTP parser has already read it')
-    if (typeof parser.duration === 'function' && parser.duration() !== 0) {
-      refuse('the HTTP parser has already read the beginning of another request')
-    }
+    if (parser.midMessage) refuse('the HTTP parser has already read the beginning of another request')
   }
   if (!req.complete) refuse('the request is not complete yet')
   // A parser that does not consume the handle leaves unparsed bytes in the
   // stream's buffer: they follow this request. (read() marks the handle as
   // reading even though the guard kept it stopped: put the flag back.)
   const drained = drainReadable(socket)
-  handle.reading = false
+  hold.stopped()
   return new DetachedConnection({
     kind: 'request',
     socket,
-    fd: handle.fd,
+    fd,
     head: requestHead(req, options.url),
     upgradeHead: Buffer.alloc(0),
     drained,
