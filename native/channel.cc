@@ -20,6 +20,7 @@
 #include <memory>
 #include <vector>
 
+#include "args.h"
 #include "channel.h"
 #include "errors.h"
 #include "platform.h"
@@ -81,11 +82,11 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
   // new NativeChannel(fd, { onRead, onWritten, onError, onEnd })
   explicit NativeChannel(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeChannel>(info) {
     Napi::Env env = info.Env();
-    if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsObject()) {
-      Napi::TypeError::New(env, "NativeChannel(fd, callbacks)").ThrowAsJavaScriptException();
+    const char* usage = "new NativeChannel(fd: descriptor, callbacks: { onRead, onWritten, onError, onEnd })";
+    int fd = -1;
+    if (!args::Count(info, 2, 2, usage) || !args::Fd(info, 0, "fd", usage, &fd) ||
+        !args::Object(info, 1, "callbacks", usage))
       return;
-    }
-    int fd = info[0].As<Napi::Number>().Int32Value();
     Napi::Object cbs = info[1].As<Napi::Object>();
     const char* names[] = {"onRead", "onWritten", "onError", "onEnd"};
     Napi::FunctionReference* refs[] = {&on_read_, &on_written_, &on_error_, &on_end_};
@@ -485,8 +486,10 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
       e.ThrowAsJavaScriptException();
       return env.Undefined();
     }
-    if (info.Length() < 1 || !info[0].IsBuffer()) {
-      Napi::TypeError::New(env, "send(buffer, fds?)").ThrowAsJavaScriptException();
+    const char* usage = "send(data: Buffer, fds?: descriptor[])";
+    if (!args::Count(info, 1, 2, usage)) return env.Undefined();
+    if (!info[0].IsBuffer()) {
+      args::Fail(info, usage, "data must be a Buffer, got " + args::Describe(info[0]));
       return env.Undefined();
     }
     Napi::Buffer<char> buf = info[0].As<Napi::Buffer<char>>();
@@ -495,13 +498,12 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
       return env.Undefined();
     }
     OutMessage m;
-    if (info.Length() > 1 && info[1].IsArray()) {
-      Napi::Array arr = info[1].As<Napi::Array>();
-      if (arr.Length() > static_cast<uint32_t>(kMaxFdsPerMessage)) {
+    if (info.Length() > 1 && !info[1].IsUndefined()) {
+      if (info[1].IsArray() && info[1].As<Napi::Array>().Length() > static_cast<uint32_t>(kMaxFdsPerMessage)) {
         Napi::RangeError::New(env, "at most 253 descriptors per message").ThrowAsJavaScriptException();
         return env.Undefined();
       }
-      if (!ReadFds(env, arr, &m.fds)) return env.Undefined();
+      if (!args::FdArray(info, 1, "fds", usage, &m.fds)) return env.Undefined();
     }
     int err = 0;
     size_t done = 0;
@@ -547,21 +549,6 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
     return Napi::Number::New(env, static_cast<double>(done));
   }
 
-  // The descriptors of a JS array. A non-number throws a TypeError (As<Number>()
-  // does not check: it would read as fd 0, which would then be sent, or closed).
-  bool ReadFds(Napi::Env env, const Napi::Array& arr, std::vector<int>* out) {
-    uint32_t length = arr.Length();
-    for (uint32_t i = 0; i < length; i++) {
-      Napi::Value v = arr.Get(i);
-      if (!v.IsNumber()) {
-        Napi::TypeError::New(env, "descriptors must be numbers").ThrowAsJavaScriptException();
-        return false;
-      }
-      out->push_back(v.As<Napi::Number>().Int32Value());
-    }
-    return true;
-  }
-
   Napi::Value ThrowDeadDescriptor(Napi::Env env, int sys_errno) {
     SystemError(env, sys_errno, "sendmsg").ThrowAsJavaScriptException();
     return env.Undefined();
@@ -583,7 +570,10 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
 
   // close(done?): `done` runs once the fd is really closed.
   Napi::Value Close(const Napi::CallbackInfo& info) {
-    if (watcher_ && !watcher_->closed()) watcher_->Close(info.Length() > 0 && info[0].IsFunction() ? static_cast<napi_value>(info[0]) : nullptr);
+    const char* usage = "close(done?: function)";
+    napi_value done;
+    if (!args::Count(info, 0, 1, usage) || !args::OptionalFunction(info, 0, "done", usage, &done)) return info.Env().Undefined();
+    if (watcher_ && !watcher_->closed()) watcher_->Close(done);
     queue_.clear();
     held_.clear();
     DropSelfReference();
@@ -591,22 +581,26 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
   }
 
   Napi::Value Ref(const Napi::CallbackInfo& info) {
+    if (!args::Count(info, 0, 0, "ref()")) return info.Env().Undefined();
     if (watcher_) watcher_->Ref();
     return info.Env().Undefined();
   }
 
   Napi::Value Unref(const Napi::CallbackInfo& info) {
+    if (!args::Count(info, 0, 0, "unref()")) return info.Env().Undefined();
     if (watcher_) watcher_->Unref();
     return info.Env().Undefined();
   }
 
   Napi::Value Pause(const Napi::CallbackInfo& info) {
+    if (!args::Count(info, 0, 0, "pause()")) return info.Env().Undefined();
     reading_ = false;
     UpdatePoll();
     return info.Env().Undefined();
   }
 
   Napi::Value Resume(const Napi::CallbackInfo& info) {
+    if (!args::Count(info, 0, 0, "resume()")) return info.Env().Undefined();
     reading_ = true;
     UpdatePoll();
     return info.Env().Undefined();
@@ -616,8 +610,10 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
   // yet complete (replaces the previous list). They are closed if the
   // environment goes away first; close() forgets them (JS closes them then).
   Napi::Value Hold(const Napi::CallbackInfo& info) {
-    held_.clear();
-    if (info.Length() > 0 && info[0].IsArray()) ReadFds(info.Env(), info[0].As<Napi::Array>(), &held_);
+    const char* usage = "hold(fds: descriptor[])";
+    std::vector<int> fds;
+    if (!args::Count(info, 1, 1, usage) || !args::FdArray(info, 0, "fds", usage, &fds)) return info.Env().Undefined();
+    held_ = std::move(fds);
     return info.Env().Undefined();
   }
 

@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "args.h"
 #include "channel.h"
 #include "errors.h"
 #include "platform.h"
@@ -68,10 +69,11 @@ class NativeListener : public Napi::ObjectWrap<NativeListener> {
   // says by then.
   explicit NativeListener(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeListener>(info) {
     Napi::Env env = info.Env();
-    if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsObject()) {
-      Napi::TypeError::New(env, "NativeListener(fd, callbacks, file?)").ThrowAsJavaScriptException();
+    const char* usage = "new NativeListener(fd: descriptor, callbacks: { onConnection, onError }, file?)";
+    int fd = -1;
+    if (!args::Count(info, 2, 3, usage) || !args::Fd(info, 0, "fd", usage, &fd) ||
+        !args::Object(info, 1, "callbacks", usage))
       return;
-    }
     int dir_fd = -1;
     std::string name;
     uint64_t dev = 0, ino = 0;
@@ -103,7 +105,6 @@ class NativeListener : public Napi::ObjectWrap<NativeListener> {
     on_connection_ = Napi::Persistent(on_connection.As<Napi::Function>());
     on_error_ = Napi::Persistent(on_error.As<Napi::Function>());
     async_context_ = std::make_unique<Napi::AsyncContext>(env, "HandoffListener", info.This().As<Napi::Object>());
-    int fd = info[0].As<Napi::Number>().Int32Value();
     watcher_ = std::make_unique<ListenerWatcher>(env, fd, this);
     if (watcher_->init_error() != 0) {
       SystemError(env, -watcher_->init_error(), "uv_poll_init").ThrowAsJavaScriptException();
@@ -186,8 +187,13 @@ class NativeListener : public Napi::ObjectWrap<NativeListener> {
   // file without removing it (null).
   Napi::Value Close(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
+    const char* usage = "close(done?: function, keepFile?: boolean)";
+    napi_value done;
+    bool keep_file = false;
+    if (!args::Count(info, 0, 2, usage) || !args::OptionalFunction(info, 0, "done", usage, &done) ||
+        !args::OptionalBool(info, 1, "keepFile", usage, &keep_file))
+      return env.Undefined();
     Napi::Value removed = env.Null();
-    bool keep_file = info.Length() > 1 && info[1].IsBoolean() && info[1].As<Napi::Boolean>().Value();
     if (keep_file) {
       ForgetFile();
     } else if (dir_fd_ >= 0) {
@@ -195,7 +201,7 @@ class NativeListener : public Napi::ObjectWrap<NativeListener> {
       ForgetFile();
     }
     if (watcher_ && !watcher_->closed()) {
-      watcher_->Close(info.Length() > 0 && info[0].IsFunction() ? static_cast<napi_value>(info[0]) : nullptr);
+      watcher_->Close(done);
       Napi::ObjectWrap<NativeListener>::Unref();
     }
     return removed;
@@ -208,22 +214,26 @@ class NativeListener : public Napi::ObjectWrap<NativeListener> {
   }
 
   Napi::Value Ref(const Napi::CallbackInfo& info) {
+    if (!args::Count(info, 0, 0, "ref()")) return info.Env().Undefined();
     watcher_->Ref();
     return info.Env().Undefined();
   }
 
   Napi::Value Unref(const Napi::CallbackInfo& info) {
+    if (!args::Count(info, 0, 0, "unref()")) return info.Env().Undefined();
     watcher_->Unref();
     return info.Env().Undefined();
   }
 
   Napi::Value Pause(const Napi::CallbackInfo& info) {
+    if (!args::Count(info, 0, 0, "pause()")) return info.Env().Undefined();
     paused_ = true;
     watcher_->Poll(0);
     return info.Env().Undefined();
   }
 
   Napi::Value Resume(const Napi::CallbackInfo& info) {
+    if (!args::Count(info, 0, 0, "resume()")) return info.Env().Undefined();
     paused_ = false;
     watcher_->Poll(UV_READABLE);
     return info.Env().Undefined();

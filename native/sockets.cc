@@ -14,6 +14,7 @@
 
 #include <string>
 
+#include "args.h"
 #include "channel.h"
 #include "errors.h"
 #include "platform.h"
@@ -44,6 +45,7 @@ bool MakeAddress(const std::string& name, bool abstract, struct sockaddr_un* add
 
 Napi::Value Socketpair(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  if (!args::Count(info, 0, 0, "socketpair()")) return env.Undefined();
   int sv[2];
 #if defined(__linux__)
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) != 0)
@@ -66,12 +68,12 @@ Napi::Value Socketpair(const Napi::CallbackInfo& info) {
 // goes through listenUnixAt (unixpath.cc), which never trusts the path twice.
 Napi::Value ListenAbstract(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsNumber()) {
-    Napi::TypeError::New(env, "listenAbstract(name: string, backlog: number)").ThrowAsJavaScriptException();
+  const char* usage = "listenAbstract(name: string, backlog: integer)";
+  std::string name;
+  int backlog = 0;
+  if (!args::Count(info, 2, 2, usage) || !args::String(info, 0, "name", usage, &name) ||
+      !args::Int(info, 1, "backlog", 0, usage, &backlog))
     return env.Undefined();
-  }
-  std::string name = info[0].As<Napi::String>().Utf8Value();
-  int backlog = info[1].As<Napi::Number>().Int32Value();
   struct sockaddr_un addr;
   socklen_t len;
   if (!MakeAddress(name, true, &addr, &len)) {
@@ -97,8 +99,12 @@ Napi::Value ListenAbstract(const Napi::CallbackInfo& info) {
 // backlog is full and the caller should try again later.
 Napi::Value ConnectUnix(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  std::string name = info[0].As<Napi::String>().Utf8Value();
-  bool abstract = info[1].ToBoolean().Value();
+  const char* usage = "connectUnix(name: string, abstract: boolean)";
+  std::string name;
+  bool abstract = false;
+  if (!args::Count(info, 2, 2, usage) || !args::String(info, 0, "name", usage, &name) ||
+      !args::Bool(info, 1, "abstract", usage, &abstract))
+    return env.Undefined();
   struct sockaddr_un addr;
   socklen_t len;
   if (!MakeAddress(name, abstract, &addr, &len)) {
@@ -142,7 +148,9 @@ const char* TypeName(int type) {
 // serve (a file where a TCP socket was promised) before touching it.
 Napi::Value FdInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  int fd = info[0].As<Napi::Number>().Int32Value();
+  const char* usage = "fdInfo(fd: descriptor)";
+  int fd = -1;
+  if (!args::Count(info, 1, 1, usage) || !args::Fd(info, 0, "fd", usage, &fd)) return env.Undefined();
   struct stat st;
   if (fstat(fd, &st) != 0) HANDOFF_THROW_ERRNO(env, "fstat");
   Napi::Object out = Napi::Object::New(env);
@@ -180,7 +188,9 @@ Napi::Value FdInfo(const Napi::CallbackInfo& info) {
 // peerCredentials(fd): who is on the other end of a connected AF_UNIX socket.
 Napi::Value PeerCredentials(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  int fd = info[0].As<Napi::Number>().Int32Value();
+  const char* usage = "peerCredentials(fd: descriptor)";
+  int fd = -1;
+  if (!args::Count(info, 1, 1, usage) || !args::Fd(info, 0, "fd", usage, &fd)) return env.Undefined();
   double pid = -1, uid, gid;
 #if defined(__linux__)
   struct ucred cred;
@@ -215,8 +225,12 @@ Napi::Value PeerCredentials(const Napi::CallbackInfo& info) {
 // make back-pressure (EAGAIN, partial writes) happen early, e.g. in tests.
 Napi::Value SetBufferSizes(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  int fd = info[0].As<Napi::Number>().Int32Value();
-  int sizes[2] = {info[1].As<Napi::Number>().Int32Value(), info[2].As<Napi::Number>().Int32Value()};
+  const char* usage = "setBufferSizes(fd: descriptor, sndbuf: integer >= 0, rcvbuf: integer >= 0)";
+  int fd = -1;
+  int sizes[2] = {0, 0};
+  if (!args::Count(info, 3, 3, usage) || !args::Fd(info, 0, "fd", usage, &fd) ||
+      !args::Int(info, 1, "sndbuf", 0, usage, &sizes[0]) || !args::Int(info, 2, "rcvbuf", 0, usage, &sizes[1]))
+    return env.Undefined();
   int opts[2] = {SO_SNDBUF, SO_RCVBUF};
   for (int i = 0; i < 2; i++) {
     if (sizes[i] > 0 && setsockopt(fd, SOL_SOCKET, opts[i], &sizes[i], sizeof(int)) != 0)
@@ -229,7 +243,9 @@ Napi::Value SetBufferSizes(const Napi::CallbackInfo& info) {
 // handoff, the spare end of a socketpair). Never for one that libuv watches.
 Napi::Value CloseFd(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  int fd = info[0].As<Napi::Number>().Int32Value();
+  const char* usage = "closeFd(fd: descriptor)";
+  int fd = -1;
+  if (!args::Count(info, 1, 1, usage) || !args::Fd(info, 0, "fd", usage, &fd)) return env.Undefined();
   if (close(fd) != 0 && errno != EINTR) HANDOFF_THROW_ERRNO(env, "close");
   return env.Undefined();
 }

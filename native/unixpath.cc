@@ -53,6 +53,7 @@
 #include <random>
 #include <string>
 
+#include "args.h"
 #include "channel.h"
 #include "errors.h"
 #include "platform.h"
@@ -123,12 +124,6 @@ bool IsNameArg(const Napi::Value& v) {
          s.find('\0') == std::string::npos;
 }
 
-bool IsIntArg(const Napi::Value& v) {
-  if (!v.IsNumber()) return false;
-  double d = v.As<Napi::Number>().DoubleValue();
-  return d == static_cast<double>(static_cast<int64_t>(d)) && d >= -2147483648.0 && d <= 2147483647.0;
-}
-
 Napi::Value TypeError(Napi::Env env, const char* usage) {
   Napi::TypeError::New(env, usage).ThrowAsJavaScriptException();
   return env.Undefined();
@@ -140,9 +135,10 @@ Napi::Value TypeError(Napi::Env env, const char* usage) {
 // symlinks), for the caller's rule on who else may write there.
 Napi::Value OpenDirectory(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsString()) return TypeError(env, "openDirectory(path: string)");
-  std::string path = info[0].As<Napi::String>().Utf8Value();
-  if (path.empty() || path.find('\0') != std::string::npos) return TypeError(env, "openDirectory(path: string)");
+  const char* usage = "openDirectory(path: string)";
+  std::string path;
+  if (!args::Count(info, 1, 1, usage) || !args::String(info, 0, "path", usage, &path)) return env.Undefined();
+  if (path.empty() || path.find('\0') != std::string::npos) return TypeError(env, usage);
   int fd = open(path.c_str(), kDirFlags);
   if (fd < 0) HANDOFF_THROW_ERRNO(env, "open");
   Napi::Array chain = Napi::Array::New(env);
@@ -329,15 +325,17 @@ int Place(int priv_fd, int dir_fd, const std::string& dir_path, const char* name
 // keeps what bind made.
 Napi::Value ListenUnixAt(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const char* usage = "listenUnixAt(dirFd: int, name: string, dirPath: string, backlog: int, mode: int)";
-  if (info.Length() < 5 || !IsIntArg(info[0]) || !IsNameArg(info[1]) || !info[2].IsString() || !IsIntArg(info[3]) ||
-      !IsIntArg(info[4]) || info[0].As<Napi::Number>().Int32Value() < 0)
-    return TypeError(env, usage);
-  int dir_fd = info[0].As<Napi::Number>().Int32Value();
-  std::string name = info[1].As<Napi::String>().Utf8Value();
-  std::string dir_path = info[2].As<Napi::String>().Utf8Value();
-  int backlog = info[3].As<Napi::Number>().Int32Value();
-  int mode = info[4].As<Napi::Number>().Int32Value();
+  const char* usage = "listenUnixAt(dirFd: descriptor, name: string, dirPath: string, backlog: integer >= 0, mode: integer >= -1)";
+  int dir_fd = -1, backlog = 0, mode = -1;
+  std::string name, dir_path;
+  if (!args::Count(info, 5, 5, usage) || !args::Fd(info, 0, "dirFd", usage, &dir_fd) ||
+      !args::String(info, 1, "name", usage, &name) || !args::String(info, 2, "dirPath", usage, &dir_path) ||
+      !args::Int(info, 3, "backlog", 0, usage, &backlog) || !args::Int(info, 4, "mode", -1, usage, &mode))
+    return env.Undefined();
+  if (!IsNameArg(info[1])) {
+    args::Fail(info, usage, "name must be one file name (not empty, \".\" or \"..\", no \"/\" nor NUL)");
+    return env.Undefined();
+  }
 
   // Senders connect by the whole path: it must fit sun_path, as before.
   struct sockaddr_un addr;
