@@ -9,6 +9,7 @@ import {
   ERR_HANDOFF_FDS_TRUNCATED, ERR_HANDOFF_FRAME_TIMEOUT, ERR_HANDOFF_ORPHAN_FDS, isSystemError
 } from './errors.js'
 import type { Framer } from './framer.js'
+import { frameTooLarge, protocolError } from './protocol/errors.js'
 
 export type { Framer }
 
@@ -288,12 +289,11 @@ export class Channel extends EventEmitter<ChannelEvents> {
           parsed = framer.parse(this.peek(framer.headerSize))
           // A Framer is pluggable: a size that is no size would loop here forever.
           if (!Number.isInteger(parsed.frameSize) || parsed.frameSize < framer.headerSize) {
-            throw Object.assign(new Error(`the framer gave a frame size of ${String(parsed.frameSize)}, less than its header`),
-              { code: 'ERR_HANDOFF_BAD_FRAME' })
+            throw protocolError('bad-frame', `the framer gave a frame size of ${String(parsed.frameSize)}, less than its header`,
+              { fatal: true })
           }
           if (parsed.frameSize > framer.maxFrameSize) {
-            throw Object.assign(new Error(`frame of ${parsed.frameSize} bytes exceeds the limit of ${framer.maxFrameSize}`),
-              { code: 'ERR_HANDOFF_FRAME_TOO_LARGE' })
+            throw frameTooLarge('frame', parsed.frameSize, framer.maxFrameSize, { fatal: true })
           }
         } catch (err) {
           this.fail(err as Error)

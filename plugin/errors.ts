@@ -1,6 +1,14 @@
-// Every error fastify-handoff raises has a stable `code`. System errors keep
-// Node's shape ({ code, errno, syscall }); the rest are @fastify/error codes.
+// Every error fastify-handoff throws, emits or passes to a callback has a
+// stable `code`. System errors keep Node's shape ({ code, errno, syscall });
+// the rest are @fastify/error codes, one module for all of them (docs/errors.md
+// says what each means, who raises it and what the caller does). Branch on
+// `instanceof ERR_HANDOFF_…` or on a typed field (`reason`), never on the
+// code string. This module imports nothing but @fastify/error: the pure codec
+// (plugin/protocol/) loads it without the addon and without fastify.
 import createError from '@fastify/error'
+
+/** The last argument of a constructor that wraps another error. */
+export interface Cause { cause: unknown }
 
 export interface SystemError extends Error {
   code: string
@@ -17,7 +25,7 @@ export function isSystemError (err: unknown): err is SystemError {
 export const ERR_HANDOFF_UNSUPPORTED_PLATFORM = createError<[string]>(
   'ERR_HANDOFF_UNSUPPORTED_PLATFORM',
   'fastify-handoff passes descriptors with SCM_RIGHTS, which %s does not offer; it runs on Linux and macOS')
-export const ERR_HANDOFF_NATIVE_LOAD = createError<[string]>(
+export const ERR_HANDOFF_NATIVE_LOAD = createError<[string, Cause?]>(
   'ERR_HANDOFF_NATIVE_LOAD', 'the fastify-handoff native addon could not be loaded: %s')
 export const ERR_HANDOFF_NODE_INTERNAL = createError<[string, string]>(
   'ERR_HANDOFF_NODE_INTERNAL',
@@ -38,6 +46,13 @@ export const ERR_HANDOFF_CHANNEL_ENDED = createError(
 export const ERR_HANDOFF_FRAME_TIMEOUT = createError<[number]>(
   'ERR_HANDOFF_FRAME_TIMEOUT', 'the peer began a frame and did not complete it within %d ms')
 
+// Protocol (PROTOCOL.md). One code for every violation; what was broken is
+// data on the error: `reason` (the REJECT or ERROR reason that answers it),
+// `fatal` and `id` (plugin/protocol/errors.ts builds them).
+export const ERR_HANDOFF_PROTOCOL = createError<[string, Cause?]>('ERR_HANDOFF_PROTOCOL', '%s')
+// An encoder was given something the protocol cannot carry: a caller's bug, nothing was sent.
+export const ERR_HANDOFF_INVALID_ARG = createError<[string, Cause?]>('ERR_HANDOFF_INVALID_ARG', '%s', 500, TypeError)
+
 // Unix sockets
 export const ERR_HANDOFF_PATH_IN_USE = createError<[string]>(
   'ERR_HANDOFF_PATH_IN_USE', 'a live process is listening on %s; refusing to take it over')
@@ -52,8 +67,12 @@ export const ERR_HANDOFF_RECEIVER_OPTION = createError<[string, string]>(
   'ERR_HANDOFF_RECEIVER_OPTION', 'invalid receiver option "%s": %s', 500, TypeError)
 export const ERR_HANDOFF_PEER_REFUSED = createError<[number, number, number]>(
   'ERR_HANDOFF_PEER_REFUSED', 'refused a sender with uid %d gid %d (pid %d): not in the receiver\'s allowlist')
-export const ERR_HANDOFF_PEER_ERROR = createError<[string, string]>(
-  'ERR_HANDOFF_PEER_ERROR', 'the sender ended the channel with ERROR %s: %s')
+// Either side: the peer ('sender' or 'receiver') sent ERROR and closes the channel.
+export const ERR_HANDOFF_PEER_ERROR = createError<[string, string, string]>(
+  'ERR_HANDOFF_PEER_ERROR', 'the %s ended the channel with ERROR %s: %s')
+// Either side: the peer closed the channel (end of stream, no ERROR).
+export const ERR_HANDOFF_PEER_CLOSED = createError<[string]>(
+  'ERR_HANDOFF_PEER_CLOSED', 'the %s closed the channel')
 export const ERR_HANDOFF_HELLO_TIMEOUT = createError<[number]>(
   'ERR_HANDOFF_HELLO_TIMEOUT', 'no HELLO from the peer within %d ms')
 export const ERR_HANDOFF_UNCOUNTED = createError(
@@ -70,7 +89,7 @@ export const ERR_HANDOFF_NOT_UPGRADE = createError<[string, string]>(
   'ERR_HANDOFF_NOT_UPGRADE', 'the handoff route %s %s must be a GET route for WebSocket upgrades', 500, TypeError)
 export const ERR_HANDOFF_NOT_TCP = createError<[string]>(
   'ERR_HANDOFF_NOT_TCP', 'only a TCP connection can be handed off, not %s', 500)
-export const ERR_HANDOFF_SOCKET_GONE = createError(
+export const ERR_HANDOFF_SOCKET_GONE = createError<[Cause?]>(
   'ERR_HANDOFF_SOCKET_GONE', 'the client connection is already closed')
 export const ERR_HANDOFF_RESPONSE_STARTED = createError(
   'ERR_HANDOFF_RESPONSE_STARTED', 'the response has already started: a connection is handed off before anything is written to it', 500)
@@ -78,7 +97,7 @@ export const ERR_HANDOFF_REQUEST_BODY = createError(
   'ERR_HANDOFF_REQUEST_BODY', 'a request with a body cannot be handed off with reply.handoff (the body may already be consumed)', 500)
 export const ERR_HANDOFF_PIPELINED = createError<[string]>(
   'ERR_HANDOFF_PIPELINED', 'the connection cannot be handed off: %s', 500)
-export const ERR_HANDOFF_TOO_LARGE = createError<[string]>(
+export const ERR_HANDOFF_TOO_LARGE = createError<[string, Cause?]>(
   'ERR_HANDOFF_TOO_LARGE', 'the connection cannot be handed off: %s', 500)
 export const ERR_HANDOFF_UNKNOWN_TARGET = createError<[string]>(
   'ERR_HANDOFF_UNKNOWN_TARGET', 'no handoff target named "%s" is registered', 500)
@@ -98,6 +117,11 @@ export const ERR_HANDOFF_UNTRUSTED_RECEIVER = createError<[string, number, numbe
   503)
 export const ERR_HANDOFF_RECEIVER_LOST = createError<[string, string]>(
   'ERR_HANDOFF_RECEIVER_LOST', 'the channel to the receiver on %s ended before its verdict: %s', 503)
+export const ERR_HANDOFF_RECEIVER_UNRESPONSIVE = createError<[string]>(
+  'ERR_HANDOFF_RECEIVER_UNRESPONSIVE',
+  'the receiver on %s gave no verdict by a handoff\'s deadline + grace; no new handoffs go to it until it writes again')
+export const ERR_HANDOFF_RECEIVER_DRAINING = createError<[string]>(
+  'ERR_HANDOFF_RECEIVER_DRAINING', 'the receiver on %s said GOODBYE: it takes no new handoffs')
 export const ERR_HANDOFF_LATE_ACCEPT = createError<[string, number]>(
   'ERR_HANDOFF_LATE_ACCEPT',
   'the receiver on %s accepted handoff %d after its deadline (a protocol violation): the sender had already answered the client', 500)

@@ -119,7 +119,7 @@ function load (): Binding {
     const build = require('node-gyp-build') as (dir: string) => Binding
     return build(path.join(__dirname, '..'))
   } catch (err) {
-    throw Object.assign(new ERR_HANDOFF_NATIVE_LOAD((err as Error).message), { cause: err })
+    throw new ERR_HANDOFF_NATIVE_LOAD((err as Error).message, { cause: err })
   }
 }
 

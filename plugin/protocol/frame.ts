@@ -2,10 +2,7 @@
 import {
   HEADER_SIZE, MAX_FRAME_SIZE, MIN_MAX_FRAME_SIZE, MAX_MAX_FRAME_SIZE, MAX_FDS_PER_FRAME, FDS_PER_HANDOFF
 } from './limits.js'
-import {
-  BadMagicError, BadVersionError, BadTypeError, BadFrameError, FrameTooLargeError,
-  DescriptorError, InvalidArgumentError
-} from './errors.js'
+import { ERR_HANDOFF_INVALID_ARG, frameTooLarge, protocolError } from './errors.js'
 import type { Framer } from '../framer.js'
 
 export type { Framer }
@@ -82,35 +79,35 @@ function isUint32 (value: number): boolean {
 
 function checkMaxFrameSize (maxFrameSize: number): void {
   if (!Number.isInteger(maxFrameSize) || maxFrameSize < MIN_MAX_FRAME_SIZE || maxFrameSize > MAX_MAX_FRAME_SIZE) {
-    throw new InvalidArgumentError(
+    throw new ERR_HANDOFF_INVALID_ARG(
       `maxFrameSize must be an integer from ${MIN_MAX_FRAME_SIZE} to ${MAX_MAX_FRAME_SIZE}, got ${String(maxFrameSize)}`)
   }
 }
 
 /**
- * Builds a whole frame. Refuses (InvalidArgumentError) anything `decodeHeader`
+ * Builds a whole frame. Refuses (ERR_HANDOFF_INVALID_ARG) anything `decodeHeader`
  * would find fatal, so a frame it returns never makes a peer drop the channel;
- * a frame over `maxFrameSize` is a (not fatal) FrameTooLargeError.
+ * a frame over `maxFrameSize` is a (not fatal) 'frame-too-large' protocol error.
  */
 export function encodeFrame (type: FrameType, id: number, body: Buffer, fdCount = 0, flags = 0,
   maxFrameSize = MAX_FRAME_SIZE): Buffer {
-  if (!isFrameType(type)) throw new InvalidArgumentError(`unknown frame type ${String(type)}`)
-  if (!isUint32(id)) throw new InvalidArgumentError(`id must be a uint32, got ${String(id)}`)
+  if (!isFrameType(type)) throw new ERR_HANDOFF_INVALID_ARG(`unknown frame type ${String(type)}`)
+  if (!isUint32(id)) throw new ERR_HANDOFF_INVALID_ARG(`id must be a uint32, got ${String(id)}`)
   if (isHandoffLevel(type) ? id === 0 : id !== 0) {
-    throw new InvalidArgumentError(`${FRAME_TYPE_NAMES[type]} frames must have ${isHandoffLevel(type) ? 'a non-zero' : 'a zero'} id`)
+    throw new ERR_HANDOFF_INVALID_ARG(`${FRAME_TYPE_NAMES[type]} frames must have ${isHandoffLevel(type) ? 'a non-zero' : 'a zero'} id`)
   }
   const expectedFds = type === FrameType.Handoff ? FDS_PER_HANDOFF : 0
   if (fdCount !== expectedFds) {
-    throw new InvalidArgumentError(`${FRAME_TYPE_NAMES[type]} frames carry ${expectedFds} descriptor(s), not ${String(fdCount)}`)
+    throw new ERR_HANDOFF_INVALID_ARG(`${FRAME_TYPE_NAMES[type]} frames carry ${expectedFds} descriptor(s), not ${String(fdCount)}`)
   }
   if (!Number.isInteger(flags) || (flags & ~ALLOWED_FLAGS[type]) !== 0 || flags < 0 || flags > 0xFF) {
-    throw new InvalidArgumentError(`flags 0x${Number(flags).toString(16)} are not defined for ${FRAME_TYPE_NAMES[type]}`)
+    throw new ERR_HANDOFF_INVALID_ARG(`flags 0x${Number(flags).toString(16)} are not defined for ${FRAME_TYPE_NAMES[type]}`)
   }
-  if (!Buffer.isBuffer(body)) throw new InvalidArgumentError('body must be a Buffer')
+  if (!Buffer.isBuffer(body)) throw new ERR_HANDOFF_INVALID_ARG('body must be a Buffer')
   checkMaxFrameSize(maxFrameSize)
   const frameSize = HEADER_SIZE + body.length
   if (frameSize > maxFrameSize) {
-    throw new FrameTooLargeError(`${FRAME_TYPE_NAMES[type]} frame`, frameSize, maxFrameSize, { fatal: false, id })
+    throw frameTooLarge(`${FRAME_TYPE_NAMES[type]} frame`, frameSize, maxFrameSize, { fatal: false, id })
   }
   const frame = allocFrame(type, id, body.length, fdCount, flags)
   body.copy(frame, HEADER_SIZE)
@@ -139,11 +136,11 @@ export function allocFrame (type: FrameType, id: number, bodyLength: number, fdC
 
 /** encodeFrame's checks of `id` and `maxFrameSize` for a HANDOFF of `frameSize` bytes (its type, fdCount and flags are fixed). */
 export function checkHandoffFrame (id: number, frameSize: number, maxFrameSize: number): void {
-  if (!isUint32(id)) throw new InvalidArgumentError(`id must be a uint32, got ${String(id)}`)
-  if (id === 0) throw new InvalidArgumentError(`${FRAME_TYPE_NAMES[FrameType.Handoff]} frames must have a non-zero id`)
+  if (!isUint32(id)) throw new ERR_HANDOFF_INVALID_ARG(`id must be a uint32, got ${String(id)}`)
+  if (id === 0) throw new ERR_HANDOFF_INVALID_ARG(`${FRAME_TYPE_NAMES[FrameType.Handoff]} frames must have a non-zero id`)
   checkMaxFrameSize(maxFrameSize)
   if (frameSize > maxFrameSize) {
-    throw new FrameTooLargeError(`${FRAME_TYPE_NAMES[FrameType.Handoff]} frame`, frameSize, maxFrameSize, { fatal: false, id })
+    throw frameTooLarge(`${FRAME_TYPE_NAMES[FrameType.Handoff]} frame`, frameSize, maxFrameSize, { fatal: false, id })
   }
 }
 
@@ -156,37 +153,42 @@ export function checkHandoffFrame (id: number, frameSize: number, maxFrameSize: 
  */
 export function decodeHeader (buf: Buffer, maxFrameSize = MAX_FRAME_SIZE): FrameHeader {
   if (buf.length < HEADER_SIZE) {
-    throw new BadFrameError(`a header is ${HEADER_SIZE} bytes, got ${buf.length}`, { fatal: true })
+    throw protocolError('bad-frame', `a header is ${HEADER_SIZE} bytes, got ${buf.length}`, { fatal: true })
   }
   const magic = buf.readUInt16BE(0)
-  if (magic !== MAGIC) throw new BadMagicError(magic)
+  if (magic !== MAGIC) {
+    throw protocolError('bad-magic', `bad frame magic 0x${magic.toString(16).padStart(4, '0')} (expected 0x484f, "HO")`,
+      { fatal: true })
+  }
   const version = buf.readUInt8(2)
-  if (version !== PROTOCOL_VERSION) throw new BadVersionError(version)
+  if (version !== PROTOCOL_VERSION) {
+    throw protocolError('bad-version', `unsupported frame version ${version} (this peer speaks 1)`, { fatal: true, version })
+  }
   const type = buf.readUInt8(3)
-  if (!isFrameType(type)) throw new BadTypeError(type)
+  if (!isFrameType(type)) throw protocolError('bad-type', `unknown frame type ${type}`, { fatal: true, frameType: type })
   const name = FRAME_TYPE_NAMES[type]
   const flags = buf.readUInt8(4)
   if ((flags & ~ALLOWED_FLAGS[type]) !== 0) {
-    throw new BadFrameError(`${name}: undefined flag bits 0x${flags.toString(16).padStart(2, '0')}`, { fatal: true })
+    throw protocolError('bad-frame', `${name}: undefined flag bits 0x${flags.toString(16).padStart(2, '0')}`, { fatal: true })
   }
   const fdCount = buf.readUInt8(5)
   if (fdCount > MAX_FDS_PER_FRAME) {
-    throw new BadFrameError(`${name}: fdCount ${fdCount} exceeds ${MAX_FDS_PER_FRAME}`, { fatal: true })
+    throw protocolError('bad-frame', `${name}: fdCount ${fdCount} exceeds ${MAX_FDS_PER_FRAME}`, { fatal: true })
   }
   if (fdCount !== 0 && type !== FrameType.Handoff) {
-    throw new BadFrameError(`${name}: declares ${fdCount} descriptor(s); only HANDOFF carries descriptors`, { fatal: true })
+    throw protocolError('bad-frame', `${name}: declares ${fdCount} descriptor(s); only HANDOFF carries descriptors`, { fatal: true })
   }
   const reserved = buf.readUInt16BE(6)
   if (reserved !== 0) {
-    throw new BadFrameError(`${name}: reserved bytes are 0x${reserved.toString(16).padStart(4, '0')}, must be 0`, { fatal: true })
+    throw protocolError('bad-frame', `${name}: reserved bytes are 0x${reserved.toString(16).padStart(4, '0')}, must be 0`, { fatal: true })
   }
   const id = buf.readUInt32BE(8)
-  if (isHandoffLevel(type) && id === 0) throw new BadFrameError(`${name}: id must not be 0`, { fatal: true })
-  if (!isHandoffLevel(type) && id !== 0) throw new BadFrameError(`${name}: id must be 0, got ${id}`, { fatal: true })
+  if (isHandoffLevel(type) && id === 0) throw protocolError('bad-frame', `${name}: id must not be 0`, { fatal: true })
+  if (!isHandoffLevel(type) && id !== 0) throw protocolError('bad-frame', `${name}: id must be 0, got ${id}`, { fatal: true })
   const bodyLength = buf.readUInt32BE(12)
   const frameSize = HEADER_SIZE + bodyLength
   if (frameSize > maxFrameSize) {
-    throw new FrameTooLargeError(`${name} frame`, frameSize, maxFrameSize, { fatal: true, id: isHandoffLevel(type) ? id : undefined })
+    throw frameTooLarge(`${name} frame`, frameSize, maxFrameSize, { fatal: true, id: isHandoffLevel(type) ? id : undefined })
   }
   return { version, type, flags, fdCount, id, bodyLength }
 }
@@ -196,7 +198,7 @@ export function decodeFrame (frame: Buffer, maxFrameSize = MAX_FRAME_SIZE): { he
   const header = decodeHeader(frame, maxFrameSize)
   const expected = HEADER_SIZE + header.bodyLength
   if (frame.length !== expected) {
-    throw new BadFrameError(`${FRAME_TYPE_NAMES[header.type]}: frame is ${frame.length} bytes, header says ${expected}`,
+    throw protocolError('bad-frame', `${FRAME_TYPE_NAMES[header.type]}: frame is ${frame.length} bytes, header says ${expected}`,
       { fatal: true })
   }
   return { header, body: frame.subarray(HEADER_SIZE) }
@@ -220,7 +222,7 @@ export const protocolFramer: Framer = createFramer()
 
 /**
  * Checks the descriptors that came with a frame (PROTOCOL.md, "Descriptors").
- * For a HANDOFF, throws a DescriptorError (not fatal) whose `reason` goes in
+ * For a HANDOFF, throws a protocol error (not fatal) whose `reason` goes in
  * the REJECT: "descriptors-truncated" if the kernel truncated them
  * (MSG_CTRUNC), "descriptors-missing" for none, "too-many-descriptors" for
  * more than one (declared or received). Other types never throw: descriptors
@@ -230,15 +232,17 @@ export const protocolFramer: Framer = createFramer()
 export function checkDescriptors (header: FrameHeader, received: number, truncated = false): void {
   if (header.type !== FrameType.Handoff) return
   if (truncated) {
-    throw new DescriptorError('descriptors-truncated',
-      `HANDOFF ${header.id}: descriptors were truncated in transit (MSG_CTRUNC)`, header.id)
+    throw protocolError('descriptors-truncated',
+      `HANDOFF ${header.id}: descriptors were truncated in transit (MSG_CTRUNC)`, { fatal: false, id: header.id })
   }
   if (header.fdCount > FDS_PER_HANDOFF || received > FDS_PER_HANDOFF) {
-    throw new DescriptorError('too-many-descriptors',
-      `HANDOFF ${header.id}: declared ${header.fdCount} and received ${received} descriptors, expected ${FDS_PER_HANDOFF}`, header.id)
+    throw protocolError('too-many-descriptors',
+      `HANDOFF ${header.id}: declared ${header.fdCount} and received ${received} descriptors, expected ${FDS_PER_HANDOFF}`,
+      { fatal: false, id: header.id })
   }
   if (header.fdCount < FDS_PER_HANDOFF || received < FDS_PER_HANDOFF) {
-    throw new DescriptorError('descriptors-missing',
-      `HANDOFF ${header.id}: declared ${header.fdCount} and received ${received} descriptors, expected ${FDS_PER_HANDOFF}`, header.id)
+    throw protocolError('descriptors-missing',
+      `HANDOFF ${header.id}: declared ${header.fdCount} and received ${received} descriptors, expected ${FDS_PER_HANDOFF}`,
+      { fatal: false, id: header.id })
   }
 }

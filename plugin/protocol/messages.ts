@@ -11,8 +11,7 @@ import {
   MAX_MAX_FRAME_SIZE, MAX_META_SIZE, MAX_NAME_LENGTH, MAX_REASON_LENGTH, MIN_MAX_FRAME_SIZE
 } from './limits.js'
 import {
-  BadFrameError, BadMessageError, FrameTooLargeError, HandoffProtocolError, InvalidArgumentError, RoleMismatchError,
-  UnsupportedVersionError, type ErrorReason, type RejectReason
+  ERR_HANDOFF_INVALID_ARG, frameTooLarge, isProtocolError, protocolError, type ErrorReason, type RejectReason
 } from './errors.js'
 
 // ---------------------------------------------------------------------------
@@ -144,7 +143,7 @@ export const DEFAULT_RETRYABLE: Readonly<Record<RejectReason, boolean>> = {
 
 // ---------------------------------------------------------------------------
 // Validation helpers. `fail` decides which error a problem becomes: decoders
-// raise protocol errors, encoders raise InvalidArgumentError.
+// raise protocol errors, encoders raise ERR_HANDOFF_INVALID_ARG.
 
 type Fail = (message: string, cause?: unknown) => never
 type JsonObject = Record<string, unknown>
@@ -245,25 +244,29 @@ function toJson (value: JsonObject, what: string): Buffer {
   try {
     text = JSON.stringify(value)
   } catch (err) {
-    throw new InvalidArgumentError(`${what} cannot be serialized as JSON: ${(err as Error).message}`, err)
+    throw new ERR_HANDOFF_INVALID_ARG(`${what} cannot be serialized as JSON: ${(err as Error).message}`, { cause: err })
   }
   return Buffer.from(text, 'utf8')
 }
 
 function encoderFail (what: string): Fail {
-  return (message, cause) => { throw new InvalidArgumentError(`${what}: ${message}`, cause) }
+  return (message, cause) => {
+    throw cause === undefined
+      ? new ERR_HANDOFF_INVALID_ARG(`${what}: ${message}`)
+      : new ERR_HANDOFF_INVALID_ARG(`${what}: ${message}`, { cause })
+  }
 }
 
 /** Control frames (every type but HANDOFF): a problem in the body is fatal. */
 function controlFail (type: FrameType): Fail {
   return (message, cause) => {
-    throw new BadMessageError(`${FRAME_TYPE_NAMES[type]}: ${message}`, { fatal: true, cause })
+    throw protocolError('bad-message', `${FRAME_TYPE_NAMES[type]}: ${message}`, { fatal: true, cause })
   }
 }
 
 function decodeControl (type: FrameType, body: Buffer): JsonObject {
   if (body.length > MAX_CONTROL_BODY_SIZE) {
-    throw new FrameTooLargeError(`${FRAME_TYPE_NAMES[type]} body`, body.length, MAX_CONTROL_BODY_SIZE, { fatal: true })
+    throw frameTooLarge(`${FRAME_TYPE_NAMES[type]} body`, body.length, MAX_CONTROL_BODY_SIZE, { fatal: true })
   }
   return parseJsonObject(body, `${FRAME_TYPE_NAMES[type]} body`, controlFail(type))
 }
@@ -271,7 +274,7 @@ function decodeControl (type: FrameType, body: Buffer): JsonObject {
 function encodeControl (type: FrameType, id: number, value: JsonObject): Buffer {
   const body = toJson(value, FRAME_TYPE_NAMES[type])
   if (body.length > MAX_CONTROL_BODY_SIZE) {
-    throw new FrameTooLargeError(`${FRAME_TYPE_NAMES[type]} body`, body.length, MAX_CONTROL_BODY_SIZE,
+    throw frameTooLarge(`${FRAME_TYPE_NAMES[type]} body`, body.length, MAX_CONTROL_BODY_SIZE,
       { fatal: false, id: id === 0 ? undefined : id })
   }
   return encodeFrame(type, id, body)
@@ -286,7 +289,7 @@ function compact (entries: Array<[string, unknown]>): JsonObject {
 
 function asObject (value: unknown, what: string): JsonObject {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new InvalidArgumentError(`${what} must be an object`)
+    throw new ERR_HANDOFF_INVALID_ARG(`${what} must be an object`)
   }
   return value as JsonObject
 }
@@ -341,16 +344,16 @@ export function outOfPlace (type: FrameType, receivedBy: Role, helloDone: boolea
 
 /**
  * Checks the peer's HELLO against ours and returns the version to speak:
- * the highest both support. Throws RoleMismatchError or
- * UnsupportedVersionError (both fatal: send ERROR and close).
+ * the highest both support. Throws a protocol error 'role-mismatch' or
+ * 'unsupported-version' (both fatal: send ERROR and close).
  */
 export function negotiateHello (local: Pick<Hello, 'role' | 'version' | 'minVersion'>, remote: Hello): number {
-  if (local.role === remote.role) throw new RoleMismatchError(remote.role)
+  if (local.role === remote.role) throw protocolError('role-mismatch', `both peers are "${remote.role}"`, { fatal: true })
   const version = Math.min(local.version, remote.version)
   const floor = Math.max(local.minVersion, remote.minVersion)
   if (version < floor) {
-    throw new UnsupportedVersionError(
-      `no common protocol version: we speak ${local.minVersion}..${local.version}, the peer ${remote.minVersion}..${remote.version}`)
+    throw protocolError('unsupported-version',
+      `no common protocol version: we speak ${local.minVersion}..${local.version}, the peer ${remote.minVersion}..${remote.version}`, { fatal: true })
   }
   return version
 }
@@ -413,7 +416,7 @@ const handoffFail = encoderFail('HANDOFF')
 
 /**
  * A whole HANDOFF frame (fdCount 1; send it with the client's descriptor, in a
- * sendmsg of its own). Section or frame over its limit: FrameTooLargeError
+ * sendmsg of its own). Section or frame over its limit: 'frame-too-large'
  * (not fatal: nothing was sent, the caller still owns the connection).
  * Written in place: the metadata's JSON goes straight into the frame.
  */
@@ -426,13 +429,13 @@ export function encodeHandoff (id: number, request: HandoffRequest, maxFrameSize
   try {
     json = JSON.stringify(metaObject(m))
   } catch (err) {
-    throw new InvalidArgumentError(`HANDOFF meta cannot be serialized as JSON: ${(err as Error).message}`, err)
+    throw new ERR_HANDOFF_INVALID_ARG(`HANDOFF meta cannot be serialized as JSON: ${(err as Error).message}`, { cause: err })
   }
   const metaLength = Buffer.byteLength(json, 'utf8')
-  if (metaLength > MAX_META_SIZE) throw new FrameTooLargeError('HANDOFF meta', metaLength, MAX_META_SIZE, { fatal: false, id })
-  if (head.length > MAX_HEAD_SIZE) throw new FrameTooLargeError('HANDOFF head', head.length, MAX_HEAD_SIZE, { fatal: false, id })
+  if (metaLength > MAX_META_SIZE) throw frameTooLarge('HANDOFF meta', metaLength, MAX_META_SIZE, { fatal: false, id })
+  if (head.length > MAX_HEAD_SIZE) throw frameTooLarge('HANDOFF head', head.length, MAX_HEAD_SIZE, { fatal: false, id })
   if (buffered.length > MAX_BUFFERED_SIZE) {
-    throw new FrameTooLargeError('HANDOFF buffered', buffered.length, MAX_BUFFERED_SIZE, { fatal: false, id })
+    throw frameTooLarge('HANDOFF buffered', buffered.length, MAX_BUFFERED_SIZE, { fatal: false, id })
   }
   const bodyLength = HANDOFF_PREFIX_SIZE + metaLength + head.length + buffered.length
   checkHandoffFrame(id, HEADER_SIZE + bodyLength, maxFrameSize)
@@ -448,16 +451,16 @@ export function encodeHandoff (id: number, request: HandoffRequest, maxFrameSize
 
 /**
  * Decodes a HANDOFF body. Errors are never fatal (the frame was well
- * delimited): BadFrameError "bad-frame" for an inconsistent layout,
- * FrameTooLargeError "frame-too-large" for a section over its limit,
- * BadMessageError "bad-metadata" for bad metadata. head and buffered are copies.
+ * delimited), with the reason "bad-frame" for an inconsistent layout,
+ * "frame-too-large" for a section over its limit, "bad-metadata" for bad
+ * metadata. head and buffered are copies.
  */
 export function decodeHandoff (body: Buffer): HandoffRequest {
   const metaEnd = handoffSection(body, 0, 'meta', MAX_META_SIZE)
   const headEnd = handoffSection(body, metaEnd, 'head', MAX_HEAD_SIZE)
   const bufferedEnd = handoffSection(body, headEnd, 'buffered', MAX_BUFFERED_SIZE)
   if (bufferedEnd !== body.length) {
-    throw new BadFrameError(`HANDOFF: ${body.length - bufferedEnd} byte(s) after the last section`, { fatal: false })
+    throw protocolError('bad-frame', `HANDOFF: ${body.length - bufferedEnd} byte(s) after the last section`, { fatal: false })
   }
   const head = body.subarray(metaEnd + 4, headEnd)
   const meta = validateMeta(parseJsonObject(body.subarray(4, metaEnd), 'metadata', metaFail), head, metaFail)
@@ -465,18 +468,18 @@ export function decodeHandoff (body: Buffer): HandoffRequest {
 }
 
 const metaFail: Fail = (message, cause) => {
-  throw new BadMessageError(`HANDOFF meta: ${message}`, { fatal: false, cause })
+  throw protocolError('bad-metadata', `HANDOFF meta: ${message}`, { fatal: false, cause })
 }
 
 /** Checks the section whose length prefix starts at `offset`; returns where it ends. */
 function handoffSection (body: Buffer, offset: number, name: string, limit: number): number {
   if (body.length - offset < 4) {
-    throw new BadFrameError(`HANDOFF: body ends before the length of section "${name}"`, { fatal: false })
+    throw protocolError('bad-frame', `HANDOFF: body ends before the length of section "${name}"`, { fatal: false })
   }
   const length = body.readUInt32BE(offset)
-  if (length > limit) throw new FrameTooLargeError(`HANDOFF ${name}`, length, limit, { fatal: false })
+  if (length > limit) throw frameTooLarge(`HANDOFF ${name}`, length, limit, { fatal: false })
   if (body.length - offset - 4 < length) {
-    throw new BadFrameError(`HANDOFF: section "${name}" of ${length} bytes overruns the body`, { fatal: false })
+    throw protocolError('bad-frame', `HANDOFF: section "${name}" of ${length} bytes overruns the body`, { fatal: false })
   }
   return offset + 4 + length
 }
@@ -608,7 +611,7 @@ export function decodeMessage (frame: Buffer, options: DecodeOptions = {}): Mess
       case FrameType.Error: return { type: header.type, id, header, body: decodeError(body) }
     }
   } catch (err) {
-    if (err instanceof HandoffProtocolError && err.id === undefined && id !== 0) err.id = id
+    if (isProtocolError(err) && err.id === undefined && id !== 0) err.id = id
     throw err
   }
 }

@@ -10,9 +10,11 @@ import {
   decodeHeader, decodeMessage, negotiateHello, outOfPlace, checkDescriptors, isProtocolError,
   encodeHello, encodeAccept, encodeReject, encodeStatus, encodeGoodbye, encodeError,
   type Accept, type ErrorReason, type GoodbyeReason, type HandoffRequest, type Hello, type Message,
-  type RejectReason, type Status
+  type RejectReason, type Status, protocolError
 } from '../protocol/index.js'
-import { ERR_HANDOFF_CHANNEL_CLOSED, ERR_HANDOFF_HELLO_TIMEOUT, ERR_HANDOFF_PEER_ERROR } from '../errors.js'
+import {
+  ERR_HANDOFF_CHANNEL_CLOSED, ERR_HANDOFF_CHANNEL_ENDED, ERR_HANDOFF_FDS_TRUNCATED, ERR_HANDOFF_HELLO_TIMEOUT, ERR_HANDOFF_PEER_ERROR
+} from '../errors.js'
 import { Refusal } from './refusal.js'
 
 export interface PeerHost {
@@ -224,7 +226,7 @@ export class Peer extends EventEmitter<PeerEvents> {
     const misplaced = outOfPlace(frame[3] as FrameType, 'receiver', this.state === 'ready')
     if (misplaced !== null) {
       closeFds(fds)
-      this.fail('unexpected-frame', new Error(misplaced))
+      this.fail('unexpected-frame', protocolError('unexpected-frame', misplaced, { fatal: true }))
       return
     }
     let message: Message
@@ -247,7 +249,8 @@ export class Peer extends EventEmitter<PeerEvents> {
       case FrameType.Handoff:
         if (this.undecided.has(message.id)) {
           closeFds(fds)
-          this.fail('duplicate-id', new Error(`HANDOFF ${message.id} reuses the id of a handoff still in flight`))
+          this.fail('duplicate-id', protocolError('duplicate-id', `HANDOFF ${message.id} reuses the id of a handoff still in flight`,
+            { fatal: true, id: message.id }))
           return
         }
         this.host.handoff(this, message.id, message.body, fds[0])
@@ -258,7 +261,7 @@ export class Peer extends EventEmitter<PeerEvents> {
         this.end()
         return
       case FrameType.Error:
-        this.emit('error', new ERR_HANDOFF_PEER_ERROR(message.body.reason, message.body.message))
+        this.emit('error', new ERR_HANDOFF_PEER_ERROR('sender', message.body.reason, message.body.message))
         this.destroy()
         return
       default:
@@ -297,8 +300,7 @@ export class Peer extends EventEmitter<PeerEvents> {
    */
   private onFrameError (err: Error, frame: Buffer): void {
     if (this.state !== 'hello' && this.state !== 'ready') return
-    const code = (err as { code?: string }).code
-    if (code === 'ERR_HANDOFF_CHANNEL_ENDED') return // the peer went away mid-frame: nothing to answer
+    if (err instanceof ERR_HANDOFF_CHANNEL_ENDED) return // the peer went away mid-frame: nothing to answer
     if (frame.length < HEADER_SIZE) {
       this.emit('warning', err)
       return
@@ -316,7 +318,7 @@ export class Peer extends EventEmitter<PeerEvents> {
       this.onFrame(frame, [])
       return
     }
-    const truncated = code === 'ERR_HANDOFF_FDS_TRUNCATED'
+    const truncated = err instanceof ERR_HANDOFF_FDS_TRUNCATED
     const arrived = truncated ? 0 : ((err as { received?: number }).received ?? 0)
     let reason: RejectReason = truncated ? 'descriptors-truncated' : 'descriptors-missing'
     try {

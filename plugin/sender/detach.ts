@@ -76,7 +76,7 @@ export function checkHandoffable (req: IncomingMessage, socket: net.Socket | nul
     try {
       info = binding.fdInfo(fd)
     } catch (err) {
-      throw Object.assign(new ERR_HANDOFF_SOCKET_GONE(), { cause: err })
+      throw new ERR_HANDOFF_SOCKET_GONE({ cause: err })
     }
     if (!isTcpStream(info)) throw new ERR_HANDOFF_NOT_TCP(describeFd(info))
     throw new ERR_HANDOFF_SOCKET_GONE()

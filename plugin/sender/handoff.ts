@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type net from 'node:net'
 import {
   ERR_HANDOFF_IN_PROGRESS, ERR_HANDOFF_REJECTED, ERR_HANDOFF_SENDER_CLOSED, ERR_HANDOFF_SENDER_OPTION,
-  ERR_HANDOFF_UNKNOWN_TARGET
+  ERR_HANDOFF_UNKNOWN_TARGET, ERR_HANDOFF_UNTRUSTED_RECEIVER
 } from '../errors.js'
 import type { UnixAddress } from '../unix.js'
 import { detachRequest, detachUpgrade, type Detached } from './detach.js'
@@ -102,7 +102,7 @@ const silent: SenderLogger = { info () {}, warn () {}, error () {} }
 
 /** A second handoff of a connection already on its way: the first one decides, this one touches nothing. */
 function inProgress (err: unknown): boolean {
-  return (err as { code?: string }).code === 'ERR_HANDOFF_IN_PROGRESS'
+  return err instanceof ERR_HANDOFF_IN_PROGRESS
 }
 
 function outcomeError (target: string, verdict: Verdict | { outcome: 'unavailable', error: Error }, receiver?: string): Error | undefined {
@@ -151,7 +151,7 @@ export class Sender {
       for (const link of target.links) {
         link.on('down', (err) => {
           // An untrusted receiver is logged once, by 'untrusted', not on every reconnect that finds it.
-          if ((err as { code?: string }).code === 'ERR_HANDOFF_UNTRUSTED_RECEIVER') return
+          if (err instanceof ERR_HANDOFF_UNTRUSTED_RECEIVER) return
           this.log.warn({ target: target.name, receiver: link.label, err }, 'handoff receiver unavailable')
         })
         link.on('untrusted', (err, peer) => this.log.warn({ target: target.name, receiver: link.label, peer, err }, err.message))

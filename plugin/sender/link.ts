@@ -11,13 +11,14 @@ import { binding, type PeerCredentials } from '../native.js'
 import { connectUnix, describeAddress, type UnixAddress } from '../unix.js'
 import {
   DEFAULT_FRAME_TIMEOUT_MS, DEFAULT_HELLO_TIMEOUT_MS, FrameType, HEADER_SIZE, PROTOCOL_VERSION, protocolFramer,
-  decodeMessage, encodeError, encodeGoodbye, encodeHandoff, encodeHello, isProtocolError, negotiateHello, outOfPlace,
+  decodeMessage, encodeError, encodeGoodbye, encodeHandoff, encodeHello, isProtocolError, negotiateHello, outOfPlace, protocolError,
   type ErrorReason, type HandoffMeta, type HandoffRequest, type Message
 } from '../protocol/index.js'
 import {
-  ERR_HANDOFF_CHANNEL_CLOSED, ERR_HANDOFF_HELLO_TIMEOUT, ERR_HANDOFF_LATE_ACCEPT, ERR_HANDOFF_RECEIVER_LOST,
-  ERR_HANDOFF_SENDER_CLOSED, ERR_HANDOFF_SENDER_OPTION, ERR_HANDOFF_TOO_LARGE, ERR_HANDOFF_UNTRUSTED_RECEIVER,
-  ERR_HANDOFF_VERDICT_TIMEOUT
+  ERR_HANDOFF_CHANNEL_CLOSED, ERR_HANDOFF_CHANNEL_ENDED, ERR_HANDOFF_HELLO_TIMEOUT, ERR_HANDOFF_LATE_ACCEPT,
+  ERR_HANDOFF_PEER_CLOSED, ERR_HANDOFF_PEER_ERROR, ERR_HANDOFF_RECEIVER_DRAINING, ERR_HANDOFF_RECEIVER_LOST,
+  ERR_HANDOFF_RECEIVER_UNRESPONSIVE, ERR_HANDOFF_SENDER_CLOSED, ERR_HANDOFF_SENDER_OPTION, ERR_HANDOFF_TOO_LARGE,
+  ERR_HANDOFF_UNTRUSTED_RECEIVER, ERR_HANDOFF_VERDICT_TIMEOUT
 } from '../errors.js'
 
 export type LinkState = 'idle' | 'connecting' | 'ready' | 'draining' | 'down' | 'closed'
@@ -247,8 +248,8 @@ export class Link extends EventEmitter<LinkEvents> {
     } catch (err) {
       // Too large for this receiver, or a context that is not JSON: the
       // connection never left, and no other receiver would take it either.
-      const error = (err as { code?: string }).code === 'ERR_HANDOFF_FRAME_TOO_LARGE'
-        ? Object.assign(new ERR_HANDOFF_TOO_LARGE((err as Error).message), { cause: err })
+      const error = isProtocolError(err) && err.reason === 'frame-too-large'
+        ? new ERR_HANDOFF_TOO_LARGE(err.message, { cause: err })
         : err as Error
       return Promise.resolve({ outcome: 'unsent', error })
     }
@@ -342,8 +343,7 @@ export class Link extends EventEmitter<LinkEvents> {
         this.responsiveValue = false
         this.rememberGivenUp(pending.id, pending.deadline)
         this.settle(pending.id, { outcome: 'timeout', error: new ERR_HANDOFF_VERDICT_TIMEOUT(this.label, budget) })
-        this.emit('warning', new Error(`receiver on ${this.label} gave no verdict for handoff ${pending.id} by its deadline + grace; ` +
-          'no new handoffs go to it until it writes again'))
+        this.emit('warning', new ERR_HANDOFF_RECEIVER_UNRESPONSIVE(this.label))
         this.maybeRecycle()
       })
     }, delay)
@@ -377,7 +377,9 @@ export class Link extends EventEmitter<LinkEvents> {
   private maybeRecycle (): void {
     if (this.pending.size > 0 || this.channel === null) return
     if (this.stateValue === 'draining' || (this.stateValue === 'ready' && !this.responsiveValue)) {
-      this.dropChannel(new Error(this.stateValue === 'draining' ? 'the receiver said GOODBYE' : 'the receiver stopped answering'), 'lost')
+      this.dropChannel(this.stateValue === 'draining'
+        ? new ERR_HANDOFF_RECEIVER_DRAINING(this.label)
+        : new ERR_HANDOFF_RECEIVER_UNRESPONSIVE(this.label), 'lost')
       this.scheduleReconnect()
     }
   }
@@ -484,7 +486,7 @@ export class Link extends EventEmitter<LinkEvents> {
    */
   private onFrameError (channel: Channel, err: Error, frame: Buffer): void {
     this.emit('warning', err)
-    if (frame.length >= HEADER_SIZE && (err as { code?: string }).code !== 'ERR_HANDOFF_CHANNEL_ENDED') this.onFrame(channel, frame, [])
+    if (frame.length >= HEADER_SIZE && !(err instanceof ERR_HANDOFF_CHANNEL_ENDED)) this.onFrame(channel, frame, [])
   }
 
   private onFrame (channel: Channel, frame: Buffer, fds: number[]): void {
@@ -497,7 +499,7 @@ export class Link extends EventEmitter<LinkEvents> {
     // The channel's framer has checked the header: byte 3 is a valid type.
     const misplaced = outOfPlace(frame[3] as FrameType, 'sender', this.stateValue !== 'connecting')
     if (misplaced !== null) {
-      this.fatal(channel, 'unexpected-frame', new Error(misplaced))
+      this.fatal(channel, 'unexpected-frame', protocolError('unexpected-frame', misplaced, { fatal: true }))
       return
     }
     let message: Message
@@ -549,7 +551,7 @@ export class Link extends EventEmitter<LinkEvents> {
         return
       case FrameType.Error:
         // The receiver closes right after; every verdict it wrote was read.
-        this.lastError = new Error(`the receiver ended the channel with ERROR ${message.body.reason}: ${message.body.message}`)
+        this.lastError = new ERR_HANDOFF_PEER_ERROR('receiver', message.body.reason, message.body.message)
         this.dropChannel(this.lastError, 'lost')
         this.scheduleReconnect()
         return
@@ -600,7 +602,7 @@ export class Link extends EventEmitter<LinkEvents> {
     this.lastError = err
     // A bad header from the receiver: what follows cannot be read (doubt).
     // A socket error is reported only once every byte before it was read.
-    this.dropChannel(err, isProtocolError(err) || (err as { code?: string }).code === 'ERR_HANDOFF_FRAME_TOO_LARGE' ? 'doubt' : 'lost')
+    this.dropChannel(err, isProtocolError(err) ? 'doubt' : 'lost')
     this.failures++
     this.scheduleReconnect()
   }
@@ -608,7 +610,7 @@ export class Link extends EventEmitter<LinkEvents> {
   private onChannelClose (channel: Channel): void {
     if (channel !== this.channel) return
     // End of stream: everything the receiver wrote has been read.
-    const err = this.lastError ?? new Error('the receiver closed the channel')
+    const err = this.lastError ?? new ERR_HANDOFF_PEER_CLOSED('receiver')
     this.dropChannel(err, 'lost')
     if (this.stateValue !== 'closed') {
       this.failures++

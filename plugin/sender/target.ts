@@ -6,13 +6,15 @@
 import type { UnixAddress } from '../unix.js'
 import { credentialPolicy, type Allowlist } from '../credentials.js'
 import { DEFAULT_FRAME_TIMEOUT_MS, MAX_NAME_LENGTH, MAX_TIMEOUT_MS, isProtocolName, type HandoffRequest } from '../protocol/index.js'
-import { ERR_HANDOFF_SENDER_OPTION, ERR_HANDOFF_UNAVAILABLE } from '../errors.js'
+import { ERR_HANDOFF_INVALID_ARG, ERR_HANDOFF_SENDER_OPTION, ERR_HANDOFF_TOO_LARGE, ERR_HANDOFF_UNAVAILABLE } from '../errors.js'
 import { Link, type LinkHealth, type LinkOptions, type Verdict } from './link.js'
 
 export type BalancePolicy = 'round-robin' | 'least-connections'
 
 /** Frames no receiver of the pool would get either: too large, or a context that is not JSON. */
-const FINAL_UNSENT = new Set(['ERR_HANDOFF_TOO_LARGE', 'ERR_HANDOFF_INVALID_ARG'])
+function finalUnsent (err: Error): boolean {
+  return err instanceof ERR_HANDOFF_TOO_LARGE || err instanceof ERR_HANDOFF_INVALID_ARG
+}
 
 export interface TargetOptions {
   /** One receiver's Unix socket path (or `{ abstract }` name), or several: a pool. */
@@ -251,7 +253,7 @@ export class Target {
           break
         case 'unsent':
           // Too large for any receiver: no point offering it around.
-          if (FINAL_UNSENT.has(String((verdict.error as { code?: string }).code))) return { verdict, receiver: link.label, tried: labels }
+          if (finalUnsent(verdict.error)) return { verdict, receiver: link.label, tried: labels }
           break
         case 'lost':
           break

@@ -2,11 +2,10 @@ import t from 'tap'
 import {
   HEADER_SIZE, MAX_FRAME_SIZE, MIN_MAX_FRAME_SIZE, MAX_MAX_FRAME_SIZE, MAX_FDS_PER_FRAME, MAGIC, PROTOCOL_VERSION,
   FrameType, FRAME_TYPE_NAMES, SENT_BY, ALLOWED_FLAGS, encodeFrame, decodeHeader, decodeFrame, createFramer,
-  protocolFramer, checkDescriptors, isFrameType, isHandoffLevel,
-  BadMagicError, BadVersionError, BadTypeError, BadFrameError, FrameTooLargeError, DescriptorError,
-  InvalidArgumentError, type FrameHeader, type Framer
+  protocolFramer, checkDescriptors, isFrameType, isHandoffLevel, isProtocolError,
+  ERR_HANDOFF_INVALID_ARG, type FrameHeader, type Framer
 } from '../../plugin/protocol/index.js'
-import { rawHeader, rawFrame, caught, throwsProtocol } from './helpers.js'
+import { rawHeader, rawFrame, caught, caughtInvalid, throwsProtocol } from './helpers.js'
 
 const ALL_TYPES = [FrameType.Hello, FrameType.Handoff, FrameType.Accept, FrameType.Reject, FrameType.Status,
   FrameType.Goodbye, FrameType.Error]
@@ -54,22 +53,22 @@ t.test('decodeHeader and decodeFrame round-trip every type', async (t) => {
 t.test('decodeHeader: every malformed header is fatal', async (t) => {
   const fatal = { fatal: true } as const
   throwsProtocol(t, () => decodeHeader(Buffer.alloc(15)),
-    { cls: BadFrameError, code: 'ERR_HANDOFF_BAD_FRAME', reason: 'bad-frame', ...fatal }, 'short header')
+    { code: 'ERR_HANDOFF_PROTOCOL', reason: 'bad-frame', ...fatal }, 'short header')
   for (const magic of [0, 0x4f48, 0x4800, 0x004f, 0xffff]) {
     throwsProtocol(t, () => decodeHeader(rawHeader({ magic })),
-      { cls: BadMagicError, code: 'ERR_HANDOFF_BAD_MAGIC', reason: 'bad-magic', ...fatal }, `magic 0x${magic.toString(16)}`)
+      { code: 'ERR_HANDOFF_PROTOCOL', reason: 'bad-magic', ...fatal }, `magic 0x${magic.toString(16)}`)
   }
   for (const version of [0, 2, 255]) {
     const err = throwsProtocol(t, () => decodeHeader(rawHeader({ version })),
-      { cls: BadVersionError, code: 'ERR_HANDOFF_BAD_VERSION', reason: 'bad-version', ...fatal }, `version ${version}`)
-    t.equal((err as BadVersionError).version, version)
+      { code: 'ERR_HANDOFF_PROTOCOL', reason: 'bad-version', ...fatal }, `version ${version}`)
+    t.equal(err.version, version)
   }
   for (const type of [0, 8, 9, 127, 255]) {
     const err = throwsProtocol(t, () => decodeHeader(rawHeader({ type })),
-      { cls: BadTypeError, code: 'ERR_HANDOFF_BAD_TYPE', reason: 'bad-type', ...fatal }, `type ${type}`)
-    t.equal((err as BadTypeError).type, type)
+      { code: 'ERR_HANDOFF_PROTOCOL', reason: 'bad-type', ...fatal }, `type ${type}`)
+    t.equal(err.frameType, type)
   }
-  const badFrame = { cls: BadFrameError, code: 'ERR_HANDOFF_BAD_FRAME', reason: 'bad-frame', ...fatal }
+  const badFrame = { code: 'ERR_HANDOFF_PROTOCOL', reason: 'bad-frame', ...fatal }
   for (const type of ALL_TYPES) {
     for (let bit = 0; bit < 8; bit++) {
       throwsProtocol(t, () => decodeHeader(rawHeader({ type, flags: 1 << bit, id: idFor(type), fdCount: fdsFor(type) })),
@@ -98,16 +97,16 @@ t.test('decodeHeader: every malformed header is fatal', async (t) => {
 t.test('decodeHeader: checks run in field order', async (t) => {
   // Everything wrong at once: the first field decides.
   const all = { magic: 0, version: 9, type: 99, flags: 0xff, fdCount: 255, reserved: 1, id: 0, bodyLength: 0xffffffff }
-  t.equal(caught(t, () => decodeHeader(rawHeader(all))).code, 'ERR_HANDOFF_BAD_MAGIC')
-  t.equal(caught(t, () => decodeHeader(rawHeader({ ...all, magic: MAGIC }))).code, 'ERR_HANDOFF_BAD_VERSION')
-  t.equal(caught(t, () => decodeHeader(rawHeader({ ...all, magic: MAGIC, version: 1 }))).code, 'ERR_HANDOFF_BAD_TYPE')
+  t.equal(caught(t, () => decodeHeader(rawHeader(all))).reason, 'bad-magic')
+  t.equal(caught(t, () => decodeHeader(rawHeader({ ...all, magic: MAGIC }))).reason, 'bad-version')
+  t.equal(caught(t, () => decodeHeader(rawHeader({ ...all, magic: MAGIC, version: 1 }))).reason, 'bad-type')
   const typed = { ...all, magic: MAGIC, version: 1, type: 2 }
   t.match(caught(t, () => decodeHeader(rawHeader(typed))).message, /flag/)
   t.match(caught(t, () => decodeHeader(rawHeader({ ...typed, flags: 0 }))).message, /fdCount/)
   t.match(caught(t, () => decodeHeader(rawHeader({ ...typed, flags: 0, fdCount: 1 }))).message, /reserved/)
   t.match(caught(t, () => decodeHeader(rawHeader({ ...typed, flags: 0, fdCount: 1, reserved: 0 }))).message, /id/)
-  t.equal(caught(t, () => decodeHeader(rawHeader({ ...typed, flags: 0, fdCount: 1, reserved: 0, id: 1 }))).code,
-    'ERR_HANDOFF_FRAME_TOO_LARGE')
+  t.equal(caught(t, () => decodeHeader(rawHeader({ ...typed, flags: 0, fdCount: 1, reserved: 0, id: 1 }))).reason,
+    'frame-too-large')
 })
 
 t.test('decodeHeader: a HANDOFF may declare any count up to 253 (answered with REJECT, not here)', async (t) => {
@@ -120,24 +119,24 @@ t.test('decodeHeader: frame size limit', async (t) => {
   const max = MAX_FRAME_SIZE - HEADER_SIZE
   t.equal(decodeHeader(rawHeader({ bodyLength: max })).bodyLength, max, 'exactly 1 MiB with the header is fine')
   const err = throwsProtocol(t, () => decodeHeader(rawHeader({ bodyLength: max + 1 })),
-    { cls: FrameTooLargeError, code: 'ERR_HANDOFF_FRAME_TOO_LARGE', reason: 'frame-too-large', fatal: true }, 'one byte more')
-  t.equal((err as FrameTooLargeError).size, MAX_FRAME_SIZE + 1)
-  t.equal((err as FrameTooLargeError).limit, MAX_FRAME_SIZE)
+    { code: 'ERR_HANDOFF_PROTOCOL', reason: 'frame-too-large', fatal: true }, 'one byte more')
+  t.equal(err.size, MAX_FRAME_SIZE + 1)
+  t.equal(err.limit, MAX_FRAME_SIZE)
   t.equal(err.id, undefined, 'no id for a connection-level frame')
   t.equal(caught(t, () => decodeHeader(rawHeader({ type: 2, id: 77, fdCount: 1, bodyLength: 0xffffffff }))).id, 77,
     'the id of an oversized HANDOFF is reported')
   t.equal(decodeHeader(rawHeader({ bodyLength: 0xffffffff }), MAX_MAX_FRAME_SIZE + HEADER_SIZE).bodyLength, 0xffffffff,
     'a larger limit admits a larger frame')
-  t.equal(caught(t, () => decodeHeader(rawHeader({ bodyLength: 100 }), 100)).code, 'ERR_HANDOFF_FRAME_TOO_LARGE',
+  t.equal(caught(t, () => decodeHeader(rawHeader({ bodyLength: 100 }), 100)).reason, 'frame-too-large',
     'a smaller limit')
 })
 
 t.test('decodeFrame: the frame must be exactly header + body', async (t) => {
   const frame = rawFrame({ type: 5 }, '{}')
-  const badFrame = { cls: BadFrameError, code: 'ERR_HANDOFF_BAD_FRAME', reason: 'bad-frame', fatal: true }
+  const badFrame = { code: 'ERR_HANDOFF_PROTOCOL', reason: 'bad-frame', fatal: true }
   throwsProtocol(t, () => decodeFrame(frame.subarray(0, frame.length - 1)), badFrame, 'one byte short')
   throwsProtocol(t, () => decodeFrame(Buffer.concat([frame, Buffer.from('x')])), badFrame, 'one byte long')
-  throwsProtocol(t, () => decodeFrame(rawHeader({ magic: 1 })), { cls: BadMagicError, code: 'ERR_HANDOFF_BAD_MAGIC', reason: 'bad-magic', fatal: true }, 'header first')
+  throwsProtocol(t, () => decodeFrame(rawHeader({ magic: 1 })), { code: 'ERR_HANDOFF_PROTOCOL', reason: 'bad-magic', fatal: true }, 'header first')
   t.equal(decodeFrame(frame).body.toString(), '{}')
 })
 
@@ -149,17 +148,18 @@ t.test('protocolFramer matches the Framer interface of ARCHITECTURE.md', async (
   t.same(framer.parse(rawHeader({ type: 2, id: 3, fdCount: 2, bodyLength: 10 })), { frameSize: 26, fdCount: 2 },
     'the declared count is what the channel matches descriptors against')
   t.same(framer.parse(rawHeader({ bodyLength: MAX_FRAME_SIZE - 16 })), { frameSize: MAX_FRAME_SIZE, fdCount: 0 })
-  for (const [header, code] of [
-    [rawHeader({ magic: 0x4854 }), 'ERR_HANDOFF_BAD_MAGIC'],
-    [rawHeader({ version: 2 }), 'ERR_HANDOFF_BAD_VERSION'],
-    [rawHeader({ type: 0 }), 'ERR_HANDOFF_BAD_TYPE'],
-    [rawHeader({ reserved: 1 }), 'ERR_HANDOFF_BAD_FRAME'],
-    [rawHeader({ flags: 0x80 }), 'ERR_HANDOFF_BAD_FRAME'],
-    [rawHeader({ bodyLength: MAX_FRAME_SIZE - 15 }), 'ERR_HANDOFF_FRAME_TOO_LARGE']
+  for (const [header, reason] of [
+    [rawHeader({ magic: 0x4854 }), 'bad-magic'],
+    [rawHeader({ version: 2 }), 'bad-version'],
+    [rawHeader({ type: 0 }), 'bad-type'],
+    [rawHeader({ reserved: 1 }), 'bad-frame'],
+    [rawHeader({ flags: 0x80 }), 'bad-frame'],
+    [rawHeader({ bodyLength: MAX_FRAME_SIZE - 15 }), 'frame-too-large']
   ] as const) {
     const err = caught(t, () => framer.parse(header))
-    t.equal(err.code, code)
-    t.equal(err.fatal, true, `${code} is fatal`)
+    t.equal(err.code, 'ERR_HANDOFF_PROTOCOL')
+    t.equal(err.reason, reason)
+    t.equal(err.fatal, true, `${reason} is fatal`)
   }
   t.ok(Object.isFrozen(protocolFramer))
 })
@@ -168,22 +168,22 @@ t.test('createFramer', async (t) => {
   const small = createFramer(MIN_MAX_FRAME_SIZE)
   t.equal(small.maxFrameSize, MIN_MAX_FRAME_SIZE)
   t.same(small.parse(rawHeader({ bodyLength: MIN_MAX_FRAME_SIZE - 16 })), { frameSize: MIN_MAX_FRAME_SIZE, fdCount: 0 })
-  t.equal(caught(t, () => small.parse(rawHeader({ bodyLength: MIN_MAX_FRAME_SIZE - 15 }))).code, 'ERR_HANDOFF_FRAME_TOO_LARGE')
+  t.equal(caught(t, () => small.parse(rawHeader({ bodyLength: MIN_MAX_FRAME_SIZE - 15 }))).reason, 'frame-too-large')
   const big = createFramer(MAX_MAX_FRAME_SIZE)
   t.same(big.parse(rawHeader({ bodyLength: MAX_MAX_FRAME_SIZE - 16 })), { frameSize: MAX_MAX_FRAME_SIZE, fdCount: 0 })
   for (const bad of [MIN_MAX_FRAME_SIZE - 1, MAX_MAX_FRAME_SIZE + 1, 1.5 * MIN_MAX_FRAME_SIZE + 0.5, NaN, -1]) {
-    const err = caught(t, () => createFramer(bad))
-    t.ok(err instanceof InvalidArgumentError, `maxFrameSize ${bad}`)
+    const err = caughtInvalid(t, () => createFramer(bad))
+    t.ok(err instanceof ERR_HANDOFF_INVALID_ARG, `maxFrameSize ${bad}`)
     t.equal(err.code, 'ERR_HANDOFF_INVALID_ARG')
   }
 })
 
 t.test('encodeFrame refuses what a peer would find fatal', async (t) => {
   const invalid = (fn: () => unknown, message: string): void => {
-    const err = caught(t, fn, message)
-    t.ok(err instanceof InvalidArgumentError, message)
+    const err = caughtInvalid(t, fn, message)
+    t.ok(err instanceof ERR_HANDOFF_INVALID_ARG, message)
     t.equal(err.code, 'ERR_HANDOFF_INVALID_ARG', message)
-    t.equal(err.fatal, false, message)
+    t.equal(isProtocolError(err), false, `${message}: a caller's bug, not a peer's violation`)
   }
   const body = Buffer.alloc(0)
   invalid(() => encodeFrame(0 as FrameType, 0, body), 'type 0')
@@ -202,17 +202,17 @@ t.test('encodeFrame refuses what a peer would find fatal', async (t) => {
   invalid(() => encodeFrame(FrameType.Status, 0, body, 0, 0, 1000), 'a maxFrameSize below the minimum')
   t.equal(encodeFrame(FrameType.Status, 0, Buffer.alloc(MAX_FRAME_SIZE - 16)).length, MAX_FRAME_SIZE, 'exactly the limit')
   const err = throwsProtocol(t, () => encodeFrame(FrameType.Accept, 12, Buffer.alloc(MAX_FRAME_SIZE - 15)),
-    { cls: FrameTooLargeError, code: 'ERR_HANDOFF_FRAME_TOO_LARGE', reason: 'frame-too-large', fatal: false, id: 12 },
+    { code: 'ERR_HANDOFF_PROTOCOL', reason: 'frame-too-large', fatal: false, id: 12 },
     'over the limit: not fatal, nothing was sent')
-  t.equal((err as FrameTooLargeError).size, MAX_FRAME_SIZE + 1)
-  t.equal(caught(t, () => encodeFrame(FrameType.Status, 0, Buffer.alloc(MIN_MAX_FRAME_SIZE), 0, 0, MIN_MAX_FRAME_SIZE)).code,
-    'ERR_HANDOFF_FRAME_TOO_LARGE', 'a peer advertising a smaller limit')
+  t.equal(err.size, MAX_FRAME_SIZE + 1)
+  t.equal(caught(t, () => encodeFrame(FrameType.Status, 0, Buffer.alloc(MIN_MAX_FRAME_SIZE), 0, 0, MIN_MAX_FRAME_SIZE)).reason,
+    'frame-too-large', 'a peer advertising a smaller limit')
 })
 
 t.test('checkDescriptors (PROTOCOL.md §9)', async (t) => {
   const handoff = (fdCount: number): FrameHeader => ({ version: 1, type: FrameType.Handoff, flags: 0, fdCount, id: 42, bodyLength: 0 })
   const expectReason = (fn: () => void, reason: string, message: string): void => {
-    throwsProtocol(t, fn, { cls: DescriptorError, code: 'ERR_HANDOFF_BAD_DESCRIPTORS', reason, fatal: false, id: 42 }, message)
+    throwsProtocol(t, fn, { code: 'ERR_HANDOFF_PROTOCOL', reason, fatal: false, id: 42 }, message)
   }
   t.doesNotThrow(() => checkDescriptors(handoff(1), 1), 'one declared, one received')
   expectReason(() => checkDescriptors(handoff(1), 0), 'descriptors-missing', 'declared one, none came')

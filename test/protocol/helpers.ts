@@ -1,7 +1,7 @@
 // Shared by the protocol tests: catching typed errors and crafting raw frames
 // that no encoder would produce.
 import type { Test } from 'tap'
-import { HandoffProtocolError, HEADER_SIZE } from '../../plugin/protocol/index.js'
+import { ERR_HANDOFF_INVALID_ARG, HEADER_SIZE, isProtocolError, type HandoffProtocolError } from '../../plugin/protocol/index.js'
 
 export interface RawHeader {
   magic?: number
@@ -34,25 +34,34 @@ export function rawFrame (h: RawHeader, body: Buffer | string): Buffer {
   return Buffer.concat([rawHeader({ ...h, bodyLength: bytes.length }), bytes])
 }
 
-/** The HandoffProtocolError `fn` throws (fails the test if it throws nothing or something else). */
-export function caught (t: Test, fn: () => unknown, message?: string): HandoffProtocolError {
+function thrown<E> (t: Test, fn: () => unknown, is: (err: unknown) => err is E, what: string, message?: string): E {
   try {
     fn()
   } catch (err) {
-    if (err instanceof HandoffProtocolError) return err
-    t.fail(`${message ?? 'expected a HandoffProtocolError'}: got ${String(err)}`)
+    if (is(err)) return err
+    t.fail(`${message ?? `expected ${what}`}: got ${String(err)}`)
     throw err
   }
-  t.fail(`${message ?? 'expected a HandoffProtocolError'}: nothing was thrown`)
+  t.fail(`${message ?? `expected ${what}`}: nothing was thrown`)
   throw new Error('nothing thrown')
 }
 
-/** Asserts the error `fn` throws has these properties (and is an instance of `cls`). */
+/** The protocol violation (ERR_HANDOFF_PROTOCOL) `fn` throws (fails the test if it throws nothing or something else). */
+export function caught (t: Test, fn: () => unknown, message?: string): HandoffProtocolError {
+  return thrown(t, fn, isProtocolError, 'a protocol violation', message)
+}
+
+/** The encoder's ERR_HANDOFF_INVALID_ARG `fn` throws (fails the test if it throws nothing or something else). */
+export function caughtInvalid (t: Test, fn: () => unknown, message?: string): Error & { code: string } {
+  const isInvalid = (err: unknown): err is Error & { code: string } => err instanceof ERR_HANDOFF_INVALID_ARG
+  return thrown(t, fn, isInvalid, 'ERR_HANDOFF_INVALID_ARG', message)
+}
+
+/** Asserts the protocol violation `fn` throws has these properties. */
 export function throwsProtocol (t: Test, fn: () => unknown,
-  expected: { cls: abstract new (...args: never[]) => HandoffProtocolError, code: string, fatal: boolean, reason: string, id?: number },
+  expected: { code: string, fatal: boolean, reason: string, id?: number },
   message: string): HandoffProtocolError {
   const err = caught(t, fn, message)
-  t.ok(err instanceof expected.cls, `${message}: ${expected.cls.name}`)
   t.match({ code: err.code, fatal: err.fatal, reason: err.reason },
     { code: expected.code, fatal: expected.fatal, reason: expected.reason }, message)
   if ('id' in expected) t.equal(err.id, expected.id, `${message}: id`)

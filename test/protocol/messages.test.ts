@@ -5,11 +5,10 @@ import {
   encodeHello, decodeHello, negotiateHello, encodeHandoff, decodeHandoff, handoffFrameSize, encodeAccept, decodeAccept,
   encodeReject, decodeReject, encodeStatus, decodeStatus, encodeGoodbye, decodeGoodbye, encodeError, decodeError,
   decodeMessage, decodeFrame, decodeHeader,
-  BadFrameError, BadMessageError, FrameTooLargeError, DescriptorError, InvalidArgumentError, RoleMismatchError,
-  UnsupportedVersionError, BadMagicError,
+  ERR_HANDOFF_INVALID_ARG,
   type Hello, type HandoffRequest, type HandoffMeta, type Message
 } from '../../plugin/protocol/index.js'
-import { rawFrame, caught, throwsProtocol } from './helpers.js'
+import { rawFrame, caught, caughtInvalid, throwsProtocol } from './helpers.js'
 
 const body = (frame: Buffer): Buffer => decodeFrame(frame).body
 const json = (value: unknown): Buffer => Buffer.from(JSON.stringify(value))
@@ -98,7 +97,7 @@ t.test('HELLO', async (t) => {
     ]
     for (const [what, bytes] of cases) {
       throwsProtocol(t, () => decodeHello(bytes),
-        { cls: BadMessageError, code: 'ERR_HANDOFF_BAD_MESSAGE', reason: 'bad-message', fatal: true }, what)
+        { code: 'ERR_HANDOFF_PROTOCOL', reason: 'bad-message', fatal: true }, what)
     }
     t.ok(caught(t, () => decodeHello(Buffer.from('{'))).cause instanceof SyntaxError, 'the JSON error is the cause')
     t.equal(decodeHello(json({ ...valid, name: 'x'.repeat(255) })).name?.length, 255, 'the longest name')
@@ -107,7 +106,7 @@ t.test('HELLO', async (t) => {
       'the longest name in code points outside the BMP (510 UTF-16 units)')
     t.equal(decodeHello(json({ ...valid, name: 'é🦊'.repeat(127) + 'x' })).name?.length, 127 * 3 + 1, 'mixed: 255 code points')
     throwsProtocol(t, () => decodeHello(Buffer.alloc(MAX_CONTROL_BODY_SIZE + 1, 0x20)),
-      { cls: FrameTooLargeError, code: 'ERR_HANDOFF_FRAME_TOO_LARGE', reason: 'frame-too-large', fatal: true }, 'body over 16 KiB')
+      { code: 'ERR_HANDOFF_PROTOCOL', reason: 'frame-too-large', fatal: true }, 'body over 16 KiB')
   })
 
   t.test('encodeHello refuses what decodeHello would', async (t) => {
@@ -119,8 +118,8 @@ t.test('HELLO', async (t) => {
       ['empty name', { role: 'sender', pid: 1, name: '' }],
       ['not an object', null]
     ] as const) {
-      const err = caught(t, () => encodeHello(init as never), what)
-      t.ok(err instanceof InvalidArgumentError, what)
+      const err = caughtInvalid(t, () => encodeHello(init as never), what)
+      t.ok(err instanceof ERR_HANDOFF_INVALID_ARG, what)
     }
   })
 
@@ -132,13 +131,13 @@ t.test('HELLO', async (t) => {
     t.equal(negotiateHello(local, peer('sender', 1, 5)), 1, 'a newer peer that still speaks 1')
     t.equal(negotiateHello({ role: 'sender', version: 4, minVersion: 2 }, peer('receiver', 1, 3)), 3, 'the highest common version')
     throwsProtocol(t, () => negotiateHello(local, peer('sender', 2, 5)),
-      { cls: UnsupportedVersionError, code: 'ERR_HANDOFF_UNSUPPORTED_VERSION', reason: 'unsupported-version', fatal: true },
+      { code: 'ERR_HANDOFF_PROTOCOL', reason: 'unsupported-version', fatal: true },
       'a peer that dropped 1')
     throwsProtocol(t, () => negotiateHello({ role: 'sender', version: 5, minVersion: 4 }, peer('receiver', 1, 3)),
-      { cls: UnsupportedVersionError, code: 'ERR_HANDOFF_UNSUPPORTED_VERSION', reason: 'unsupported-version', fatal: true },
+      { code: 'ERR_HANDOFF_PROTOCOL', reason: 'unsupported-version', fatal: true },
       'an older peer')
     throwsProtocol(t, () => negotiateHello(local, peer('receiver', 1, 1)),
-      { cls: RoleMismatchError, code: 'ERR_HANDOFF_ROLE_MISMATCH', reason: 'role-mismatch', fatal: true }, 'two receivers')
+      { code: 'ERR_HANDOFF_PROTOCOL', reason: 'role-mismatch', fatal: true }, 'two receivers')
   })
 })
 
@@ -206,7 +205,7 @@ t.test('HANDOFF', async (t) => {
   })
 
   t.test('layout errors: REJECT "bad-frame", not fatal', async (t) => {
-    const badFrame = { cls: BadFrameError, code: 'ERR_HANDOFF_BAD_FRAME', reason: 'bad-frame', fatal: false }
+    const badFrame = { code: 'ERR_HANDOFF_PROTOCOL', reason: 'bad-frame', fatal: false }
     const meta = json({ kind: 'raw', keepAlive: false, sentAt: 0 })
     const good = handoffBody([meta, '', 'xy'])
     t.doesNotThrow(() => decodeHandoff(good))
@@ -226,7 +225,7 @@ t.test('HANDOFF', async (t) => {
   })
 
   t.test('sections over their limits: REJECT "frame-too-large", not fatal', async (t) => {
-    const tooLarge = { cls: FrameTooLargeError, code: 'ERR_HANDOFF_FRAME_TOO_LARGE', reason: 'frame-too-large', fatal: false }
+    const tooLarge = { code: 'ERR_HANDOFF_PROTOCOL', reason: 'frame-too-large', fatal: false }
     const meta = json({ kind: 'raw', keepAlive: false, sentAt: 0 })
     const cases: Array<[string, Buffer, number]> = [
       ['meta', handoffBody([Buffer.alloc(MAX_META_SIZE + 1, 0x20), '', '']), MAX_META_SIZE],
@@ -236,12 +235,12 @@ t.test('HANDOFF', async (t) => {
     ]
     for (const [what, bytes, limit] of cases) {
       const err = throwsProtocol(t, () => decodeHandoff(bytes), tooLarge, what)
-      t.equal((err as FrameTooLargeError).limit, limit, `${what}: limit`)
+      t.equal(err.limit, limit, `${what}: limit`)
     }
   })
 
   t.test('bad metadata: REJECT "bad-metadata", not fatal', async (t) => {
-    const badMeta = { cls: BadMessageError, code: 'ERR_HANDOFF_BAD_MESSAGE', reason: 'bad-metadata', fatal: false }
+    const badMeta = { code: 'ERR_HANDOFF_PROTOCOL', reason: 'bad-metadata', fatal: false }
     const cases: Array<[string, Buffer]> = [
       ['empty meta', handoffBody(['', HEAD, ''])],
       ['invalid UTF-8', handoffBody([Buffer.from([0x7b, 0xc3, 0x7d]), HEAD, ''])],
@@ -290,18 +289,18 @@ t.test('HANDOFF', async (t) => {
       ['a request that is not an object', () => encodeHandoff(1, null as unknown as HandoffRequest)]
     ]
     for (const [what, fn] of invalid) {
-      const err = caught(t, fn, what)
-      t.ok(err instanceof InvalidArgumentError, what)
+      const err = caughtInvalid(t, fn, what)
+      t.ok(err instanceof ERR_HANDOFF_INVALID_ARG, what)
       t.equal(err.code, 'ERR_HANDOFF_INVALID_ARG', what)
     }
     const circular: Record<string, unknown> = {}
     circular.self = circular
-    t.ok(caught(t, () => encodeHandoff(1, { ...ok, meta: { ...META, context: circular } })).cause instanceof TypeError,
+    t.ok(caughtInvalid(t, () => encodeHandoff(1, { ...ok, meta: { ...META, context: circular } })).cause instanceof TypeError,
       'a circular context: the JSON error is the cause')
   })
 
   t.test('encodeHandoff: over a limit is not fatal and names the handoff', async (t) => {
-    const tooLarge = { cls: FrameTooLargeError, code: 'ERR_HANDOFF_FRAME_TOO_LARGE', reason: 'frame-too-large', fatal: false, id: 5 }
+    const tooLarge = { code: 'ERR_HANDOFF_PROTOCOL', reason: 'frame-too-large', fatal: false, id: 5 }
     const ok = { meta: META, head: HEAD, buffered: Buffer.alloc(0) }
     throwsProtocol(t, () => encodeHandoff(5, { ...ok, head: Buffer.alloc(MAX_HEAD_SIZE + 1, 0x41) }), tooLarge, 'head')
     throwsProtocol(t, () => encodeHandoff(5, { ...ok, buffered: Buffer.alloc(MAX_BUFFERED_SIZE + 1) }), tooLarge, 'buffered')
@@ -313,7 +312,7 @@ t.test('HANDOFF', async (t) => {
 
   t.test('decodeMessage: descriptors and ids', async (t) => {
     const frame = encodeHandoff(31, { meta: META, head: HEAD, buffered: Buffer.alloc(0) })
-    const desc = (reason: string) => ({ cls: DescriptorError, code: 'ERR_HANDOFF_BAD_DESCRIPTORS', reason, fatal: false, id: 31 })
+    const desc = (reason: string) => ({ code: 'ERR_HANDOFF_PROTOCOL', reason, fatal: false, id: 31 })
     t.equal(decodeMessage(frame).type, FrameType.Handoff, 'default: as many as declared')
     throwsProtocol(t, () => decodeMessage(frame, { fds: 0 }), desc('descriptors-missing'), 'none came')
     throwsProtocol(t, () => decodeMessage(frame, { fds: 2 }), desc('too-many-descriptors'), 'two came')
@@ -324,13 +323,13 @@ t.test('HANDOFF', async (t) => {
     throwsProtocol(t, () => decodeMessage(rawFrame({ type: 2, id: 31, fdCount: 3 }, b)), desc('too-many-descriptors'),
       'a HANDOFF declaring three')
     throwsProtocol(t, () => decodeMessage(rawFrame({ type: 2, id: 31, fdCount: 1 }, Buffer.alloc(2))),
-      { cls: BadFrameError, code: 'ERR_HANDOFF_BAD_FRAME', reason: 'bad-frame', fatal: false, id: 31 }, 'a bad body gets the id')
+      { code: 'ERR_HANDOFF_PROTOCOL', reason: 'bad-frame', fatal: false, id: 31 }, 'a bad body gets the id')
     throwsProtocol(t, () => decodeMessage(rawFrame({ type: 2, id: 31, fdCount: 1 }, handoffBody(['{}', HEAD, '']))),
-      { cls: BadMessageError, code: 'ERR_HANDOFF_BAD_MESSAGE', reason: 'bad-metadata', fatal: false, id: 31 }, 'bad metadata gets the id')
+      { code: 'ERR_HANDOFF_PROTOCOL', reason: 'bad-metadata', fatal: false, id: 31 }, 'bad metadata gets the id')
     throwsProtocol(t, () => decodeMessage(Buffer.concat([Buffer.from('HX'), frame.subarray(2)])),
-      { cls: BadMagicError, code: 'ERR_HANDOFF_BAD_MAGIC', reason: 'bad-magic', fatal: true }, 'header errors stay fatal')
-    t.equal(caught(t, () => decodeMessage(frame, { maxFrameSize: frame.length - 1 })).code,
-      'ERR_HANDOFF_FRAME_TOO_LARGE', 'maxFrameSize option')
+      { code: 'ERR_HANDOFF_PROTOCOL', reason: 'bad-magic', fatal: true }, 'header errors stay fatal')
+    t.equal(caught(t, () => decodeMessage(frame, { maxFrameSize: frame.length - 1 })).reason,
+      'frame-too-large', 'maxFrameSize option')
     t.equal(decodeMessage(frame, { maxFrameSize: frame.length }).id, 31)
   })
 })
@@ -370,7 +369,7 @@ t.test('ACCEPT, REJECT, STATUS, GOODBYE, ERROR', async (t) => {
   })
 
   t.test('invalid bodies are fatal (ERROR "bad-message")', async (t) => {
-    const fatal = { cls: BadMessageError, code: 'ERR_HANDOFF_BAD_MESSAGE', reason: 'bad-message', fatal: true }
+    const fatal = { code: 'ERR_HANDOFF_PROTOCOL', reason: 'bad-message', fatal: true }
     const cases: Array<[string, (b: Buffer) => unknown, unknown]> = [
       ['ACCEPT without max', decodeAccept, { live: 1 }],
       ['ACCEPT negative live', decodeAccept, { live: -1, max: null }],
@@ -399,7 +398,7 @@ t.test('ACCEPT, REJECT, STATUS, GOODBYE, ERROR', async (t) => {
       throwsProtocol(t, () => decode(Buffer.from('not json')), fatal, `${decode.name}: not JSON`)
       throwsProtocol(t, () => decode(Buffer.from([0xfe])), fatal, `${decode.name}: not UTF-8`)
       throwsProtocol(t, () => decode(Buffer.alloc(MAX_CONTROL_BODY_SIZE + 1, 0x20)),
-        { cls: FrameTooLargeError, code: 'ERR_HANDOFF_FRAME_TOO_LARGE', reason: 'frame-too-large', fatal: true },
+        { code: 'ERR_HANDOFF_PROTOCOL', reason: 'frame-too-large', fatal: true },
         `${decode.name}: over 16 KiB`)
     }
     t.equal(decodeReject(json({ reason: 'a'.repeat(64), message: '', retryable: false, more: 1 })).reason.length, 64,
@@ -420,12 +419,12 @@ t.test('ACCEPT, REJECT, STATUS, GOODBYE, ERROR', async (t) => {
       ['ERROR reason too long', () => encodeError({ reason: 'x'.repeat(65) })],
       ['ERROR not an object', () => encodeError(undefined as never)]
     ]
-    for (const [what, fn] of invalid) t.ok(caught(t, fn, what) instanceof InvalidArgumentError, what)
+    for (const [what, fn] of invalid) t.ok(caughtInvalid(t, fn, what) instanceof ERR_HANDOFF_INVALID_ARG, what)
     throwsProtocol(t, () => encodeReject(4, { reason: 'internal', message: 'x'.repeat(MAX_CONTROL_BODY_SIZE) }),
-      { cls: FrameTooLargeError, code: 'ERR_HANDOFF_FRAME_TOO_LARGE', reason: 'frame-too-large', fatal: false, id: 4 },
+      { code: 'ERR_HANDOFF_PROTOCOL', reason: 'frame-too-large', fatal: false, id: 4 },
       'a message too long for a control body')
     throwsProtocol(t, () => encodeError({ reason: 'internal', message: 'x'.repeat(MAX_CONTROL_BODY_SIZE) }),
-      { cls: FrameTooLargeError, code: 'ERR_HANDOFF_FRAME_TOO_LARGE', reason: 'frame-too-large', fatal: false, id: undefined },
+      { code: 'ERR_HANDOFF_PROTOCOL', reason: 'frame-too-large', fatal: false, id: undefined },
       'an ERROR too long')
   })
 })

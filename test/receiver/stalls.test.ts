@@ -163,7 +163,7 @@ t.test('a frame larger than the largest HANDOFF: the peer is dropped before any 
   // Within the protocol's default 1 MiB, one byte over what this receiver's HELLO asked for.
   await peer.channel.send(handoffStart(protocol.MAX_HANDOFF_FRAME_SIZE + 1, protocol.HEADER_SIZE))
   await within('close of the channel by the receiver', peer.closed)
-  const reported = await receiver.event('error', (m) => m.code === 'ERR_HANDOFF_FRAME_TOO_LARGE')
+  const reported = await receiver.event('error', (m) => m.code === 'ERR_HANDOFF_PROTOCOL' && m.reason === 'frame-too-large')
   t.match(reported.message, /exceeds the limit of 655388/, 'refused on its header')
 
   await stillServes(t, receiver, sender)

@@ -35,7 +35,7 @@ t.test('a bad deadline is refused by the encoder and is "bad-metadata" for a rea
   }
   const good = encodeHandoff(1, { meta: { kind: 'upgrade', keepAlive: false, sentAt: 0, deadline: 12345 }, head, buffered: Buffer.alloc(0) })
   const bad = Buffer.from(good.toString('latin1').replace('"deadline":12345', '"deadline":"123"'), 'latin1')
-  t.throws(() => decodeMessage(bad), { code: 'ERR_HANDOFF_BAD_MESSAGE', reason: 'bad-metadata', fatal: false, id: 1 })
+  t.throws(() => decodeMessage(bad), { code: 'ERR_HANDOFF_PROTOCOL', reason: 'bad-metadata', fatal: false, id: 1 })
 })
 
 t.test('REJECT "expired" is a defined, non-retryable reason', async (t) => {
