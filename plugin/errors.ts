@@ -65,8 +65,13 @@ export const ERR_HANDOFF_UNSAFE_DIRECTORY = createError<[string, string]>(
 // Receiver
 export const ERR_HANDOFF_RECEIVER_OPTION = createError<[string, string]>(
   'ERR_HANDOFF_RECEIVER_OPTION', 'invalid receiver option "%s": %s', 500, TypeError)
-export const ERR_HANDOFF_PEER_REFUSED = createError<[number, number, number]>(
-  'ERR_HANDOFF_PEER_REFUSED', 'refused a sender with uid %d gid %d (pid %d): not in the receiver\'s allowlist')
+// A connecting process whose credentials the allowlist does not name (the
+// receiver's side of ERR_HANDOFF_UNTRUSTED_RECEIVER). Was ERR_HANDOFF_PEER_REFUSED.
+export const ERR_HANDOFF_UNTRUSTED_SENDER = createError<[number, number, number]>(
+  'ERR_HANDOFF_UNTRUSTED_SENDER', 'a sender with uid %d gid %d (pid %d) connected, which the receiver\'s allowlist does not name; its channel was closed unread')
+// A handoff this receiver rejects (plugin/receiver/rejection.ts adds `reason`
+// and `retryable`); its message goes in the REJECT frame.
+export const ERR_HANDOFF_REJECTION = createError<[string, Cause?]>('ERR_HANDOFF_REJECTION', '%s')
 // Either side: the peer ('sender' or 'receiver') sent ERROR and closes the channel.
 export const ERR_HANDOFF_PEER_ERROR = createError<[string, string, string]>(
   'ERR_HANDOFF_PEER_ERROR', 'the %s ended the channel with ERROR %s: %s')

@@ -229,7 +229,7 @@ def serve_channel(chan):
     pid, uid, _gid = struct.unpack("3i", cred)
     try:
         if uid != os.getuid():
-            raise Fatal("unauthorized", "credentials refused")
+            raise Fatal("unauthorized", "untrusted credentials")
         chan.sendall(frame(HELLO, 0, {"protocol": "fastify-handoff", "version": 1, "minVersion": 1,
                                       "role": "receiver", "pid": os.getpid(),
                                       "maxFrameSize": MAX_FRAME_SIZE, "name": "python-sibling"}))

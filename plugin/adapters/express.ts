@@ -48,10 +48,11 @@ export interface RouteHandoffOptions {
   context?: (req: IncomingMessage, res: ServerResponse) => unknown
   /**
    * When the connection stays here: 'unavailable' (default) answers 503 +
-   * Retry-After; 'next' passes the request on to the next handler, which
-   * serves it locally (for an upgrade, with upgradeOf(req)).
+   * Retry-After; 'local' passes the request on to the next handler, which
+   * serves it here (for an upgrade, with upgradeOf(req)): the same values as
+   * the Fastify route option. 'next' is the 0.1 name of 'local'.
    */
-  fallback?: 'unavailable' | 'next'
+  fallback?: 'unavailable' | 'local' | 'next'
 }
 
 export interface ResponseRouteOptions extends RouteHandoffOptions {
@@ -119,7 +120,7 @@ export function expressHandoff (options: ExpressHandoffOptions): ExpressHandoff 
       next(err)
       return
     }
-    const local = route.fallback === 'next'
+    const local = route.fallback === 'local' || route.fallback === 'next'
     void start({
       target,
       ...(context === undefined || context === null ? {} : { context }),

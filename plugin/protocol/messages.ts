@@ -107,7 +107,7 @@ export interface RejectInit {
 export interface Status {
   live: number
   max: number | null
-  /** True while the receiver refuses new handoffs (REJECT "draining"). */
+  /** True while the receiver rejects new handoffs (REJECT "draining"). */
   draining: boolean
 }
 

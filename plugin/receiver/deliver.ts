@@ -6,7 +6,7 @@
 // (noDelay, keepAlive), counts the socket in `_connections` and points
 // `socket._server` at the server (so `server.close()` waits for it,
 // `getConnections()` counts it and the socket decrements the count when it
-// is destroyed), and refuses connections beyond `server.maxConnections`. The
+// is destroyed), and rejects handoffs beyond `server.maxConnections`. The
 // HTTP layer then attaches its parser in its 'connection' listener. We do the
 // same, so connection counts, timeouts, close() and closeIdleConnections()
 // treat a handed-off connection like a local one.
@@ -15,7 +15,7 @@ import type net from 'node:net'
 import tls from 'node:tls'
 import { ERR_HANDOFF_RECEIVER_OPTION } from '../errors.js'
 import { acceptOptionsOf, connectionCount, countConnection, trackConnections } from '../internals.js'
-import { Refusal } from './refusal.js'
+import { rejection } from './rejection.js'
 
 /** What a Fastify instance looks like to the receiver (no type dependency on fastify). */
 export interface FastifyLike {
@@ -56,11 +56,11 @@ export function socketOptionsOf (server: http.Server): { allowHalfOpen: boolean,
   return { allowHalfOpen, ...(highWaterMark === undefined ? {} : { highWaterMark }) }
 }
 
-/** net.Server drops connections beyond `maxConnections`; we refuse them instead, so the sender can fall back. */
+/** net.Server drops connections beyond `maxConnections`; we reject the handoff instead, so the sender can fall back. */
 export function checkServerCapacity (server: http.Server): void {
   const max = server.maxConnections
   if (typeof max === 'number' && max > 0 && connectionCount(server) >= max) {
-    throw new Refusal('capacity', `the server is at its maxConnections (${max})`)
+    throw rejection('capacity', `the server is at its maxConnections (${max})`)
   }
 }
 

@@ -15,13 +15,13 @@ import {
 import {
   ERR_HANDOFF_CHANNEL_CLOSED, ERR_HANDOFF_CHANNEL_ENDED, ERR_HANDOFF_FDS_TRUNCATED, ERR_HANDOFF_HELLO_TIMEOUT, ERR_HANDOFF_PEER_ERROR
 } from '../errors.js'
-import { Refusal } from './refusal.js'
+import { rejection, type Rejection } from './rejection.js'
 
 export interface PeerHost {
   /** Must answer with peer.accept(id) or peer.reject(id) exactly once, and own `fd` from now on. Never throws. */
   handoff (peer: Peer, id: number, request: HandoffRequest, fd: number): void
-  /** A HANDOFF refused before it reached handoff() (descriptors, layout, metadata): answer with peer.reject(). */
-  reject (peer: Peer, id: number, refusal: Refusal, request?: HandoffRequest): void
+  /** A HANDOFF rejected before it reached handoff() (descriptors, layout, metadata): answer with peer.reject(). */
+  reject (peer: Peer, id: number, decision: Rejection, request?: HandoffRequest): void
   status (): Status
   readonly draining: boolean
   readonly helloTimeout: number
@@ -57,7 +57,7 @@ const FLUSH_TIMEOUT_MS = 1000
 /**
  * The largest frame a receiver takes, advertised in its HELLO: the largest
  * HANDOFF the section limits allow (655,388 bytes; every other frame is
- * smaller still). A larger HANDOFF could only be refused for a section over
+ * smaller still). A larger HANDOFF could only be rejected for a section over
  * its limit, so asking for no more costs a valid sender nothing, and caps
  * what a peer can make us hold for one partial frame well below the
  * protocol's default 1 MiB.
@@ -131,8 +131,8 @@ export class Peer extends EventEmitter<PeerEvents> {
     this.verdict(id, encodeAccept(id, load), done)
   }
 
-  reject (id: number, refusal: Refusal): void {
-    this.verdict(id, encodeReject(id, { reason: refusal.reason, message: refusal.message, retryable: refusal.retryable }))
+  reject (id: number, decision: Rejection): void {
+    this.verdict(id, encodeReject(id, { reason: decision.reason, message: decision.message, retryable: decision.retryable }))
   }
 
   /**
@@ -265,14 +265,14 @@ export class Peer extends EventEmitter<PeerEvents> {
         this.destroy()
         return
       default:
-        // A second HELLO, or a type only a receiver sends: refused by outOfPlace() before decoding.
+        // A second HELLO, or a type only a receiver sends: caught by outOfPlace() before decoding.
         closeFds(fds)
     }
   }
 
   private onHello (message: Message, fds: number[]): void {
     closeFds(fds)
-    if (message.type !== FrameType.Hello) return // refused by outOfPlace() before decoding
+    if (message.type !== FrameType.Hello) return // caught by outOfPlace() before decoding
     try {
       negotiateHello({ role: 'receiver', version: PROTOCOL_VERSION, minVersion: PROTOCOL_VERSION }, message.body)
     } catch (err) {
@@ -287,9 +287,9 @@ export class Peer extends EventEmitter<PeerEvents> {
     if (this.host.draining) this.goodbye('draining', 'the receiver is draining')
   }
 
-  /** A HANDOFF the codec refused: the host counts and reports it, and answers through reject(). */
+  /** A HANDOFF the codec found bad: the host counts and reports it, and answers through reject(). */
   private rejectBadFrame (id: number, reason: RejectReason, message: string): void {
-    this.host.reject(this, id, new Refusal(reason, message.slice(0, 1000)))
+    this.host.reject(this, id, rejection(reason, message.slice(0, 1000)))
   }
 
   /**
@@ -313,7 +313,7 @@ export class Peer extends EventEmitter<PeerEvents> {
       return
     }
     // Anything but a HANDOFF in its place is processed as if no descriptor had
-    // come (onFrame refuses what is out of place).
+    // come (onFrame catches what is out of place).
     if (header.type !== FrameType.Handoff || outOfPlace(header.type, 'receiver', this.state === 'ready') !== null) {
       this.onFrame(frame, [])
       return

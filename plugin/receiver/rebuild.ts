@@ -4,10 +4,10 @@
 import type net from 'node:net'
 import { socketOnFd } from '../internals.js'
 import { binding, describeFd, isTcpStream } from '../native.js'
-import { Refusal } from './refusal.js'
+import { rejection } from './rejection.js'
 
 /**
- * Refuses (Refusal "bad-descriptor") anything but a connected TCP stream
+ * Rejects (reason "bad-descriptor") anything but a connected TCP stream
  * socket: a file, a pipe, a Unix socket, a UDP socket or a listening socket
  * passed by mistake (or malice) must never reach an HTTP server. Node would
  * wrap a Unix stream socket in a Pipe without complaint, so the kind has to
@@ -18,10 +18,10 @@ export function checkDescriptor (fd: number): void {
   try {
     info = binding.fdInfo(fd)
   } catch (err) {
-    throw new Refusal('bad-descriptor', `the descriptor cannot be inspected: ${(err as Error).message}`, { cause: err })
+    throw rejection('bad-descriptor', `the descriptor cannot be inspected: ${(err as Error).message}`, { cause: err })
   }
   if (!isTcpStream(info) || info.listening === true) {
-    throw new Refusal('bad-descriptor', `expected a connected TCP socket, got ${describeFd(info)}`)
+    throw rejection('bad-descriptor', `expected a connected TCP socket, got ${describeFd(info)}`)
   }
 }
 
@@ -48,7 +48,7 @@ export function rebuildSocket (fd: number, options: RebuildOptions = {}): net.So
     })
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
-    throw new Refusal(code === 'ERR_INVALID_FD_TYPE' ? 'bad-descriptor' : 'internal',
+    throw rejection(code === 'ERR_INVALID_FD_TYPE' ? 'bad-descriptor' : 'internal',
       `the descriptor cannot be wrapped in a net.Socket: ${(err as Error).message}`, { cause: err })
   }
 }

@@ -12,14 +12,14 @@ import {
   DEFAULT_FRAME_TIMEOUT_MS, DEFAULT_HELLO_TIMEOUT_MS, MAX_NAME_LENGTH, MAX_TIMEOUT_MS, encodeError, isProtocolName, protocolFramer,
   type HandoffRequest, type Status
 } from '../protocol/index.js'
-import { ERR_HANDOFF_PEER_REFUSED, ERR_HANDOFF_RECEIVER_OPTION } from '../errors.js'
+import { ERR_HANDOFF_UNTRUSTED_SENDER, ERR_HANDOFF_RECEIVER_OPTION } from '../errors.js'
 import { credentialPolicy, type Allowlist, type CredentialPolicy } from '../credentials.js'
 import { checkServerCapacity, resolveServer, socketOptionsOf, type DeliveryServer } from './deliver.js'
 import { attachInfo, type HandoffInfo } from './info.js'
 import { defaultLogger, type Logger } from './logger.js'
 import { Peer, type PeerHost, type PeerIdentity } from './peer.js'
 import { checkDescriptor, isClientGone, rebuildSocket } from './rebuild.js'
-import { Refusal } from './refusal.js'
+import { isRejection, rejection, type Rejection } from './rejection.js'
 import { replayToListener, replayToServer } from './replay.js'
 
 export interface ReceiverOptions {
@@ -59,8 +59,8 @@ export interface ReceiverStats {
   rejected: number
   /** Sender channels open now. */
   peers: number
-  /** Connecting processes refused for their credentials. */
-  refusedPeers: number
+  /** Connecting processes dropped as untrusted: their credentials are not in the allowlist. Was `refusedPeers`. */
+  untrustedPeers: number
   draining: boolean
 }
 
@@ -79,8 +79,8 @@ export interface ReceiverEvents {
   handoff: [socket: net.Socket, info: HandoffInfo]
   /** A sender completed its HELLO. */
   peer: [peer: PeerIdentity]
-  /** A connecting process was refused for its credentials (before any frame was read). */
-  peerRefused: [peer: PeerIdentity, err: Error]
+  /** A connecting process was dropped as untrusted, for its credentials, before any frame was read. Was 'peerRefused'. */
+  untrustedPeer: [peer: PeerIdentity, err: Error]
   /** A sender's channel closed. */
   peerClose: [peer: PeerIdentity]
   /** A HANDOFF was answered with REJECT. */
@@ -133,8 +133,8 @@ function validate (options: ReceiverOptions): { address: UnixAddress, max: numbe
   return { address: path !== undefined ? path : { abstract: abstract as string }, max: max ?? null }
 }
 
-/** How long a refused peer's socket stays open for its ERROR frame to go out. */
-const REFUSE_FLUSH_MS = 1000
+/** How long an untrusted peer's socket stays open for its ERROR frame to go out. */
+const UNTRUSTED_FLUSH_MS = 1000
 
 export class Receiver extends EventEmitter<ReceiverEvents> implements PeerHost {
   readonly address: UnixAddress
@@ -151,7 +151,7 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements PeerHost {
   private readonly connections = new Set<net.Socket>()
   private total = 0
   private rejected = 0
-  private refusedPeers = 0
+  private untrustedPeers = 0
   private isDraining = false
   private closing: Promise<void> | null = null
   private statusPending: NodeJS.Immediate | null = null
@@ -184,7 +184,7 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements PeerHost {
       total: this.total,
       rejected: this.rejected,
       peers: this.peers.size,
-      refusedPeers: this.refusedPeers,
+      untrustedPeers: this.untrustedPeers,
       draining: this.isDraining
     }
   }
@@ -254,7 +254,7 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements PeerHost {
       return
     }
     if (!this.policy.allows(credentials)) {
-      this.refuse(fd, credentials)
+      this.dropUntrusted(fd, credentials)
       return
     }
     const peer = new Peer(fd, credentials, this)
@@ -277,20 +277,20 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements PeerHost {
    * channel never reads: no frame and no descriptor of it is ever taken in
    * (whatever it sent dies with the socket in the kernel).
    */
-  private refuse (fd: number, credentials: PeerCredentials): void {
-    this.refusedPeers++
-    const err = new ERR_HANDOFF_PEER_REFUSED(credentials.uid, credentials.gid, credentials.pid)
+  private dropUntrusted (fd: number, credentials: PeerCredentials): void {
+    this.untrustedPeers++
+    const err = new ERR_HANDOFF_UNTRUSTED_SENDER(credentials.uid, credentials.gid, credentials.pid)
     const identity = { pid: credentials.pid, uid: credentials.uid, gid: credentials.gid }
     this.logger.warn({ peer: identity, allowed: this.policy.describe() }, err.message)
     const channel = new Channel(fd, protocolFramer)
     channel.pause()
     channel.on('error', () => {})
-    const timer = setTimeout(() => channel.close(), REFUSE_FLUSH_MS)
+    const timer = setTimeout(() => channel.close(), UNTRUSTED_FLUSH_MS)
     timer.unref()
-    channel.send(encodeError({ reason: 'unauthorized', message: 'credentials refused' }))
+    channel.send(encodeError({ reason: 'unauthorized', message: 'untrusted credentials' }))
       .catch(() => {})
       .finally(() => { clearTimeout(timer); channel.close() })
-    this.emit('peerRefused', identity, err)
+    this.emit('untrustedPeer', identity, err)
   }
 
   private startDraining (reason: 'draining' | 'shutdown', message: string): void {
@@ -309,7 +309,7 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements PeerHost {
    * call on. PROTOCOL.md §7 (receiver 2): nothing is read from or written to
    * the client connection until our ACCEPT is completely in the channel, so a
    * sender that reads the end of the channel without a verdict knows the
-   * connection is still its own. Everything that can refuse the connection
+   * connection is still its own. Everything that can reject the connection
    * runs before the ACCEPT; after it, only the delivery.
    */
   handoff (peer: Peer, id: number, request: HandoffRequest, fd: number): void {
@@ -318,11 +318,11 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements PeerHost {
     try {
       socket = this.adopt(request, fd)
     } catch (err) {
-      const refusal = err instanceof Refusal
+      const decision = isRejection(err)
         ? err
-        : new Refusal('internal', `adopting the connection failed: ${(err as Error).message}`, { cause: err })
-      this.reject(peer, id, refusal, request)
-      if (!(err instanceof Refusal)) this.report(err as Error, 'a handoff failed while being adopted')
+        : rejection('internal', `adopting the connection failed: ${(err as Error).message}`, { cause: err })
+      this.reject(peer, id, decision, request)
+      if (!isRejection(err)) this.report(err as Error, 'a handoff failed while being adopted')
       return
     }
     const adopted = socket
@@ -354,7 +354,7 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements PeerHost {
     let socket: net.Socket | null = null
     try {
       // The kind of descriptor costs nothing extra to check on the way: Node
-      // asks the kernel (fstat, SO_TYPE, getsockname) to wrap it, and refuses
+      // asks the kernel (fstat, SO_TYPE, getsockname) to wrap it, and rejects
       // anything but a stream socket; of those, only a connected TCP socket
       // has a peer address (a Unix socket, a listening socket and a reset
       // connection have none). Only then is it inspected again, to say which.
@@ -366,21 +366,21 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements PeerHost {
       }
       if (isClientGone(socket)) {
         checkDescriptor(fd)
-        throw new Refusal('closed-client', 'the client connection is already closed')
+        throw rejection('closed-client', 'the client connection is already closed')
       }
       if (this.targets !== null && meta.target !== undefined && !this.targets.has(meta.target)) {
-        throw new Refusal('unknown-target', `this receiver serves ${[...this.targets].join(', ')}, not ${meta.target}`)
+        throw rejection('unknown-target', `this receiver serves ${[...this.targets].join(', ')}, not ${meta.target}`)
       }
-      if (this.isDraining) throw new Refusal('draining', 'the receiver is draining')
+      if (this.isDraining) throw rejection('draining', 'the receiver is draining')
       if (this.max !== null && this.connections.size >= this.max) {
-        throw new Refusal('capacity', `the receiver is at its maxConnections (${this.max})`)
+        throw rejection('capacity', `the receiver is at its maxConnections (${this.max})`)
       }
       if (this.server !== null) checkServerCapacity(this.server)
       else if (this.listenerCount('handoff') === 0) {
-        throw new Refusal('internal', 'the receiver has no server and no \'handoff\' listener')
+        throw rejection('internal', 'the receiver has no server and no \'handoff\' listener')
       }
       if (meta.deadline !== undefined && Date.now() >= meta.deadline) {
-        throw new Refusal('expired', `decided ${Date.now() - meta.deadline} ms after the handoff's deadline`)
+        throw rejection('expired', `decided ${Date.now() - meta.deadline} ms after the handoff's deadline`)
       }
       return socket
     } catch (err) {
@@ -411,14 +411,14 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements PeerHost {
   }
 
   /** PeerHost: every REJECT goes through here, to be counted and reported. */
-  reject (peer: Peer, id: number, refusal: Refusal, request?: HandoffRequest): void {
+  reject (peer: Peer, id: number, decision: Rejection, request?: HandoffRequest): void {
     this.rejected++
-    peer.reject(id, refusal)
+    peer.reject(id, decision)
     const event: RejectEvent = {
       id,
-      reason: refusal.reason,
-      message: refusal.message,
-      retryable: refusal.retryable,
+      reason: decision.reason,
+      message: decision.message,
+      retryable: decision.retryable,
       peer: peer.identity,
       ...(request === undefined ? {} : { kind: request.meta.kind }),
       ...(request?.meta.target === undefined ? {} : { target: request.meta.target })

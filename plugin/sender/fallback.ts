@@ -1,4 +1,4 @@
-// When a connection stays with us (REJECT, timeout, no receiver, a refusal),
+// When a connection stays with us (REJECT, timeout, no receiver, a refusal: docs/errors.md, "Words"),
 // the client still gets an answer: a 503 with Retry-After, written on the raw
 // socket for an upgrade (no ServerResponse exists for it) or through the
 // response for an ordinary request (which keeps the connection usable).

@@ -556,12 +556,12 @@ export class Link extends EventEmitter<LinkEvents> {
         this.scheduleReconnect()
         return
       default:
-        // HELLO again, or HANDOFF: refused by outOfPlace() before decoding.
+        // HELLO again, or HANDOFF: caught by outOfPlace() before decoding.
     }
   }
 
   private onHello (channel: Channel, message: Message): void {
-    if (message.type !== FrameType.Hello) return // refused by outOfPlace() before decoding
+    if (message.type !== FrameType.Hello) return // caught by outOfPlace() before decoding
     try {
       negotiateHello({ role: 'sender', version: PROTOCOL_VERSION, minVersion: PROTOCOL_VERSION }, message.body)
     } catch (err) {

@@ -5,7 +5,7 @@ import t, { type Test } from 'tap'
 import http from 'node:http'
 import path from 'node:path'
 import express from 'express'
-import { expressHandoff, type ExpressHandoff } from '../../plugin/adapters/express.js'
+import { expressHandoff, upgradeOf, type ExpressHandoff } from '../../plugin/adapters/express.js'
 import { checkFdLeaks } from '../helpers/fds.js'
 import {
   KeepAliveClient, WsClient, clientFrame, parseResponse, rawClient, serverFrames, sseEvents, startSibling, stopChild,
@@ -39,6 +39,14 @@ async function setup (t: Test, receiverUp = true): Promise<Setup> {
   })
   app.get('/ws', handoff.upgrade('chat'), (req, res) => { res.json({ pid: process.pid, local: true }) })
   app.get('/sse', handoff.response('chat', { laterRequests: 'sibling' }))
+  // fallback 'local' (as on a Fastify route), and its 0.1 name 'next': the next handler serves the upgrade here.
+  const servedHere = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    const up = upgradeOf(req)
+    if (up === null) res.end('not an upgrade')
+    else up.socket.end(`HTTP/1.1 200 OK\r\nContent-Length: ${req.url?.length ?? 0}\r\nConnection: close\r\n\r\n${req.url ?? ''}`)
+  }
+  app.get('/ws-local', handoff.upgrade('chat', { fallback: 'local' }), servedHere)
+  app.get('/ws-next', handoff.upgrade('chat', { fallback: 'next' }), servedHere)
   app.get('/plain', (req, res) => { res.json({ pid: process.pid, local: true }) })
   const server = http.createServer(app)
   handoff.attach(server, app)
@@ -134,5 +142,21 @@ t.test('Express: receiver down: 503 with Retry-After, without waiting for a verd
   t.equal(answer?.headers['retry-after'], '4')
   raw.socket.destroy()
   await raw.closed
+  await shutdown(t, s)
+})
+
+t.test('Express: receiver down, fallback \'local\' (or its 0.1 name \'next\'): the next handler serves the upgrade here', async (t) => {
+  checkFdLeaks(t)
+  const s = await setup(t, false)
+  for (const url of ['/ws-local', '/ws-next']) {
+    const raw = rawClient(s.port)
+    await raw.connected
+    raw.socket.write(upgradeRequest(url, s.port, 'Authorization: Bearer frank\r\n').text)
+    const answer = parseResponse(await raw.ended)
+    t.equal(answer?.status, 200, `${url}: answered here`)
+    t.equal(answer?.body, url, `${url}: by the route's next handler`)
+    raw.socket.destroy()
+    await raw.closed
+  }
   await shutdown(t, s)
 })

@@ -37,10 +37,10 @@ t.test('a sender running as another uid is refused', { skip: skipOtherUid }, asy
   const receiver = await startReceiver(t, 'raw', { path: sockPath, mode: 0o666 })
   const receiverFds = receiver.fds()
   const stranger = await startSender(t, { path: sockPath }, { asUser: NOBODY })
-  const refused = await receiver.event('peerRefused')
+  const refused = await receiver.event('untrustedPeer')
   t.same({ uid: refused.peer.uid, gid: refused.peer.gid }, { uid: NOBODY, gid: NOBODY }, 'the kernel\'s credentials of the stranger')
   t.equal(refused.peer.pid, stranger.pid, 'its pid from SO_PEERCRED')
-  t.equal(refused.code, 'ERR_HANDOFF_PEER_REFUSED')
+  t.equal(refused.code, 'ERR_HANDOFF_UNTRUSTED_SENDER')
   await stranger.event('channel-close')
   t.equal(stranger.seen('ready').length, 0, 'its channel closed without a HELLO: nothing was exchanged')
   // The ERROR "unauthorized" is best effort: the receiver closes at once,
@@ -50,7 +50,7 @@ t.test('a sender running as another uid is refused', { skip: skipOtherUid }, asy
   t.equal(receiver.seen('peer').length, 0, 'no peer event for it')
   const stats = (await receiver.request('stats')).stats
   t.equal(stats.peers, 0)
-  t.equal(stats.refusedPeers, 1)
+  t.equal(stats.untrustedPeers, 1)
   t.equal(receiver.fds(), receiverFds, 'its channel is closed in the receiver')
 
   // The receiver's own uid still gets through.
@@ -88,7 +88,7 @@ t.test('an allowlisted uid lets that uid in; the list replaces the default (the 
   t.equal((await receiver.event('peer')).peer.uid, NOBODY, 'the listed uid completes its HELLO')
   t.same((await requestThrough(sender)).context, { via: 'uid' }, 'and hands off')
   const own = await startSender(t, { path: sockPath })
-  t.equal((await receiver.event('peerRefused')).peer.uid, process.getuid?.(), 'a uid not in the list is refused, the receiver\'s own too')
+  t.equal((await receiver.event('untrustedPeer')).peer.uid, process.getuid?.(), 'a uid not in the list is refused, the receiver\'s own too')
   await own.event('channel-close')
   await receiver.request('idle')
   await stopChild(t, own)
@@ -109,7 +109,7 @@ t.test('an abstract name: no file, the credential check is the only fence', {
   // uid it is recorded as a skip rather than dropped in silence.
   await t.test('another uid is refused at the abstract name', { skip: skipOtherUid }, async (t) => {
     const stranger = await startSender(t, { abstract }, { asUser: NOBODY })
-    t.equal((await receiver.event('peerRefused')).peer.uid, NOBODY, 'another uid is refused')
+    t.equal((await receiver.event('untrustedPeer')).peer.uid, NOBODY, 'another uid is refused')
     await stranger.event('channel-close')
     t.equal(stranger.seen('ready').length, 0, 'without a HELLO')
     await stopChild(t, stranger)

@@ -102,7 +102,7 @@ t.test('in-process: address, stats, close', async (t) => {
   const sockPath = path.join(tmpDir(t), 'r.sock')
   const receiver = await createReceiver({ path: sockPath, maxConnections: 3 })
   t.equal(receiver.address, sockPath)
-  t.same(receiver.stats, { live: 0, total: 0, rejected: 0, peers: 0, refusedPeers: 0, draining: false })
+  t.same(receiver.stats, { live: 0, total: 0, rejected: 0, peers: 0, untrustedPeers: 0, draining: false })
   await receiver.drain()
   t.equal(receiver.stats.draining, true, 'drain() with nothing live resolves at once')
   await receiver.close()

@@ -172,7 +172,7 @@ t.test('a receiver of another uid squatting a path in a 0777 directory gets no c
 
   const stats = (await squatter.request('quiet')).stats
   t.equal(stats.total, 0, 'no connection was handed to the squatter')
-  t.equal(stats.refusedPeers, 0, 'it refused nobody: the app closed first')
+  t.equal(stats.untrustedPeers, 0, 'it dropped nobody as untrusted: the app closed first')
   t.equal(squatter.seen('peer').length, 0, 'no sender ever said HELLO to it')
   t.equal(squatter.fds(), squatterFds, 'every channel the app opened is closed in the squatter too')
 

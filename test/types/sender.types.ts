@@ -27,7 +27,7 @@ function typeChecks (): void {
 
   const app = express()
   const handoff = expressHandoff({ sender: options })
-  app.get('/ws', handoff.upgrade('chat', { context: (req) => ({ url: req.url }), fallback: 'next' }), (req, res) => {
+  app.get('/ws', handoff.upgrade('chat', { context: (req) => ({ url: req.url }), fallback: 'local' }), (req, res) => {
     const up = upgradeOf(req)
     if (up !== null) up.socket.destroy()
     res.end()
@@ -37,8 +37,10 @@ function typeChecks (): void {
   // @ts-expect-error laterRequests is 'close' or 'sibling'
   handoff.response('chat', { laterRequests: true })
   handoff.attach(server, app)
-  // @ts-expect-error fallback is 'unavailable' or 'next'
-  handoff.upgrade('chat', { fallback: 'local' })
+  // 'next' is the 0.1 name of 'local'
+  handoff.upgrade('chat', { fallback: 'next' })
+  // @ts-expect-error fallback is 'unavailable' or 'local'
+  handoff.upgrade('chat', { fallback: 'elsewhere' })
 
   const verdict = null as unknown as Verdict
   if (verdict.outcome === 'rejected') {
