@@ -20,7 +20,7 @@ import type {
   ContextConfigDefault, FastifySchema, FastifyTypeProvider, FastifyTypeProviderDefault, FastifyBaseLogger,
   RouteGenericInterface
 } from 'fastify'
-import { Sender, type HandoffResult, type LaterRequests, type SenderLogger, type SenderOptions } from './sender/handoff.js'
+import { Sender, type HandoffResult, type LaterRequests, type SenderOptions } from './sender/handoff.js'
 import type { TargetHealth } from './sender/target.js'
 import { ERR_HANDOFF_NOT_UPGRADE, ERR_HANDOFF_UNKNOWN_TARGET, ERR_HANDOFF_UPGRADE_REQUIRED } from './errors.js'
 import { websocketUpgradeOf } from './internals.js'
@@ -153,7 +153,7 @@ const handoffPlugin: FastifyPluginCallback<FastifyHandoffOptions> = (fastify, op
     sender = options.sender ?? new Sender({
       ...(options as SenderOptions),
       targets: options.targets ?? {},
-      log: options.log ?? fastify.log as unknown as SenderLogger
+      log: options.log ?? fastify.log
     })
   } catch (err) {
     done(err as Error)
@@ -187,7 +187,7 @@ const handoffPlugin: FastifyPluginCallback<FastifyHandoffOptions> = (fastify, op
       target,
       ...(context === undefined ? {} : { context }),
       url: request.originalUrl,
-      log: request.log as unknown as SenderLogger,
+      log: request.log,
       ...(replyOptions.fallback === undefined ? {} : { fallback: replyOptions.fallback })
     }
     const upgrade = upgradeOf(request.raw, websocketRoutes)
@@ -229,7 +229,7 @@ const handoffPlugin: FastifyPluginCallback<FastifyHandoffOptions> = (fastify, op
         target: config.target,
         ...(context === undefined || context === null ? {} : { context }),
         url: request.originalUrl,
-        log: request.log as unknown as SenderLogger,
+        log: request.log,
         ...(local ? { fallback: () => {} } : {})
       })
       // Handed off, answered with 503, closed in doubt, or already on its way

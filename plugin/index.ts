@@ -8,6 +8,9 @@ export * as protocol from './protocol/index.js'
 export * from './receiver/index.js'
 export * from './sender/index.js'
 export * from './seed/index.js'
+// Every error code (instanceof ERR_HANDOFF_…) and the one logger type.
+export * from './errors.js'
+export type { HandoffLogger } from './logger.js'
 // Intercepting: the Fastify plugin (also the default export, so that
 // `app.register(require('fastify-handoff'))` works) and the node:http and
 // Express adapters, all over the framework-free sender.

@@ -23,7 +23,7 @@ async function main () {
         path: config.path,
         server: app.target,
         name: 'bench-sibling',
-        logger: { debug: noop, info: noop, warn: (o, m) => console.error('receiver warn', m, o), error: (o, m) => console.error('receiver error', m, o) }
+        log: { debug: noop, info: noop, warn: (o, m) => console.error('receiver warn', m, o), error: (o, m) => console.error('receiver error', m, o), child () { return this } }
       })
       receiver.on('error', (err) => console.error('receiver error event', err.message))
       receiver.on('reject', (r) => console.error('receiver rejected', r.reason, r.message))

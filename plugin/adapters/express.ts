@@ -10,9 +10,10 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http'
 import type net from 'node:net'
 import {
-  Sender, type HandoffResult, type LaterRequests, type RequestHandoffOptions, type SenderLogger, type SenderOptions,
+  Sender, type HandoffResult, type LaterRequests, type RequestHandoffOptions, type SenderOptions,
   type UpgradeHandoffOptions
 } from '../sender/handoff.js'
+import { defaultLogger, type HandoffLogger } from '../logger.js'
 import { ERR_HANDOFF_UPGRADE_REQUIRED } from '../errors.js'
 
 type Next = (err?: unknown) => void
@@ -36,7 +37,8 @@ export function upgradeOf (req: IncomingMessage): Upgrade | null {
 export interface ExpressHandoffOptions {
   /** A sender, or the options to make one (then closed by close()). */
   sender: Sender | SenderOptions
-  log?: SenderLogger
+  /** Where this adapter and its handoffs log. Default: the sender's; silent, or NODE_DEBUG=handoff. */
+  log?: HandoffLogger
 }
 
 export interface RouteHandoffOptions {
@@ -100,6 +102,8 @@ export function expressHandoff (options: ExpressHandoffOptions): ExpressHandoff 
   const own = !isSender(options.sender)
   const sender = isSender(options.sender) ? options.sender : new Sender(options.sender)
   const log = options.log
+  // The adapter's own lines (routing failures): never console.
+  const adapterLog = log ?? defaultLogger()
   const attached: Array<[http.Server, (req: IncomingMessage, socket: net.Socket, head: Buffer) => void]> = []
 
   const contextOf = (route: RouteHandoffOptions, req: IncomingMessage, res: ServerResponse): unknown =>
@@ -142,7 +146,7 @@ export function expressHandoff (options: ExpressHandoffOptions): ExpressHandoff 
         if (upgrade === null) {
           if (route.upgradeOnly === true) {
             const err = new ERR_HANDOFF_UPGRADE_REQUIRED(req.method ?? 'GET', req.url ?? '/')
-            ;(log ?? console).warn({ err }, 'not an upgrade request')
+            adapterLog.warn({ err }, 'not an upgrade request')
             next(err)
             return
           }
@@ -176,7 +180,7 @@ export function expressHandoff (options: ExpressHandoffOptions): ExpressHandoff 
         try {
           app(req, res)
         } catch (err) {
-          ;(log ?? console).error({ err }, 'fastify-handoff: routing an upgrade through the app failed')
+          adapterLog.error({ err }, 'fastify-handoff: routing an upgrade through the app failed')
           socket.destroy()
         }
       }

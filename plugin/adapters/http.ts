@@ -6,8 +6,9 @@
 // Also: handoffResponse() for SSE / streaming responses of a 'request' handler.
 import http, { type IncomingMessage, type ServerResponse } from 'node:http'
 import type net from 'node:net'
-import { Sender, type HandoffResult, type LaterRequests, type SenderLogger, type SenderOptions } from '../sender/handoff.js'
+import { Sender, type HandoffResult, type LaterRequests, type SenderOptions } from '../sender/handoff.js'
 import { writeResponse } from '../sender/fallback.js'
+import { defaultLogger, type HandoffLogger } from '../logger.js'
 
 /** What `route` decides for one upgrade request. */
 export type UpgradeDecision =
@@ -31,7 +32,8 @@ export interface UpgradeHandoffOptions {
    * function serves it locally (the socket reads again; `head` is as it came).
    */
   fallback?: 'unavailable' | ((req: IncomingMessage, socket: net.Socket, head: Buffer, result: HandoffResult) => void)
-  log?: SenderLogger
+  /** Where this adapter and its handoffs log. Default: the sender's; silent, or NODE_DEBUG=handoff. */
+  log?: HandoffLogger
 }
 
 export interface UpgradeHandoff {
@@ -55,6 +57,8 @@ export function handoffUpgrades (server: http.Server, options: UpgradeHandoffOpt
   const own = !isSender(options.sender)
   const sender = isSender(options.sender) ? options.sender : new Sender(options.sender)
   const log = options.log
+  // The adapter's own lines (routing failures): never console.
+  const adapterLog = log ?? defaultLogger()
 
   const listener = (req: IncomingMessage, socket: net.Socket, head: Buffer): void => {
     // Node removed its own error listener before 'upgrade'.
@@ -91,7 +95,7 @@ export function handoffUpgrades (server: http.Server, options: UpgradeHandoffOpt
           : {})
       })
     }).catch((err: unknown) => {
-      ;(log ?? console).error({ err }, 'fastify-handoff: an upgrade could not be routed')
+      adapterLog.error({ err }, 'fastify-handoff: an upgrade could not be routed')
       if (!socket.destroyed) void writeResponse(socket, { status: 500 })
     })
   }
@@ -118,7 +122,8 @@ export interface ResponseHandoffOptions {
    * the sibling serve them unseen by this app.
    */
   laterRequests?: LaterRequests
-  log?: SenderLogger
+  /** Where this adapter and its handoffs log. Default: the sender's; silent, or NODE_DEBUG=handoff. */
+  log?: HandoffLogger
 }
 
 /**

@@ -12,7 +12,6 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { ERR_HANDOFF_RECEIVER_OPTION } from '../errors.js'
 import { checkReceiverOptions, createReceiver, type Receiver, type ReceiverOptions } from './receiver.js'
 import { handoffInfo, type HandoffInfo } from './info.js'
-import type { Logger } from './logger.js'
 
 /** Everything createReceiver() takes but `server`: the plugin delivers into the app it is registered on. */
 export type HandoffReceiverOptions = Omit<ReceiverOptions, 'server'>
@@ -41,7 +40,7 @@ const receiverPlugin: FastifyPluginAsync<HandoffReceiverOptions> = async (app, o
   // Bad options fail the registration, so app.ready() rejects before any
   // socket is bound.
   checkReceiverOptions(options)
-  const logger = options.logger ?? app.log.child({ plugin: 'handoff-receiver' }) as unknown as Logger
+  const log = options.log ?? options.logger ?? app.log.child({ plugin: 'handoff-receiver' })
   let receiver: Receiver | null = null
 
   app.decorate('handoffReceiver', { getter: () => receiver })
@@ -53,7 +52,7 @@ const receiverPlugin: FastifyPluginAsync<HandoffReceiverOptions> = async (app, o
   // app.server, not the app: createReceiver() would await app.ready(),
   // which is what is running this hook.
   app.addHook('onReady', async function startReceiving () {
-    receiver = await createReceiver({ ...options, server: app.server as http.Server, logger })
+    receiver = await createReceiver({ ...options, server: app.server as http.Server, log })
   })
   app.addHook('preClose', function stopTakingHandoffs (done) {
     // Only the GOODBYE "draining" to every sender (a HANDOFF that crossed it

@@ -4,5 +4,6 @@ export { createReceiver, Receiver, type ReceiverOptions, type ReceiverStats, typ
 export { handoffInfo, type HandoffInfo, type HandoffSender, type InfoSource } from './info.js'
 export type { Allowlist } from '../credentials.js'
 export type { DeliveryServer, FastifyLike } from './deliver.js'
-export type { Logger } from './logger.js'
+/** The 0.1 name of HandoffLogger (plugin/logger.ts). */
+export type { HandoffLogger as Logger } from '../logger.js'
 export type { PeerIdentity } from './peer.js'

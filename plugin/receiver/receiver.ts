@@ -16,7 +16,7 @@ import { ERR_HANDOFF_UNTRUSTED_SENDER, ERR_HANDOFF_RECEIVER_OPTION } from '../er
 import { credentialPolicy, type Allowlist, type CredentialPolicy } from '../credentials.js'
 import { checkServerCapacity, resolveServer, socketOptionsOf, type DeliveryServer } from './deliver.js'
 import { attachInfo, type HandoffInfo } from './info.js'
-import { defaultLogger, type Logger } from './logger.js'
+import { defaultLogger, type HandoffLogger } from '../logger.js'
 import { Peer, type PeerHost, type PeerIdentity } from './peer.js'
 import { checkDescriptor, isClientGone, rebuildSocket } from './rebuild.js'
 import { isRejection, rejection, type Rejection } from './rejection.js'
@@ -47,7 +47,10 @@ export interface ReceiverOptions {
   frameTimeout?: number
   /** listen(2) backlog; default 511. */
   backlog?: number
-  logger?: Logger
+  /** pino's logger, or fastify.log. Default: silent, or NODE_DEBUG=handoff. */
+  log?: HandoffLogger
+  /** The 0.1 name of `log`. */
+  logger?: HandoffLogger
 }
 
 export interface ReceiverStats {
@@ -146,7 +149,9 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements PeerHost {
   private readonly max: number | null
   private readonly targets: Set<string> | null
   private readonly server: http.Server | null
-  private readonly logger: Logger
+  private readonly logger: HandoffLogger
+  /** Each sender's logger, bound to its identity once its HELLO named it. */
+  private readonly peerLogs = new WeakMap<Peer, HandoffLogger>()
   private readonly peers = new Set<Peer>()
   private readonly connections = new Set<net.Socket>()
   private total = 0
@@ -170,7 +175,7 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements PeerHost {
     this.helloTimeout = options.helloTimeout ?? DEFAULT_HELLO_TIMEOUT_MS
     this.frameTimeout = options.frameTimeout ?? DEFAULT_FRAME_TIMEOUT_MS
     if (options.name !== undefined) this.name = options.name
-    this.logger = options.logger ?? defaultLogger
+    this.logger = options.log ?? options.logger ?? defaultLogger()
     listener.on('connection', (fd) => this.onConnection(fd))
     listener.on('error', (err) => this.report(err, 'accepting a sender failed; retrying shortly'))
     for (const warning of listener.warnings) this.logger.warn({ path: listener.address }, `socket directory: ${warning}`)
@@ -259,12 +264,14 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements PeerHost {
     }
     const peer = new Peer(fd, credentials, this)
     this.peers.add(peer)
+    this.peerLogs.set(peer, this.logger.child({ peer: peer.identity }))
     peer.on('ready', () => {
-      this.logger.info({ peer: peer.identity }, 'sender connected')
+      this.peerLogs.set(peer, this.logger.child({ peer: peer.identity }))
+      this.logOf(peer).info({}, 'sender connected')
       this.emit('peer', peer.identity)
     })
     peer.on('error', (err) => this.report(Object.assign(err, { peer: peer.identity }), 'dropped a sender channel'))
-    peer.on('warning', (err) => this.logger.warn({ peer: peer.identity, err }, 'descriptors that belong to no frame were closed'))
+    peer.on('warning', (err) => this.logOf(peer).warn({ err }, 'descriptors that belong to no frame were closed'))
     peer.on('close', () => {
       this.peers.delete(peer)
       this.emit('peerClose', peer.identity)
@@ -333,11 +340,12 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements PeerHost {
         // The sender will read the end of the channel with this handoff in
         // flight: the connection is its own again. Drop our copy unserved
         // (close only: the sender's copy keeps the client connected).
-        this.logger.warn({ peer: peer.identity, id, err }, 'ACCEPT could not be written; the connection stays with the sender')
+        this.logOf(peer).warn({ id, err }, 'ACCEPT could not be written; the connection stays with the sender')
         adopted.destroy()
         return
       }
       this.total++
+      this.logOf(peer).debug({ id, kind: request.meta.kind, target: request.meta.target }, 'handoff accepted')
       this.serve(adopted, this.infoFor(peer, id, request, adopted, receivedAt), request)
       this.scheduleStatus()
     })
@@ -423,7 +431,8 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements PeerHost {
       ...(request === undefined ? {} : { kind: request.meta.kind }),
       ...(request?.meta.target === undefined ? {} : { target: request.meta.target })
     }
-    this.logger.info(event, 'handoff rejected')
+    const { peer: _identity, ...fields } = event
+    this.logOf(peer).info(fields, 'handoff rejected')
     this.emit('reject', event)
   }
 
@@ -480,6 +489,10 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements PeerHost {
       const status = this.status()
       for (const peer of this.peers) peer.sendStatus(status)
     })
+  }
+
+  private logOf (peer: Peer): HandoffLogger {
+    return this.peerLogs.get(peer) ?? this.logger
   }
 
   private report (err: Error & { peer?: PeerIdentity }, message: string): void {

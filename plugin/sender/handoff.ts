@@ -14,14 +14,10 @@ import { respondUnavailable, writeUnavailable } from './fallback.js'
 import { Target, resolveTargetOptions, type BalancePolicy, type TargetHealth, type TargetOptions } from './target.js'
 import type { Verdict } from './link.js'
 import { MAX_NAME_LENGTH, isProtocolName, type HandoffMeta } from '../protocol/index.js'
+import { defaultLogger, type HandoffLogger } from '../logger.js'
 
-/** pino-compatible: what request.log and fastify.log offer. */
-export interface SenderLogger {
-  debug?: (obj: object, msg?: string) => void
-  info: (obj: object, msg?: string) => void
-  warn: (obj: object, msg?: string) => void
-  error: (obj: object, msg?: string) => void
-}
+/** The 0.1 name of HandoffLogger (plugin/logger.ts): pino's, fastify.log, request.log. */
+export type SenderLogger = HandoffLogger
 
 export interface SenderOptions {
   /** Named targets: a path, a list of paths (a pool), or full options. */
@@ -37,8 +33,12 @@ export interface SenderOptions {
   reconnect?: { min?: number, max?: number }
   /** Name sent in our HELLO (the receiver's logs). */
   name?: string
-  /** Where link-level events go (receivers going down, protocol violations). Default: silent. */
-  log?: SenderLogger
+  /**
+   * Where link-level events go (receivers going down, protocol violations)
+   * and, unless a handoff names its own, each handoff's failure. Default:
+   * silent, or NODE_DEBUG=handoff.
+   */
+  log?: HandoffLogger
 }
 
 export type HandoffOutcome =
@@ -53,6 +53,8 @@ export interface HandoffResult {
   receiver?: string
   /** Why the connection stayed here (or, for 'doubt', why it was closed unanswered). */
   error?: Error
+  /** The HANDOFF's id on the channel to `receiver` (the receiver's logs and 'reject' event name it too). */
+  handoffId?: number
   /** What was done with a connection that stayed: the 503, the caller's local handler, or nothing (doubt). */
   fallback?: 'unavailable' | 'local' | 'none'
 }
@@ -63,8 +65,8 @@ export interface HandoffOptions {
   context?: unknown
   /** The URL for the replayed request line (default req.url). */
   url?: string
-  /** Where to log refusals and fallbacks (request.log). */
-  log?: SenderLogger
+  /** Where to log this handoff's failure (request.log). Default: the sender's `log`. */
+  log?: HandoffLogger
 }
 
 export interface UpgradeHandoffOptions extends HandoffOptions {
@@ -98,8 +100,6 @@ export interface RequestHandoffOptions extends HandoffOptions {
   fallback?: 'unavailable' | ((result: HandoffResult) => void | Promise<void>)
 }
 
-const silent: SenderLogger = { info () {}, warn () {}, error () {} }
-
 /** A second handoff of a connection already on its way: the first one decides, this one touches nothing. */
 function inProgress (err: unknown): boolean {
   return err instanceof ERR_HANDOFF_IN_PROGRESS
@@ -117,7 +117,7 @@ function outcomeError (target: string, verdict: Verdict | { outcome: 'unavailabl
 
 export class Sender {
   private readonly targets = new Map<string, Target>()
-  private readonly log: SenderLogger
+  private readonly log: HandoffLogger
   private closing = false
   private readonly active = new Set<Promise<unknown>>()
   /** Connections between detach and verdict: a second handoff of one of them is refused. */
@@ -127,7 +127,7 @@ export class Sender {
     if (typeof options !== 'object' || options === null || typeof options.targets !== 'object' || options.targets === null) {
       throw new ERR_HANDOFF_SENDER_OPTION('targets', 'expected an object of named targets')
     }
-    this.log = options.log ?? silent
+    this.log = options.log ?? defaultLogger()
     if (options.name !== undefined && !isProtocolName(options.name)) {
       // It goes in every HELLO: refused here, not as an error inside a reconnect loop.
       throw new ERR_HANDOFF_SENDER_OPTION('name', `expected a string of 1 to ${MAX_NAME_LENGTH} characters`)
@@ -149,15 +149,16 @@ export class Sender {
     }
     for (const target of this.targets.values()) {
       for (const link of target.links) {
+        const log = this.log.child({ target: target.name, receiver: link.label })
         link.on('down', (err) => {
           // An untrusted receiver is logged once, by 'untrusted', not on every reconnect that finds it.
           if (err instanceof ERR_HANDOFF_UNTRUSTED_RECEIVER) return
-          this.log.warn({ target: target.name, receiver: link.label, err }, 'handoff receiver unavailable')
+          log.warn({ err }, 'handoff receiver unavailable')
         })
-        link.on('untrusted', (err, peer) => this.log.warn({ target: target.name, receiver: link.label, peer, err }, err.message))
-        link.on('ready', () => this.log.info({ target: target.name, receiver: link.label }, 'handoff receiver connected'))
-        link.on('warning', (err) => this.log.warn({ target: target.name, receiver: link.label, err }, 'handoff receiver problem'))
-        link.on('violation', (err) => this.log.error({ target: target.name, receiver: link.label, err }, 'handoff receiver broke the protocol'))
+        link.on('untrusted', (err, peer) => log.warn({ peer, err }, err.message))
+        link.on('ready', () => log.info({}, 'handoff receiver connected'))
+        link.on('warning', (err) => log.warn({ err }, 'handoff receiver problem'))
+        link.on('violation', (err) => log.error({ err }, 'handoff receiver broke the protocol'))
       }
       target.start()
     }
@@ -233,7 +234,11 @@ export class Sender {
       this.busy.delete(detached.socket)
     }
     const { verdict, receiver } = result
-    const base = { target: name, ...(receiver === undefined ? {} : { receiver }) }
+    const base = {
+      target: name,
+      ...(receiver === undefined ? {} : { receiver }),
+      ...('id' in verdict && verdict.id !== undefined ? { handoffId: verdict.id } : {})
+    }
     if (verdict.outcome === 'accepted') {
       detached.release()
       return { handedOff: true, outcome: 'accepted', ...base }
@@ -255,7 +260,7 @@ export class Sender {
    * Never rejects; the result says what happened.
    */
   async handoffUpgrade (req: IncomingMessage, socket: net.Socket, head: Buffer, options: UpgradeHandoffOptions): Promise<HandoffResult> {
-    return await this.handOff(options, () => {
+    return await this.handOff(options, socket, () => {
       if (this.busy.has(socket)) throw new ERR_HANDOFF_IN_PROGRESS()
       return detachUpgrade(req, socket, head, options.url === undefined ? {} : { url: options.url })
     }, () => writeUnavailable(socket, { retryAfter: this.retryAfter(options.target) }))
@@ -269,7 +274,7 @@ export class Sender {
    * through `res`, or `fallback`). Never rejects.
    */
   async handoffRequest (req: IncomingMessage, res: ServerResponse, options: RequestHandoffOptions): Promise<HandoffResult> {
-    return await this.handOff(options, async () => {
+    return await this.handOff(options, req.socket, async () => {
       const later = options.laterRequests
       if (later !== undefined && later !== 'close' && later !== 'sibling') {
         throw new ERR_HANDOFF_SENDER_OPTION('laterRequests', 'expected \'close\' or \'sibling\'')
@@ -288,8 +293,8 @@ export class Sender {
    * The flow both kinds share: detach (or refuse with a typed error and
    * answer here), send, settle who owns the connection, fall back if it stays.
    */
-  private async handOff (options: UpgradeHandoffOptions | RequestHandoffOptions, detach: () => Detached | Promise<Detached>,
-    unavailable: () => unknown): Promise<HandoffResult> {
+  private async handOff (options: UpgradeHandoffOptions | RequestHandoffOptions, client: net.Socket | null,
+    detach: () => Detached | Promise<Detached>, unavailable: () => unknown): Promise<HandoffResult> {
     const log = options.log ?? this.log
     let detached: Detached
     try {
@@ -300,12 +305,16 @@ export class Sender {
       detached = pending instanceof Promise ? await pending : pending
     } catch (err) {
       const result: HandoffResult = { handedOff: false, outcome: 'refused', target: options.target, error: err as Error }
-      log.error({ err, target: options.target }, 'connection cannot be handed off')
+      // One line for the failure: the connection is named by the request's
+      // logger (request.log's reqId) or, outside Fastify, by its client.
+      // (error: the app routed a connection that can never be handed off).
+      log.error({ err, outcome: 'refused', target: options.target, client: clientOf(client) },
+        'connection cannot be handed off')
       if (inProgress(err)) return { ...result, fallback: 'none' }
-      return await this.fallBack(result, options.fallback, unavailable)
+      return await this.fallBack(result, options.fallback, unavailable, log)
     }
     const result = await this.send(detached, options)
-    return await this.conclude(result, log, options.fallback, unavailable)
+    return await this.conclude(result, log, clientOf(detached.socket), options.fallback, unavailable)
   }
 
   /**
@@ -323,30 +332,31 @@ export class Sender {
     return this.targets.get(name)?.options.retryAfter ?? 5
   }
 
-  private async conclude (result: HandoffResult, log: SenderLogger,
+  /** One line per failure (warn; error when the connection was closed unanswered), nothing at info for a success. */
+  private async conclude (result: HandoffResult, log: HandoffLogger, client: string | undefined,
     fallback: UpgradeHandoffOptions['fallback'], unavailable: () => unknown): Promise<HandoffResult> {
+    const fields = { target: result.target, receiver: result.receiver, handoffId: result.handoffId, client }
     if (result.handedOff) {
-      log.info({ target: result.target, receiver: result.receiver }, 'connection handed off')
+      log.debug(fields, 'connection handed off')
       return result
     }
     if (result.outcome === 'doubt') {
-      log.error({ err: result.error, target: result.target, receiver: result.receiver },
+      log.error({ err: result.error, outcome: result.outcome, ...fields },
         'handoff in doubt (the receiver broke the protocol or the sender was closed): connection closed unanswered')
       return result
     }
-    log.warn({ err: result.error, target: result.target, receiver: result.receiver, outcome: result.outcome },
-      'handoff failed; answering here')
-    return await this.fallBack(result, fallback, unavailable)
+    log.warn({ err: result.error, outcome: result.outcome, ...fields }, 'handoff failed; the connection falls back here')
+    return await this.fallBack(result, fallback, unavailable, log)
   }
 
   private async fallBack (result: HandoffResult, fallback: UpgradeHandoffOptions['fallback'],
-    unavailable: () => unknown): Promise<HandoffResult> {
+    unavailable: () => unknown, log: HandoffLogger): Promise<HandoffResult> {
     if (typeof fallback === 'function') {
       result.fallback = 'local'
       try {
         await fallback(result)
       } catch (err) {
-        this.log.error({ err, target: result.target }, 'the local fallback of a handoff failed')
+        log.error({ err, target: result.target }, 'the local fallback of a handoff failed; answered 503 instead')
         void unavailable()
       }
       return result
@@ -355,6 +365,12 @@ export class Sender {
     void unavailable()
     return result
   }
+}
+
+/** The client end of a connection, as a log names it ("address:port"). */
+function clientOf (socket: net.Socket | null | undefined): string | undefined {
+  if (socket === null || socket === undefined || socket.remoteAddress === undefined) return undefined
+  return `${socket.remoteAddress}:${String(socket.remotePort)}`
 }
 
 /** Creates a sender and starts connecting to every receiver of every target. */

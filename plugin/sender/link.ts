@@ -24,7 +24,12 @@ import {
 export type LinkState = 'idle' | 'connecting' | 'ready' | 'draining' | 'down' | 'closed'
 
 /** What became of one HANDOFF. */
-export type Verdict =
+export type Verdict = VerdictOutcome & {
+  /** The HANDOFF's id on this channel, once one was given (the receiver's logs and 'reject' event name it too). */
+  id?: number
+}
+
+type VerdictOutcome =
   /** ACCEPT: the receiver owns the connection. */
   | { outcome: 'accepted', live: number, max: number | null }
   /** REJECT: ours again, untouched. */
@@ -362,6 +367,7 @@ export class Link extends EventEmitter<LinkEvents> {
     if (pending === undefined) return
     this.pending.delete(id)
     if (pending.timer !== null) clearTimeout(pending.timer)
+    verdict.id = id
     pending.resolve(verdict)
     if (this.pending.size === 0) {
       this.emit('load', this.load)

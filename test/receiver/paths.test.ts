@@ -13,6 +13,7 @@ import readline from 'node:readline'
 import { checkFdLeaks } from '../helpers/fds.js'
 import { binding } from '../../plugin/native.js'
 import { createReceiver, type Receiver } from '../../plugin/receiver/index.js'
+import type { HandoffLogger } from '../../plugin/logger.js'
 import { connectUnix, listenUnix } from '../../plugin/unix.js'
 import { hasCommand, prerequisite } from '../helpers/prereq.js'
 import { tmpDir } from './helpers.js'
@@ -69,8 +70,9 @@ function stateOf (file: string): FileState {
   return { ino: st.ino, mode: st.mode, uid: st.uid, nlink: st.nlink, content: fs.readFileSync(file, 'utf8') }
 }
 
-function quietLogger (warnings: string[] = []): { info (): void, warn (obj: object, msg?: string): void, error (): void } {
-  return { info () {}, warn (_obj, msg) { warnings.push(msg ?? '') }, error () {} }
+function quietLogger (warnings: string[] = []): HandoffLogger {
+  const log: HandoffLogger = { debug () {}, info () {}, warn (_obj, msg) { warnings.push(msg ?? '') }, error () {}, child: () => log }
+  return log
 }
 
 async function sharedReceiver (sockPath: string, warnings: string[] = []): Promise<Receiver> {
