@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net'
 import { ERR_HANDOFF_TAKEOVER_OPTION } from '../errors.js'
 import { listeningFd } from '../internals.js'
 import { drainer } from './drain.js'
+import { defaultLogger } from '../logger.js'
 import { takeover, type Generation, type ListenerSource, type TakeoverOptions } from './generation.js'
 
 /** What listen() needs of a Fastify instance (no import of fastify: it is an optional peer). */
@@ -109,5 +110,7 @@ export async function listenOn (generation: Generation, target: FastifyLike | Ht
 
 function defaultLog (target: FastifyLike | HttpServer): NonNullable<TakeoverOptions['log']> {
   if (isFastify(target)) return (level, msg) => target.log[level](msg)
-  return (level, msg) => { if (level === 'warn') console.warn(`[fastify-handoff] ${msg}`) }
+  // Outside Fastify: silent unless NODE_DEBUG=handoff (plugin/logger.ts), never console.
+  const quiet = defaultLogger()
+  return (level, msg) => quiet[level]({}, msg)
 }
