@@ -78,7 +78,7 @@ class Session extends EventEmitter {
     // descriptors it did not declare is processed as if none had come (§9);
     // a HANDOFF without its descriptor gets a REJECT.
     if (frame.length < P.HEADER_SIZE) return // descriptors of no frame (§4): closed, go on
-    this.onFrame(frame, [], err.code === 'ERR_HANDOFF_FDS_TRUNCATED')
+    this.onFrame(frame, [], err instanceof lib.ERR_HANDOFF_FDS_TRUNCATED)
   }
 
   onFrame (frame, fds, truncated) {
