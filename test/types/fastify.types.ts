@@ -7,6 +7,8 @@ import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify'
 import websocket from '@fastify/websocket'
 import { fastifyHandoff, type HandoffDecorator, type HandoffRouteConfig } from '../../plugin/fastify.js'
 import type { HandoffResult, TargetHealth } from '../../plugin/sender/index.js'
+import type { HandoffLogger } from '../../plugin/logger.js'
+import type { Logger as PinoLogger } from 'pino'
 
 async function main (): Promise<void> {
   const app = Fastify()
@@ -73,5 +75,15 @@ async function main (): Promise<void> {
   void config
   const typed = (request: FastifyRequest, reply: FastifyReply): Promise<HandoffResult> => reply.handoff('chat', request.handoffContext)
   void typed
+
+  // One logger type: pino's logger, fastify.log and request.log are HandoffLoggers, with no cast.
+  const fromApp: HandoffLogger = app.log
+  const fromRequest = (request: FastifyRequest): HandoffLogger => request.log
+  const fromPino = (pino: PinoLogger): HandoffLogger => pino
+  void fromApp; void fromRequest; void fromPino
+  await app.register(fastifyHandoff, { targets: { x: '/x' }, log: app.log.child({ part: 'handoff' }) })
+  // @ts-expect-error a logger has pino's shape: info, warn and error alone lack debug and child
+  const partial: HandoffLogger = { info () {}, warn () {}, error () {} }
+  void partial
 }
 void main
