@@ -9,6 +9,7 @@ import {
   ERR_HANDOFF_FDS_TRUNCATED, ERR_HANDOFF_FRAME_TIMEOUT, ERR_HANDOFF_ORPHAN_FDS, isSystemError
 } from './errors.js'
 import type { Framer } from './framer.js'
+import { stageChannel } from './trace.js'
 
 export type { Framer }
 
@@ -242,6 +243,7 @@ export class Channel extends EventEmitter<ChannelEvents> {
 
   /** One poll event's reads (see NativeChannelCallbacks.onRead for the layout of `reads`). */
   private onRead (data: Buffer, reads: number[]): void {
+    if (stageChannel.hasSubscribers) stageChannel.publish({ stage: 'woken' })
     for (let i = 0; i < reads.length;) {
       const bytes = reads[i]
       const count = reads[i + 1]

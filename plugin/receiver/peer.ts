@@ -14,6 +14,7 @@ import {
 } from '../protocol/index.js'
 import { ERR_HANDOFF_CHANNEL_CLOSED, ERR_HANDOFF_HELLO_TIMEOUT, ERR_HANDOFF_PEER_ERROR } from '../errors.js'
 import { Refusal } from './refusal.js'
+import { stageChannel } from '../trace.js'
 
 export interface PeerHost {
   /** Must answer with peer.accept(id) or peer.reject(id) exactly once, and own `fd` from now on. Never throws. */
@@ -245,6 +246,7 @@ export class Peer extends EventEmitter<PeerEvents> {
     }
     switch (message.type) {
       case FrameType.Handoff:
+        if (stageChannel.hasSubscribers) stageChannel.publish({ stage: 'decoded', port: message.body.meta.remotePort })
         if (this.undecided.has(message.id)) {
           closeFds(fds)
           this.fail('duplicate-id', new Error(`HANDOFF ${message.id} reuses the id of a handoff still in flight`))

@@ -21,6 +21,7 @@ import { Peer, type PeerHost, type PeerIdentity } from './peer.js'
 import { checkDescriptor, isClientGone, rebuildSocket } from './rebuild.js'
 import { Refusal } from './refusal.js'
 import { replayToListener, replayToServer } from './replay.js'
+import { stageChannel } from '../trace.js'
 
 export interface ReceiverOptions {
   /** Filesystem path of the Unix socket. Exactly one of `path` and `abstract`. */
@@ -338,7 +339,9 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements PeerHost {
         return
       }
       this.total++
+      if (stageChannel.hasSubscribers) stageChannel.publish({ stage: 'answered', port: request.meta.remotePort })
       this.serve(adopted, this.infoFor(peer, id, request, adopted, receivedAt), request)
+      if (stageChannel.hasSubscribers) stageChannel.publish({ stage: 'delivered', port: request.meta.remotePort })
       this.scheduleStatus()
     })
   }
@@ -364,6 +367,7 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements PeerHost {
         checkDescriptor(fd)
         throw err
       }
+      if (stageChannel.hasSubscribers) stageChannel.publish({ stage: 'rebuilt', port: meta.remotePort })
       if (isClientGone(socket)) {
         checkDescriptor(fd)
         throw new Refusal('closed-client', 'the client connection is already closed')
@@ -382,6 +386,7 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements PeerHost {
       if (meta.deadline !== undefined && Date.now() >= meta.deadline) {
         throw new Refusal('expired', `decided ${Date.now() - meta.deadline} ms after the handoff's deadline`)
       }
+      if (stageChannel.hasSubscribers) stageChannel.publish({ stage: 'checked', port: meta.remotePort })
       return socket
     } catch (err) {
       const built = socket as net.Socket | null

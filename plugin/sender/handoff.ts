@@ -14,6 +14,7 @@ import { respondUnavailable, writeUnavailable } from './fallback.js'
 import { Target, resolveTargetOptions, type BalancePolicy, type TargetHealth, type TargetOptions } from './target.js'
 import type { Verdict } from './link.js'
 import { MAX_NAME_LENGTH, isProtocolName, type HandoffMeta } from '../protocol/index.js'
+import { stageChannel } from '../trace.js'
 
 /** pino-compatible: what request.log and fastify.log offer. */
 export interface SenderLogger {
@@ -233,9 +234,11 @@ export class Sender {
       this.busy.delete(detached.socket)
     }
     const { verdict, receiver } = result
+    if (stageChannel.hasSubscribers) stageChannel.publish({ stage: 'verdict', port: address.remotePort })
     const base = { target: name, ...(receiver === undefined ? {} : { receiver }) }
     if (verdict.outcome === 'accepted') {
       detached.release()
+      if (stageChannel.hasSubscribers) stageChannel.publish({ stage: 'released', port: address.remotePort })
       return { handedOff: true, outcome: 'accepted', ...base }
     }
     const error = outcomeError(name, verdict, receiver) as Error
@@ -255,6 +258,7 @@ export class Sender {
    * Never rejects; the result says what happened.
    */
   async handoffUpgrade (req: IncomingMessage, socket: net.Socket, head: Buffer, options: UpgradeHandoffOptions): Promise<HandoffResult> {
+    if (stageChannel.hasSubscribers) stageChannel.publish({ stage: 'start', port: socket.remotePort })
     return await this.handOff(options, () => {
       if (this.busy.has(socket)) throw new ERR_HANDOFF_IN_PROGRESS()
       return detachUpgrade(req, socket, head, options.url === undefined ? {} : { url: options.url })
@@ -269,6 +273,7 @@ export class Sender {
    * through `res`, or `fallback`). Never rejects.
    */
   async handoffRequest (req: IncomingMessage, res: ServerResponse, options: RequestHandoffOptions): Promise<HandoffResult> {
+    if (stageChannel.hasSubscribers) stageChannel.publish({ stage: 'start', port: req.socket?.remotePort })
     return await this.handOff(options, async () => {
       const later = options.laterRequests
       if (later !== undefined && later !== 'close' && later !== 'sibling') {
@@ -298,6 +303,7 @@ export class Sender {
       // An upgrade detaches synchronously: no await, so that it reaches
       // send() (which marks the socket busy) in the same tick.
       detached = pending instanceof Promise ? await pending : pending
+      if (stageChannel.hasSubscribers) stageChannel.publish({ stage: 'detached', port: detached.address.remotePort })
     } catch (err) {
       const result: HandoffResult = { handedOff: false, outcome: 'refused', target: options.target, error: err as Error }
       log.error({ err, target: options.target }, 'connection cannot be handed off')
