@@ -26,6 +26,7 @@ t.test('npm run bench -- --quick runs every benchmark and prints its tables', as
     'Descriptor pass rate and cost',
     'Pass rate: ratios and targets',
     'Connect -> first byte',
+    'Connection setup, stage by stage',
     'WebSocket echo after the handoff',
     'After the handoff: ratios and targets',
     'Stability:',
