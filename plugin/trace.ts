@@ -14,12 +14,12 @@ export const STAGE_CHANNEL = 'fastify-handoff:stage'
  * (the ACCEPT read), `released` (our copy closed). Sibling: `woken` (the
  * channel's poll event, before any frame is cut: carries no port), `decoded`,
  * `rebuilt` (the net.Socket on the descriptor), `checked` (every check before
- * the ACCEPT passed), `answered` (the ACCEPT in the kernel), `delivered` (the
- * bytes put back and the consumer given the socket).
+ * the ACCEPT passed), `answered` (the ACCEPT in the kernel; the consumer gets
+ * the socket right after).
  */
 export type StageName =
   | 'start' | 'detached' | 'encoded' | 'sent' | 'verdict' | 'released'
-  | 'woken' | 'decoded' | 'rebuilt' | 'checked' | 'answered' | 'delivered'
+  | 'woken' | 'decoded' | 'rebuilt' | 'checked' | 'answered'
 
 /** What is published: the stage and the client's port (the key a benchmark joins the processes' records on). */
 export interface StageEvent {

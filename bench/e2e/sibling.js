@@ -40,7 +40,6 @@ async function main () {
         if (rec !== null) rec.mark('rebuilt', socket)
         socket.on('error', noop)
         app.server.emit('connection', socket)
-        if (rec !== null) rec.mark('delivered', socket)
         socket.emit('data', Buffer.from(msg.head, 'latin1'))
         socket.resume()
       })

@@ -341,7 +341,6 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements PeerHost {
       this.total++
       if (stageChannel.hasSubscribers) stageChannel.publish({ stage: 'answered', port: request.meta.remotePort })
       this.serve(adopted, this.infoFor(peer, id, request, adopted, receivedAt), request)
-      if (stageChannel.hasSubscribers) stageChannel.publish({ stage: 'delivered', port: request.meta.remotePort })
       this.scheduleStatus()
     })
   }
