@@ -16,7 +16,8 @@ const BENCHMARKS = [
   { name: 'stages', file: 'stages.js', what: '2b. connection setup, stage by stage' },
   { name: 'ws-echo', file: 'ws-echo.js', what: '3. after the handoff: WebSocket echo' },
   { name: 'stability', file: 'stability.js', what: '4. stability: 100,000 handoffs' },
-  { name: 'scale', file: 'scale.js', what: '5. scale: 10,000 WebSockets held by one sibling' }
+  { name: 'scale', file: 'scale.js', what: '5. scale: 10,000 WebSockets held by one sibling' },
+  { name: 'pool', file: 'pool.js', what: '6. scale: pools of 1, 2 and 4 siblings' }
 ]
 
 const args = parseArgs()

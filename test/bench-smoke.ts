@@ -30,7 +30,8 @@ t.test('npm run bench -- --quick runs every benchmark and prints its tables', as
     'WebSocket echo after the handoff',
     'After the handoff: ratios and targets',
     'Stability:',
-    'Scale: one sibling holding'
+    'Scale: one sibling holding',
+    'Handoffs through a pool of 1, 2 and 4 siblings'
   ]) {
     t.match(stdout, `### ${title}`, `prints "${title}"`)
   }
