@@ -76,16 +76,19 @@ async function wsOpen ({ port, path, connections, parallel = 100, seconds = 60, 
   let errors = 0
   let lastError = null
   let i = 0
+  const lat = [] // µs from the WebSocket's creation to 'open' (the handoff, for a handed-off route)
   const openOne = () => new Promise((resolve) => {
+    const start = nowNs()
     const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`, { perMessageDeflate: false, handshakeTimeout: 10000 })
     ws.binaryType = 'nodebuffer'
-    ws.once('open', () => { opened++; sockets.push(ws); resolve() })
+    ws.once('open', () => { opened++; lat.push(Number(nowNs() - start) / 1000); sockets.push(ws); resolve() })
     ws.once('error', (err) => { errors++; lastError = err.message; resolve() })
   })
   const worker = async () => { while (i < connections && nowNs() < deadline) { i++; await openOne() } }
   await Promise.all(Array.from({ length: Math.min(parallel, connections) }, worker))
   const took = Number(nowNs() - t0) / 1e9
-  return { opened, errors, lastError, seconds: took, rate: opened / took, open: sockets.length }
+  const sorted = Float64Array.from(lat).sort()
+  return { opened, errors, lastError, seconds: took, rate: opened / took, open: sockets.length, p50: percentile(sorted, 50), p99: percentile(sorted, 99) }
 }
 
 function wsEcho ({ size, seconds, max, set = 'default', samples = false }) {
