@@ -18,9 +18,9 @@
 const fs = require('node:fs')
 const path = require('node:path')
 const {
-  parseArgs, num, median, percentile, fmt, fmtRatio, table, verdict, fastifyPlugin, repeatWithin, tempDir
+  parseArgs, num, median, percentile, fmt, fmtRatio, table, verdict, repeatWithin, tempDir
 } = require('./lib/common.js')
-const { startSibling, startWebapp, startClient, stopAll } = require('./lib/topology.js')
+const { startUpgradeRoutes, stopAll, warmUp, rotated } = require('./lib/topology.js')
 
 const args = parseArgs()
 const quick = args.quick
@@ -37,15 +37,7 @@ async function main () {
   let routes
   let rounds = 0
   try {
-    const sibling = await startSibling({ app: 'upgrade-hello', via: 'receiver', path: sockPath })
-    procs.push(sibling)
-    const web = async (mode) => { const w = await startWebapp({ mode, app: 'upgrade-hello', path: sockPath }); procs.unshift(w); return w }
-    const direct = await web('direct')
-    const handoff = await web('handoff')
-    const fastify = fastifyPlugin() !== null ? await web('fastify') : null
-    const child = await web('childsend')
-    const client = await startClient()
-    procs.unshift(client)
+    const { sibling, direct, handoff, fastify, child, client } = await startUpgradeRoutes(sockPath, procs)
     routes = [
       { key: 'direct', name: 'direct (web app answers)', port: direct.port, servers: [direct] },
       { key: 'handoff', name: 'fastify-handoff (node:http + Sender)', port: handoff.port, servers: [handoff, sibling] },
@@ -54,13 +46,9 @@ async function main () {
     ]
     for (const r of routes) results[r.key] = { rounds: [], samples: [], errors: 0, lastError: null }
     const fb = (args) => client.request('firstByte', args)
-    for (const r of routes) {
-      const w = await fb({ port: r.port, concurrency: 10, count: P.warmup, seconds: 3 })
-      if (w.n === 0) throw new Error(`${r.name}: no connection got an answer: ${w.lastError}`)
-    }
+    await warmUp(client, routes, P.warmup)
     rounds = await repeatWithin(ROUNDS, BUDGET_MS, async (round) => {
-      const order = routes.map((_, i) => routes[(i + round) % routes.length])
-      for (const r of order) {
+      for (const r of rotated(routes, round)) {
         const res = results[r.key]
         const lat = await fb({ port: r.port, concurrency: 1, count: P.latCount, seconds: P.latSeconds, samples: true })
         const c0 = await Promise.all(r.servers.map((s) => s.cpu()))

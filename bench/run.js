@@ -13,9 +13,11 @@ const { parseArgs, machine } = require('./lib/common.js')
 const BENCHMARKS = [
   { name: 'pass-rate', file: 'pass-rate.js', what: '1. descriptor pass rate and cost' },
   { name: 'e2e', file: 'e2e.js', what: '2. end to end, connect -> first byte' },
+  { name: 'stages', file: 'stages.js', what: '2b. connection setup, stage by stage' },
   { name: 'ws-echo', file: 'ws-echo.js', what: '3. after the handoff: WebSocket echo' },
   { name: 'stability', file: 'stability.js', what: '4. stability: 100,000 handoffs' },
-  { name: 'scale', file: 'scale.js', what: '5. scale: 10,000 WebSockets held by one sibling' }
+  { name: 'scale', file: 'scale.js', what: '5. scale: 10,000 WebSockets held by one sibling' },
+  { name: 'pool', file: 'pool.js', what: '6. scale: pools of 1, 2 and 4 siblings' }
 ]
 
 const args = parseArgs()

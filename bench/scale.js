@@ -46,14 +46,14 @@ async function main () {
 
     const perConn = (held.sibling.rss - before.sibling.rss) / Math.max(1, hold.opened)
     table(`Scale: one sibling holding ${fmt(hold.opened, 0)} handed-off WebSockets`,
-      ['step', 'WebSockets opened', 'opened/s (handoffs/s)', 'errors', 'sibling live', 'sibling RSS', 'sibling fds', 'web app RSS', 'web app fds'],
+      ['step', 'WebSockets opened', 'opened/s (handoffs/s)', 'open p50 µs', 'open p99 µs', 'errors', 'sibling live', 'sibling RSS', 'sibling fds', 'web app RSS', 'web app fds'],
       [
-        ['before (after warm-up)', '', '', '', String(base.sibling.live), fmtBytes(base.sibling.rss), String(base.sibling.fds), fmtBytes(base.webapp.rss), String(base.webapp.fds)],
-        [`open ${PROBE}, none held, close`, fmt(probe1.opened, 0), fmt(probe1.rate, 0), String(probe1.errors), String(before.sibling.live), fmtBytes(before.sibling.rss), String(before.sibling.fds), fmtBytes(before.webapp.rss), String(before.webapp.fds)],
-        [`open ${HOLD} and hold`, fmt(hold.opened, 0), fmt(hold.rate, 0), String(hold.errors), String(held.sibling.live), fmtBytes(held.sibling.rss), String(held.sibling.fds), fmtBytes(held.webapp.rss), String(held.webapp.fds)],
-        [`open ${PROBE} more while holding`, fmt(probe2.opened, 0), fmt(probe2.rate, 0), String(probe2.errors), String(during.sibling.live), fmtBytes(during.sibling.rss), String(during.sibling.fds), fmtBytes(during.webapp.rss), String(during.webapp.fds)],
-        [`one echo on each, all at once (${fmt(echo.connections, 0)})`, '', '', String((hold.opened + probe2.opened) - echo.messages), '', '', '', '', ''],
-        ['all closed', '', '', '', String(after.sibling.live), fmtBytes(after.sibling.rss), String(after.sibling.fds), fmtBytes(after.webapp.rss), String(after.webapp.fds)]
+        ['before (after warm-up)', '', '', '', '', '', String(base.sibling.live), fmtBytes(base.sibling.rss), String(base.sibling.fds), fmtBytes(base.webapp.rss), String(base.webapp.fds)],
+        [`open ${PROBE}, none held, close`, fmt(probe1.opened, 0), fmt(probe1.rate, 0), fmt(probe1.p50, 0), fmt(probe1.p99, 0), String(probe1.errors), String(before.sibling.live), fmtBytes(before.sibling.rss), String(before.sibling.fds), fmtBytes(before.webapp.rss), String(before.webapp.fds)],
+        [`open ${HOLD} and hold`, fmt(hold.opened, 0), fmt(hold.rate, 0), fmt(hold.p50, 0), fmt(hold.p99, 0), String(hold.errors), String(held.sibling.live), fmtBytes(held.sibling.rss), String(held.sibling.fds), fmtBytes(held.webapp.rss), String(held.webapp.fds)],
+        [`open ${PROBE} more while holding`, fmt(probe2.opened, 0), fmt(probe2.rate, 0), fmt(probe2.p50, 0), fmt(probe2.p99, 0), String(probe2.errors), String(during.sibling.live), fmtBytes(during.sibling.rss), String(during.sibling.fds), fmtBytes(during.webapp.rss), String(during.webapp.fds)],
+        [`one echo on each, all at once (${fmt(echo.connections, 0)})`, '', '', '', '', String((hold.opened + probe2.opened) - echo.messages), '', '', '', '', ''],
+        ['all closed', '', '', '', '', '', String(after.sibling.live), fmtBytes(after.sibling.rss), String(after.sibling.fds), fmtBytes(after.webapp.rss), String(after.webapp.fds)]
       ],
       [`Sibling memory per held connection: ${fmtBytes(perConn)} (RSS growth over ${fmt(hold.opened, 0)} WebSockets, Fastify + @fastify/websocket + ws). ` +
         `Handoff rate while holding ÷ with none held: × ${(probe2.rate / probe1.rate).toFixed(2)}. ` +

@@ -10,6 +10,7 @@ import {
 } from './errors.js'
 import type { Framer } from './framer.js'
 import { frameTooLarge, protocolError } from './protocol/errors.js'
+import { stageChannel } from './trace.js'
 
 export type { Framer }
 
@@ -243,6 +244,7 @@ export class Channel extends EventEmitter<ChannelEvents> {
 
   /** One poll event's reads (see NativeChannelCallbacks.onRead for the layout of `reads`). */
   private onRead (data: Buffer, reads: number[]): void {
+    if (stageChannel.hasSubscribers) stageChannel.publish({ stage: 'woken' })
     for (let i = 0; i < reads.length;) {
       const bytes = reads[i]
       const count = reads[i + 1]

@@ -26,10 +26,12 @@ t.test('npm run bench -- --quick runs every benchmark and prints its tables', as
     'Descriptor pass rate and cost',
     'Pass rate: ratios and targets',
     'Connect -> first byte',
+    'Connection setup, stage by stage',
     'WebSocket echo after the handoff',
     'After the handoff: ratios and targets',
     'Stability:',
-    'Scale: one sibling holding'
+    'Scale: one sibling holding',
+    'Handoffs through a pool of'
   ]) {
     t.match(stdout, `### ${title}`, `prints "${title}"`)
   }

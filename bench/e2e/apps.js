@@ -10,14 +10,24 @@ const http = require('node:http')
 const HELLO = Buffer.from('HTTP/1.1 101 Switching Protocols\r\nUpgrade: bench\r\nConnection: Upgrade\r\n\r\nhello')
 const noop = () => {}
 
-/** Returns { server (node:http), fastify? , close() } */
-async function buildApp (name) {
+/**
+ * Returns { server (node:http), fastify? , close() }. `mark` (bench/stages.js'
+ * recorder): when the handler ran, and when its first byte was written.
+ */
+async function buildApp (name, { mark = null } = {}) {
   if (name === 'upgrade-hello') {
     const server = http.createServer((req, res) => res.end('hello'))
-    server.on('upgrade', (req, socket) => {
-      socket.on('error', noop)
-      socket.end(HELLO)
-    })
+    server.on('upgrade', mark === null
+      ? (req, socket) => {
+          socket.on('error', noop)
+          socket.end(HELLO)
+        }
+      : (req, socket) => {
+          mark('handler', socket)
+          socket.on('error', noop)
+          socket.end(HELLO)
+          mark('first-byte', socket)
+        })
     server.on('clientError', (err, socket) => { void err; socket.destroy() })
     return { server, target: server, close: () => new Promise((resolve) => { server.closeAllConnections?.(); server.close(() => resolve()) }) }
   }

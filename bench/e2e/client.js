@@ -9,11 +9,14 @@
 //   wsClose: closes them all (every `set`: WebSockets are kept in named sets)
 const net = require('node:net')
 const { serveControl, nowNs, percentile } = require('../lib/common.js')
+const { stagesRecorder, now } = require('../lib/stages.js')
 
 const REQUEST = Buffer.from('GET /first HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: bench\r\n\r\n')
 const CONNECT_TIMEOUT_MS = 5000
 
-function firstByte ({ port, concurrency, count, seconds, samples = false }) {
+function firstByte ({ port, concurrency, count, seconds, samples = false, stages = false }) {
+  // bench/stages.js: when the connection began, was connected and got its first byte, by its local port.
+  const rec = stages ? stagesRecorder() : null
   return new Promise((resolve) => {
     const lat = []
     const deadline = nowNs() + BigInt(Math.round(seconds * 1e9))
@@ -36,6 +39,7 @@ function firstByte ({ port, concurrency, count, seconds, samples = false }) {
       started++
       active++
       const start = nowNs()
+      const startedAt = rec === null ? 0 : now()
       let settled = false
       const socket = net.connect({ port, host: '127.0.0.1', noDelay: true })
       const timer = setTimeout(() => settle(new Error('no answer within 5 s')), CONNECT_TIMEOUT_MS)
@@ -48,8 +52,11 @@ function firstByte ({ port, concurrency, count, seconds, samples = false }) {
         active--
         setImmediate(next)
       }
-      socket.on('connect', () => socket.write(REQUEST))
-      socket.once('data', () => settle(null))
+      socket.on('connect', () => {
+        if (rec !== null) { rec.markAt('client-start', socket.localPort, startedAt); rec.mark('client-connected', socket, true) }
+        socket.write(REQUEST)
+      })
+      socket.once('data', () => { if (rec !== null) rec.mark('client-first-byte', socket, true); settle(null) })
       socket.on('error', (err) => settle(err))
       socket.on('close', () => settle(new Error('closed before the first byte')))
     }
@@ -69,16 +76,19 @@ async function wsOpen ({ port, path, connections, parallel = 100, seconds = 60, 
   let errors = 0
   let lastError = null
   let i = 0
+  const lat = [] // µs from the WebSocket's creation to 'open' (the handoff, for a handed-off route)
   const openOne = () => new Promise((resolve) => {
+    const start = nowNs()
     const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`, { perMessageDeflate: false, handshakeTimeout: 10000 })
     ws.binaryType = 'nodebuffer'
-    ws.once('open', () => { opened++; sockets.push(ws); resolve() })
+    ws.once('open', () => { opened++; lat.push(Number(nowNs() - start) / 1000); sockets.push(ws); resolve() })
     ws.once('error', (err) => { errors++; lastError = err.message; resolve() })
   })
   const worker = async () => { while (i < connections && nowNs() < deadline) { i++; await openOne() } }
   await Promise.all(Array.from({ length: Math.min(parallel, connections) }, worker))
   const took = Number(nowNs() - t0) / 1e9
-  return { opened, errors, lastError, seconds: took, rate: opened / took, open: sockets.length }
+  const sorted = Float64Array.from(lat).sort()
+  return { opened, errors, lastError, seconds: took, rate: opened / took, open: sockets.length, p50: percentile(sorted, 50), p99: percentile(sorted, 99) }
 }
 
 function wsEcho ({ size, seconds, max, set = 'default', samples = false }) {
@@ -137,6 +147,6 @@ async function wsClose () {
   return { closed: all.length }
 }
 
-serveControl({ firstByte, wsOpen, wsEcho, wsClose, ping: async () => ({ pong: true }) })
+serveControl({ firstByte, wsOpen, wsEcho, wsClose, ping: async () => ({ pong: true }), stages: async () => stagesRecorder().take() })
 process.on('disconnect', () => process.exit(0))
 process.send({ ready: true })

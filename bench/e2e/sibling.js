@@ -7,12 +7,16 @@
 // Config: JSON in argv[2]. Answers 'cpu' (and 'stats') over IPC.
 const { serveControl, procMemFds } = require('../lib/common.js')
 const { buildApp } = require('./apps.js')
+const { stagesRecorder } = require('../lib/stages.js')
 
 const config = JSON.parse(process.argv[2])
 const noop = () => {}
 
 async function main () {
-  const app = await buildApp(config.app)
+  // bench/stages.js: when the parser got the request, the handler ran, the first byte went.
+  const rec = config.stages ? stagesRecorder() : null
+  const app = await buildApp(config.app, rec === null ? {} : { mark: rec.mark })
+  if (rec !== null) app.server.on('connection', (socket) => socket.prependOnceListener('data', () => rec.mark('fed', socket)))
   const ready = { ready: true, pid: process.pid }
   let receiver = null
   const via = Array.isArray(config.via) ? config.via : [config.via]
@@ -33,6 +37,7 @@ async function main () {
     } else if (v === 'childsend') {
       process.on('message', (msg, socket) => {
         if (!msg || msg.handoff === undefined || !socket) return
+        if (rec !== null) rec.mark('rebuilt', socket)
         socket.on('error', noop)
         app.server.emit('connection', socket)
         socket.emit('data', Buffer.from(msg.head, 'latin1'))
@@ -43,6 +48,7 @@ async function main () {
     }
   }
   serveControl({
+    stages: async () => stagesRecorder().take(),
     stats: async () => ({
       ...procMemFds(),
       live: receiver ? receiver.stats.live : await new Promise((resolve) => app.server.getConnections((e, n) => resolve(e ? -1 : n))),

@@ -10,6 +10,7 @@
 const http = require('node:http')
 const { serveControl, procMemFds, Peer, sleep, fastifyPlugin } = require('../lib/common.js')
 const { buildApp, rawHead } = require('./apps.js')
+const { stagesRecorder } = require('../lib/stages.js')
 
 const config = JSON.parse(process.argv[2])
 const noop = () => {}
@@ -17,12 +18,14 @@ let handedOff = 0
 let failed = 0
 
 async function main () {
+  // bench/stages.js: when the request was parsed (and, direct, answered; child.send, passed and closed).
+  const rec = config.stages ? stagesRecorder() : null
   let server
   let sibling = null
   let sender = null
   let fastify = null
   if (config.mode === 'direct') {
-    server = (await buildApp(config.app)).server
+    server = (await buildApp(config.app, rec === null ? {} : { mark: rec.mark })).server
   } else if (config.mode === 'handoff') {
     const { createSender } = require('../../dist/index.js')
     sender = createSender({ targets: { bench: config.path }, name: 'bench-webapp' })
@@ -49,7 +52,7 @@ async function main () {
     for (let i = 0; i < 500 && !fastify.handoff.healthy('bench'); i++) await sleep(10)
     if (!fastify.handoff.healthy('bench')) throw new Error('the plugin never connected: ' + JSON.stringify(fastify.handoff.health()))
   } else if (config.mode === 'childsend') {
-    sibling = new Peer('e2e/sibling.js', [JSON.stringify({ app: config.app, via: 'childsend' })])
+    sibling = new Peer('e2e/sibling.js', [JSON.stringify({ app: config.app, via: 'childsend', stages: config.stages === true })])
     await new Promise((resolve, reject) => {
       sibling.onMessage = (m) => { if (m && m.ready) resolve() }
       sibling.child.once('exit', () => reject(new Error('sibling exited')))
@@ -57,7 +60,11 @@ async function main () {
     server = http.createServer((req, res) => res.end('not an upgrade'))
     server.on('upgrade', (req, socket) => {
       socket.on('error', noop)
+      const port = rec === null ? 0 : socket.remotePort
+      // (No mark for the web app's close: child.send closes the handle itself, the socket emits nothing.)
+      if (rec !== null) rec.mark('start', port)
       sibling.child.send({ handoff: 1, head: rawHead(req) }, socket, (err) => {
+        if (rec !== null) rec.mark('sent', port)
         if (err) { failed++; socket.destroy() } else handedOff++
       })
     })
@@ -73,12 +80,15 @@ async function main () {
     throw new Error(`unknown mode ${config.mode}`)
   }
   server.on('clientError', (err, socket) => { void err; socket.destroy() })
+  if (rec !== null) server.prependListener('upgrade', (req, socket) => rec.mark('parsed', socket))
   if (fastify !== null) await fastify.listen({ port: 0, host: '127.0.0.1' })
   else await new Promise((resolve) => server.listen({ port: 0, host: '127.0.0.1', backlog: 2048 }, resolve))
   serveControl({
     stats: async () => ({ ...procMemFds(), handedOff, failed }),
     siblingCpu: async () => sibling ? { cpu: await sibling.cpu() } : { cpu: NaN },
-    siblingStats: async () => sibling ? await sibling.request('stats') : {}
+    siblingStats: async () => sibling ? await sibling.request('stats') : {},
+    stages: async () => stagesRecorder().take(),
+    siblingStages: async () => sibling ? await sibling.request('stages') : { ports: [], stages: [], times: [] }
   }, {
     // Say GOODBYE to the receiver rather than vanish.
     beforeExit: async () => {

@@ -3,7 +3,7 @@
 // load generator), each a process of its own, and reads their CPU time and
 // memory over IPC.
 const path = require('node:path')
-const { Peer, tempDir } = require('./common.js')
+const { Peer, tempDir, fastifyPlugin } = require('./common.js')
 
 async function started (peer, what) {
   return await new Promise((resolve, reject) => {
@@ -123,4 +123,37 @@ async function startScenario (scenario, options = {}) {
   }
 }
 
-module.exports = { startSibling, startWebapp, startClient, startScenario, stopAll }
+/**
+ * The connect -> first byte topology (bench/e2e.js, bench/stages.js): one
+ * sibling behind a receiver at `sockPath`, web apps direct, handoff (node:http
+ * + Sender), fastify (when built) and childsend, and the load generator; every
+ * process started is pushed on `procs` (in the order stopAll wants). `extra`
+ * goes into every server's config.
+ */
+async function startUpgradeRoutes (sockPath, procs, extra = {}) {
+  const sibling = await startSibling({ app: 'upgrade-hello', via: 'receiver', path: sockPath, ...extra })
+  procs.push(sibling)
+  const web = async (mode) => { const w = await startWebapp({ mode, app: 'upgrade-hello', path: sockPath, ...extra }); procs.unshift(w); return w }
+  const direct = await web('direct')
+  const handoff = await web('handoff')
+  const fastify = fastifyPlugin() !== null ? await web('fastify') : null
+  const child = await web('childsend')
+  const client = await startClient()
+  procs.unshift(client)
+  return { sibling, direct, handoff, fastify, child, client }
+}
+
+/** Warms every route up (the load generator's firstByte at 10 concurrent); throws for a route nobody answers. */
+async function warmUp (client, routes, count) {
+  for (const r of routes) {
+    const w = await client.request('firstByte', { port: r.port, concurrency: 10, count, seconds: 3 })
+    if (w.n === 0) throw new Error(`${r.name}: no connection got an answer: ${w.lastError}`)
+  }
+}
+
+/** The routes in this round's order: rotated by one each round, so no route always runs first. */
+function rotated (routes, round) {
+  return routes.map((_, i) => routes[(i + round) % routes.length])
+}
+
+module.exports = { startSibling, startWebapp, startClient, startScenario, startUpgradeRoutes, stopAll, warmUp, rotated }

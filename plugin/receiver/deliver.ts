@@ -65,10 +65,10 @@ export function checkServerCapacity (server: http.Server): void {
 }
 
 /**
- * Hands `socket` (its prefix already in front) to `server` exactly as
- * net.Server's accept path would. Synchronous; the HTTP parser reads the
- * prefix on the next tick, so nothing is written to the client before the
- * caller has sent its ACCEPT.
+ * Hands `socket` to `server` exactly as
+ * net.Server's accept path would. Synchronous, and called only once the
+ * ACCEPT is in the kernel: the server parses nothing before replay.ts feeds
+ * it the prefix, and reads nothing from the kernel before the next tick.
  */
 export function deliverToServer (server: http.Server, socket: net.Socket): void {
   const accept = acceptOptionsOf(server)

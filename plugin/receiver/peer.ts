@@ -16,6 +16,7 @@ import {
   ERR_HANDOFF_CHANNEL_CLOSED, ERR_HANDOFF_CHANNEL_ENDED, ERR_HANDOFF_FDS_TRUNCATED, ERR_HANDOFF_HELLO_TIMEOUT, ERR_HANDOFF_PEER_ERROR
 } from '../errors.js'
 import { rejection, type Rejection } from './rejection.js'
+import { stageChannel } from '../trace.js'
 
 export interface PeerHost {
   /** Must answer with peer.accept(id) or peer.reject(id) exactly once, and own `fd` from now on. Never throws. */
@@ -247,6 +248,7 @@ export class Peer extends EventEmitter<PeerEvents> {
     }
     switch (message.type) {
       case FrameType.Handoff:
+        if (stageChannel.hasSubscribers) stageChannel.publish({ stage: 'decoded', port: message.body.meta.remotePort })
         if (this.undecided.has(message.id)) {
           closeFds(fds)
           this.fail('duplicate-id', protocolError('duplicate-id', `HANDOFF ${message.id} reuses the id of a handoff still in flight`,

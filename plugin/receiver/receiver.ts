@@ -21,6 +21,7 @@ import { Peer, type PeerHost, type PeerIdentity } from './peer.js'
 import { checkDescriptor, isClientGone, rebuildSocket } from './rebuild.js'
 import { isRejection, rejection, type Rejection } from './rejection.js'
 import { replayToListener, replayToServer } from './replay.js'
+import { stageChannel } from '../trace.js'
 
 export interface ReceiverOptions {
   /** Filesystem path of the Unix socket. Exactly one of `path` and `abstract`. */
@@ -346,6 +347,7 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements PeerHost {
       }
       this.total++
       this.logOf(peer).debug({ id, kind: request.meta.kind, target: request.meta.target }, 'handoff accepted')
+      if (stageChannel.hasSubscribers) stageChannel.publish({ stage: 'answered', port: request.meta.remotePort })
       this.serve(adopted, this.infoFor(peer, id, request, adopted, receivedAt), request)
       this.scheduleStatus()
     })
@@ -372,6 +374,7 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements PeerHost {
         checkDescriptor(fd)
         throw err
       }
+      if (stageChannel.hasSubscribers) stageChannel.publish({ stage: 'rebuilt', port: meta.remotePort })
       if (isClientGone(socket)) {
         checkDescriptor(fd)
         throw rejection('closed-client', 'the client connection is already closed')
@@ -390,6 +393,7 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements PeerHost {
       if (meta.deadline !== undefined && Date.now() >= meta.deadline) {
         throw rejection('expired', `decided ${Date.now() - meta.deadline} ms after the handoff's deadline`)
       }
+      if (stageChannel.hasSubscribers) stageChannel.publish({ stage: 'checked', port: meta.remotePort })
       return socket
     } catch (err) {
       const built = socket as net.Socket | null

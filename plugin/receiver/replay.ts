@@ -65,11 +65,33 @@ export function replayToServer (server: http.Server, socket: net.Socket, request
   const later = request.meta.keepAlive
   const closed = !later && servedAsRequest(request, server)
   const { prefix, length } = prefixOf(request, closed)
-  putBack(socket, prefix)
   deliverToServer(server, socket)
-  // The server's 'connection' listener has attached its parser; it parses
-  // nothing before the next tick.
+  // The server's 'connection' listener has attached its parser; nothing has
+  // been read from the kernel yet (manualStart: reading starts on the next
+  // tick, when the stream flows).
   if (closed && length !== null) parseOnly(socket, length)
   // Thrown: the receiver closes the connection and reports it.
   if (!numberRequests(socket, later) && later) throw new ERR_HANDOFF_UNCOUNTED()
+  feed(socket, prefix)
+}
+
+/**
+ * The bytes the sender had read go to the server's parser now, as the
+ * 'data' they were on the sender's side, rather than through the stream's
+ * buffer on the next tick (issue 17: one event-loop turn less between the
+ * frame and the handler, and at concurrency each connection's handler runs
+ * right after its ACCEPT instead of after the whole batch of frames read
+ * with it). What the kernel holds comes after them: nothing is read from
+ * the descriptor before the stream flows, a tick later. The app's handler
+ * runs inside this call: what it throws is thrown again on the next tick,
+ * an uncaught exception as it was when the stream delivered the bytes (not
+ * a delivery failure, and not in the middle of the channel's frames).
+ */
+function feed (socket: net.Socket, prefix: Buffer): void {
+  if (prefix.length === 0) return
+  try {
+    socket.emit('data', prefix)
+  } catch (err) {
+    process.nextTick(() => { throw err })
+  }
 }

@@ -15,6 +15,7 @@ import { Target, resolveTargetOptions, type BalancePolicy, type TargetHealth, ty
 import type { Verdict } from './link.js'
 import { MAX_NAME_LENGTH, isProtocolName, type HandoffMeta } from '../protocol/index.js'
 import { defaultLogger, type HandoffLogger } from '../logger.js'
+import { stageChannel } from '../trace.js'
 
 /** The 0.1 name of HandoffLogger (plugin/logger.ts): pino's, fastify.log, request.log. */
 export type SenderLogger = HandoffLogger
@@ -234,6 +235,7 @@ export class Sender {
       this.busy.delete(detached.socket)
     }
     const { verdict, receiver } = result
+    if (stageChannel.hasSubscribers) stageChannel.publish({ stage: 'verdict', port: address.remotePort })
     const base = {
       target: name,
       ...(receiver === undefined ? {} : { receiver }),
@@ -241,6 +243,7 @@ export class Sender {
     }
     if (verdict.outcome === 'accepted') {
       detached.release()
+      if (stageChannel.hasSubscribers) stageChannel.publish({ stage: 'released', port: address.remotePort })
       return { handedOff: true, outcome: 'accepted', ...base }
     }
     const error = outcomeError(name, verdict, receiver) as Error
@@ -260,6 +263,7 @@ export class Sender {
    * Never rejects; the result says what happened.
    */
   async handoffUpgrade (req: IncomingMessage, socket: net.Socket, head: Buffer, options: UpgradeHandoffOptions): Promise<HandoffResult> {
+    if (stageChannel.hasSubscribers) stageChannel.publish({ stage: 'start', port: socket.remotePort })
     return await this.handOff(options, socket, () => {
       if (this.busy.has(socket)) throw new ERR_HANDOFF_IN_PROGRESS()
       return detachUpgrade(req, socket, head, options.url === undefined ? {} : { url: options.url })
@@ -274,6 +278,7 @@ export class Sender {
    * through `res`, or `fallback`). Never rejects.
    */
   async handoffRequest (req: IncomingMessage, res: ServerResponse, options: RequestHandoffOptions): Promise<HandoffResult> {
+    if (stageChannel.hasSubscribers) stageChannel.publish({ stage: 'start', port: req.socket?.remotePort })
     return await this.handOff(options, req.socket, async () => {
       const later = options.laterRequests
       if (later !== undefined && later !== 'close' && later !== 'sibling') {
@@ -303,6 +308,7 @@ export class Sender {
       // An upgrade detaches synchronously: no await, so that it reaches
       // send() (which marks the socket busy) in the same tick.
       detached = pending instanceof Promise ? await pending : pending
+      if (stageChannel.hasSubscribers) stageChannel.publish({ stage: 'detached', port: detached.address.remotePort })
     } catch (err) {
       const result: HandoffResult = { handedOff: false, outcome: 'refused', target: options.target, error: err as Error }
       // One line for the failure: the connection is named by the request's

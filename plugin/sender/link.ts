@@ -20,6 +20,7 @@ import {
   ERR_HANDOFF_RECEIVER_UNRESPONSIVE, ERR_HANDOFF_SENDER_CLOSED, ERR_HANDOFF_SENDER_OPTION, ERR_HANDOFF_TOO_LARGE,
   ERR_HANDOFF_UNTRUSTED_RECEIVER, ERR_HANDOFF_VERDICT_TIMEOUT
 } from '../errors.js'
+import { stageChannel } from '../trace.js'
 
 export type LinkState = 'idle' | 'connecting' | 'ready' | 'draining' | 'down' | 'closed'
 
@@ -258,12 +259,16 @@ export class Link extends EventEmitter<LinkEvents> {
         : err as Error
       return Promise.resolve({ outcome: 'unsent', error })
     }
+    if (stageChannel.hasSubscribers) stageChannel.publish({ stage: 'encoded', port: request.meta.remotePort })
     return new Promise<Verdict>((resolve) => {
       const pending: Pending = { id, resolve, timer: null, deadline }
       this.pending.set(id, pending)
       pending.timer = this.armTimer(pending, deadline + options.grace, options.timeout + options.grace, Date.now())
       channel.sendWithCallback(frame, [fd], (err) => {
-        if (err === null || err === undefined) return
+        if (err === null || err === undefined) {
+          if (stageChannel.hasSubscribers) stageChannel.publish({ stage: 'sent', port: request.meta.remotePort })
+          return
+        }
         // Not (wholly) in the kernel: the receiver has no complete frame.
         this.settle(id, { outcome: 'unsent', error: err })
       })
