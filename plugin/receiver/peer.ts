@@ -52,9 +52,6 @@ export interface PeerEvents {
 
 type State = 'hello' | 'ready' | 'closing' | 'closed'
 
-/** How long to wait for our last frames (ERROR, GOODBYE) to reach the kernel before closing anyway. */
-const FLUSH_TIMEOUT_MS = 1000
-
 /**
  * The largest frame a receiver takes, advertised in its HELLO: the largest
  * HANDOFF the section limits allow (655,388 bytes; every other frame is
@@ -156,7 +153,11 @@ export class Peer extends EventEmitter<PeerEvents> {
     this.send(encodeGoodbye({ reason, message }))
   }
 
-  /** Closes the channel once what we queued is in the kernel (or after a short while). */
+  /**
+   * Closes the channel once what we queued is in the kernel, or after
+   * frameTimeout: a peer that reads nothing for that long is stalling, as a
+   * peer that sends half a frame for that long is (one deadline for both).
+   */
   end (): void {
     if (this.state === 'closed' || this.state === 'closing') return
     this.state = 'closing'
@@ -166,7 +167,7 @@ export class Peer extends EventEmitter<PeerEvents> {
       this.channel.close()
       return
     }
-    const timer = setTimeout(() => this.channel.close(), FLUSH_TIMEOUT_MS)
+    const timer = setTimeout(() => this.channel.close(), this.host.frameTimeout)
     timer.unref()
     this.flushed = () => {
       clearTimeout(timer)

@@ -256,7 +256,10 @@ t.test('a sender that ends with ERROR: ERR_HANDOFF_PEER_ERROR, only that channel
 t.test('a HANDOFF reusing the id of one still in flight: ERROR "duplicate-id", only that channel dropped', async (t) => {
   checkFdLeaks(t)
   const sockPath = path.join(tmpDir(t), 'r.sock')
-  const receiver = await startReceiver(t, 'raw', { path: sockPath })
+  const receiver = await startReceiver(t, 'raw', { path: sockPath, frameTimeout: 60000 })
+  // (frameTimeout is also how long the receiver waits for this paused peer to
+  // read its queued verdicts and ERROR before it closes: a loaded machine may
+  // take seconds to tell us about the error and resume it.)
   const receiverFds = receiver.fds()
   // One TCP connection whose descriptor rides on every HANDOFF (each one a
   // copy): what is served on it does not matter here, only the verdicts.
