@@ -161,7 +161,7 @@ export function tally (outcomes: Outcome[]): Record<Verdict, number> {
 /**
  * The suite's invariants over a storm: nobody hung, nobody double-served,
  * nothing garbled, nothing lost or cut off except the clients listed in
- * `excused` (ports: connections their owner could not answer, e.g. a killed
+ * `excused` (client indexes: connections their owner could not answer, e.g. a killed
  * receiver's), and the counts add up.
  */
 export function assertInvariants (t: Test, outcomes: Outcome[], total: number, excused: Set<number> = new Set()): Record<Verdict, number> {
@@ -172,7 +172,7 @@ export function assertInvariants (t: Test, outcomes: Outcome[], total: number, e
   t.equal(counts.double, 0, `0 double-served ${show('double')}`)
   t.equal(counts.garbled, 0, `0 garbled ${show('garbled')}`)
   const unanswered = outcomes.filter((o) => o.verdict === 'lost' || o.verdict === 'cut')
-  const lost = unanswered.filter((o) => !excused.has(o.port))
+  const lost = unanswered.filter((o) => !excused.has(o.index))
   t.equal(lost.length, 0, `0 silently lost ${JSON.stringify(lost.slice(0, 3))}`)
   t.equal(counts.served + counts.fallback + unanswered.length - lost.length, total, 'served + fallback (+ excused) == total')
   return counts

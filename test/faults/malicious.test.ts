@@ -75,15 +75,15 @@ t.test(`a malicious receiver, ${BEHAVIOURS.length} behaviours`, async (t) => {
     const outcomes: Outcome[] = await run
     await webappIdle(t, webapp)
     const results = webapp.seen('result').slice(before)
-    const byPort = new Map(results.map((r) => [r.port as number, r]))
+    const byIndex = new Map(results.map((r) => [r.index as number, r]))
     // 'doubt': the sender could not tell who owned the connection, so it
     // closed its copy without a word; the client sees the close, once the
     // receiver let go of its own copy.
-    const doubt = new Set(results.filter((r) => r.outcome === 'doubt').map((r) => r.port as number))
+    const doubt = new Set(results.filter((r) => r.outcome === 'doubt').map((r) => r.index as number))
     t.test(mode, async (t) => {
       const counts = assertInvariants(t, outcomes, CLIENTS, doubt)
       t.ok(doubt.size === 0 || BREAKS_FRAMING.has(mode), `in doubt only when the framing broke (${doubt.size})`)
-      t.ok(outcomes.every((o) => o.verdict !== 'served' || byPort.get(o.port)?.handedOff === true), 'served only when the web app let the connection go')
+      t.ok(outcomes.every((o) => o.verdict !== 'served' || byIndex.get(o.index)?.handedOff === true), 'served only when the web app let the connection go')
       const outcomeCounts: Record<string, number> = {}
       for (const r of results) outcomeCounts[String(r.outcome)] = (outcomeCounts[String(r.outcome)] ?? 0) + 1
       figures.push(`${mode}: ${JSON.stringify(counts)} ${JSON.stringify(outcomeCounts)}`)

@@ -65,9 +65,9 @@ t.test('a web app SIGSTOPped with handoffs in flight, past deadline + grace, bes
   const aOutcomes = await aStorm
   const counts = assertInvariants(t, aOutcomes, A_TOTAL)
   await webappIdle(t, a)
-  const results = new Map(a.seen('result').map((r) => [r.port as number, r]))
+  const results = new Map(a.seen('result').map((r) => [r.index as number, r]))
   t.equal(results.size, A_TOTAL, 'A settled every handoff once')
-  const mismatched = aOutcomes.filter((o) => (o.verdict === 'served') !== (results.get(o.port)?.handedOff === true))
+  const mismatched = aOutcomes.filter((o) => (o.verdict === 'served') !== (results.get(o.index)?.handedOff === true))
   t.same(mismatched, [], 'A answered 503 exactly the clients it kept, and no client the receiver served')
   t.same(a.seen('log').filter((l) => l.code === 'ERR_HANDOFF_LATE_ACCEPT'), [], 'no late ACCEPT')
   const outcomes: Record<string, number> = {}
