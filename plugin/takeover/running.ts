@@ -90,7 +90,13 @@ export class Running {
       ...sources.map(({ s }) => describe(s.name, s.kind, s.address, s.identity ?? null))
     ]
     const fds = [o.control.fd, ...sources.map(({ fd }) => fd)]
-    await conv.send({ type: TakeoverType.Offer, body: { pid: process.pid, generation: o.generation, listeners } }, fds)
+    try {
+      await conv.send({ type: TakeoverType.Offer, body: { pid: process.pid, generation: o.generation, listeners } }, fds)
+    } catch (err) {
+      // It gave up before we got to it (a limit of its own): nothing was handed over.
+      o.log('warn', `takeover by pid ${pid} dropped before the OFFER reached it: ${(err as Error).message}`)
+      return
+    }
     o.log('info', `takeover: offered ${sources.length} listener(s) to pid ${pid} (${sources.map(({ s }) => `${s.name} ${s.address}`).join(', ')}); waiting up to ${o.readyTimeout} ms for it to be ready`)
     try {
       await conv.next([TakeoverType.Ready], o.readyTimeout)
