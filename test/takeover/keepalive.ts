@@ -4,6 +4,7 @@
 // generation. A request in flight at the takeover is answered by the old
 // generation, also with `Connection: close`. Nothing is reset.
 import t from 'tap'
+import fs from 'node:fs'
 import path from 'node:path'
 import { request } from 'undici'
 import { checkFdLeaks } from '../helpers/fds.js'
@@ -21,7 +22,9 @@ t.test('an idle keep-alive connection and a request in flight across a takeover:
   checkFdLeaks(t)
   const dir = tmpDir(t, 'takeover-keepalive-')
   const control = path.join(dir, 'control.sock')
-  const first = await startGen(t, { control }, 'generation 1')
+  const pidFile = path.join(dir, 'app.pid')
+  const first = await startGen(t, { control, pidFile }, 'generation 1')
+  t.equal(fs.readFileSync(pidFile, 'utf8'), `${first.pid}\n`, 'the pid file names generation 1 once it is ready')
   const port = first.port
   // One connection each: every request of an agent goes over the same one.
   const idle = new Agent({ connections: 1 })
@@ -33,7 +36,8 @@ t.test('an idle keep-alive connection and a request in flight across a takeover:
   // In flight across the takeover: /hold is answered once generation 1 handed over.
   const held = get(port, busy, '/hold')
 
-  const second = await startGen(t, { control, port }, 'generation 2')
+  const second = await startGen(t, { control, port, pidFile }, 'generation 2')
+  t.equal(fs.readFileSync(pidFile, 'utf8'), `${second.pid}\n`, 'then generation 2 (systemd\'s PIDFile= follows it)')
   await first.child.event('handover')
   t.same(await held, { pid: first.pid, connection: 'close' }, 'the request in flight was answered by generation 1, with Connection: close')
   t.equal(first.child.seen('retired').length, 0, 'generation 1 waits for the idle connection: it does not close it under the client')
