@@ -82,7 +82,7 @@ export class Running {
     if (ask === null || ask.message.type !== TakeoverType.Ask) return
     const { protocol, version } = ask.message.body
     if (protocol !== TAKEOVER_PROTOCOL || version !== TAKEOVER_VERSION) {
-      return await this.refuse(conv, { reason: 'version', message: `this generation speaks ${TAKEOVER_PROTOCOL} ${TAKEOVER_VERSION}` })
+      return await this.refuse(conv, { reason: 'version', message: `this generation speaks ${TAKEOVER_PROTOCOL} ${TAKEOVER_VERSION}` }, true)
     }
     const sources = o.sources().map((s) => ({ s, fd: s.fd() })).filter(({ fd }) => fd >= 0)
     const listeners: OfferedListener[] = [
@@ -118,8 +118,15 @@ export class Running {
     o.onCommit(pid)
   }
 
-  private async refuse (conv: Conversation, body: Reason): Promise<void> {
-    await conv.send({ type: TakeoverType.Refuse, body }).catch(() => {})
+  /**
+   * REFUSE comes instead of an OFFER, so after the ASK: a successor that is
+   * still writing its ASK when we close would see EPIPE, not our reason.
+   */
+  private async refuse (conv: Conversation, body: Reason, asked = false): Promise<void> {
+    try {
+      if (!asked) await conv.next([TakeoverType.Ask], this.options.askTimeout)
+      await conv.send({ type: TakeoverType.Refuse, body })
+    } catch { /* gone or silent: nobody to tell */ }
   }
 }
 
