@@ -1,7 +1,7 @@
 // Where a generation's listeners come from, in order: the predecessor, then
 // systemd socket activation (LISTEN_FDS/LISTEN_PID/LISTEN_FDNAMES, for real:
 // the child inherits the descriptor as fd 3), then a fresh bind; several
-// listeners at once; a plain node:http server with the same one line.
+// listeners at once; a plain node:http server and an Express app with the same one line.
 import t from 'tap'
 import net from 'node:net'
 import path from 'node:path'
@@ -66,16 +66,18 @@ t.test('two listeners in one generation (Fastify and node:http): both are taken 
   await stopChild(t, second.child, 'close')
 })
 
-t.test('a plain node:http server: the same one line, the same takeover', async (t) => {
-  checkFdLeaks(t)
-  const dir = tmpDir(t, 'takeover-http-')
-  const control = path.join(dir, 'control.sock')
-  const first = await startGen(t, { control, fault: 'http' }, 'generation 1')
-  const inode = listeningInode(first.port)
-  const second = await startGen(t, { control, port: first.port, fault: 'http' }, 'generation 2')
-  t.match(second, { source: 'takeover', generation: 2 })
-  t.equal(listeningInode(first.port), inode)
-  t.same(await first.child.exited, { code: 0, signal: null })
-  t.equal((await getJson(`http://127.0.0.1:${first.port}/gen`)).pid, second.pid)
-  await stopChild(t, second.child, 'close')
-})
+for (const kind of ['http', 'express']) {
+  t.test(`${kind === 'http' ? 'a plain node:http server' : 'an Express app'}: the same one line, the same takeover`, async (t) => {
+    checkFdLeaks(t)
+    const dir = tmpDir(t, `takeover-${kind}-`)
+    const control = path.join(dir, 'control.sock')
+    const first = await startGen(t, { control, fault: kind }, 'generation 1')
+    const inode = listeningInode(first.port)
+    const second = await startGen(t, { control, port: first.port, fault: kind }, 'generation 2')
+    t.match(second, { source: 'takeover', generation: 2 })
+    t.equal(listeningInode(first.port), inode)
+    t.same(await first.child.exited, { code: 0, signal: null })
+    t.match(await getJson(`http://127.0.0.1:${first.port}/gen`), { pid: second.pid, generation: 2, ...(kind === 'express' ? { express: true } : {}) })
+    await stopChild(t, second.child, 'close')
+  })
+}
