@@ -5,11 +5,14 @@
 // generation, also with `Connection: close`. Nothing is reset.
 import t from 'tap'
 import fs from 'node:fs'
+import net from 'node:net'
+import { once } from 'node:events'
 import path from 'node:path'
 import { request } from 'undici'
 import { checkFdLeaks } from '../helpers/fds.js'
 import { tmpDir } from '../helpers/tmp.js'
 import { stopChild } from '../helpers/child.js'
+import { getJson } from '../examples/helpers.js'
 import { Agent, startGen } from './helpers.js'
 
 async function get (port: number, agent: Agent, url = '/gen'): Promise<{ pid: number, connection: string | undefined }> {
@@ -51,5 +54,25 @@ t.test('an idle keep-alive connection and a request in flight across a takeover:
   t.same(after, { pid: second.pid, connection: 'keep-alive' }, 'the agent\'s next connection goes to generation 2')
   t.same(await get(port, busy), { pid: second.pid, connection: 'keep-alive' })
   await Promise.all([idle.close(), busy.close()])
+  await stopChild(t, second.child, 'close')
+})
+
+t.test('drainTimeout bounds how long a retiring generation waits: a connection that neither asks nor closes is closed then, and counted', async (t) => {
+  checkFdLeaks(t)
+  const dir = tmpDir(t, 'takeover-drain-')
+  const control = path.join(dir, 'control.sock')
+  const first = await startGen(t, { control, drainTimeout: 500 }, 'generation 1')
+  // A client that connects and never sends a request.
+  const silent = net.connect(first.port, '127.0.0.1')
+  t.teardown(() => { silent.destroy() })
+  await once(silent, 'connect')
+  // Generation 1 has accepted it once it answers a request made after it (one accept queue, in order).
+  await getJson(`http://127.0.0.1:${first.port}/gen`)
+  const second = await startGen(t, { control, port: first.port }, 'generation 2')
+  const closed = once(silent, 'close')
+  t.equal((await first.child.event('retired')).forced, 1, 'one connection was still open at drainTimeout: closed, counted')
+  t.match((await first.child.event('log', (m) => m.level === 'warn')).msg, /1 connection\(s\) still open after 500 ms were closed/)
+  await closed
+  t.same(await first.child.exited, { code: 0, signal: null })
   await stopChild(t, second.child, 'close')
 })
