@@ -3,6 +3,7 @@
 // the child inherits the descriptor as fd 3), then a fresh bind; several
 // listeners at once; a plain node:http server and an Express app with the same one line.
 import t from 'tap'
+import fs from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
 import { spawn } from 'node:child_process'
@@ -38,6 +39,9 @@ t.test('systemd socket activation: the first generation serves on the inherited 
   await new Promise((resolve) => manager.close(resolve))
   t.equal((await getJson(`http://127.0.0.1:${port}/gen`)).pid, first.pid, 'served by the activated generation')
   t.ok(socketInodes(first.pid).includes(inode), 'on the very socket systemd made')
+  // Inherited without close-on-exec; a process it starts must not get it.
+  const flags = Number.parseInt(/^flags:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${first.pid}/fdinfo/3`, 'utf8'))?.[1] ?? '0', 8)
+  t.equal(flags & 0o2000000, 0o2000000, 'descriptor 3 is close-on-exec now')
 
   const second = await startGen(t, { control, port }, 'generation 2')
   t.match(second, { source: 'takeover', generation: 2 }, 'the next generation takes it from its predecessor, not from systemd')
