@@ -250,6 +250,20 @@ Napi::Value CloseFd(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// setCloexec(fd): for descriptors inherited without it (systemd's
+// LISTEN_FDS): a process this one starts must not keep our listening socket.
+Napi::Value SetCloexecFd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) {
+    Napi::TypeError::New(env, "setCloexec(fd: number)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  if (fcntl(fd, F_GETFD) < 0) HANDOFF_THROW_ERRNO(env, "fcntl");
+  SetCloexec(fd);
+  return env.Undefined();
+}
+
 }  // namespace
 
 void InitSockets(Napi::Env env, Napi::Object exports) {
@@ -260,6 +274,7 @@ void InitSockets(Napi::Env env, Napi::Object exports) {
   exports.Set("peerCredentials", Napi::Function::New<PeerCredentials>(env, "peerCredentials"));
   exports.Set("setBufferSizes", Napi::Function::New<SetBufferSizes>(env, "setBufferSizes"));
   exports.Set("closeFd", Napi::Function::New<CloseFd>(env, "closeFd"));
+  exports.Set("setCloexec", Napi::Function::New<SetCloexecFd>(env, "setCloexec"));
 }
 
 }  // namespace handoff

@@ -106,6 +106,8 @@ export interface Binding {
   fdInfo (fd: number): FdInfo
   peerCredentials (fd: number): PeerCredentials
   closeFd (fd: number): void
+  /** FD_CLOEXEC on a descriptor inherited without it (systemd's LISTEN_FDS). */
+  setCloexec (fd: number): void
   /** SO_SNDBUF / SO_RCVBUF; 0 leaves one alone. */
   setBufferSizes (fd: number, sndbuf: number, rcvbuf: number): void
 }

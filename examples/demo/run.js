@@ -1,7 +1,11 @@
 'use strict'
 // `npm run demo`: starts the sibling WebSocket service (sibling.js) and the
 // web app (webapp.js), prints the URL, and restarts the web app on demand
-// while the WebSockets it handed off stay open.
+// while the WebSockets it handed off stay open. A restart starts the next
+// generation of the web app while the current one serves: the new one takes
+// the listening socket over (docs/zero-downtime.md), so no connection is
+// refused; the old one then finishes its requests and exits on its own. If
+// the new one fails before it is ready, the old one serves on.
 //
 //   node examples/demo/run.js [--port 3000] [--host 127.0.0.1]      (or env PORT, HOST)
 //
@@ -60,6 +64,7 @@ if (!fs.existsSync(path.join(ROOT, 'dist', 'index.js'))) {
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fastify-handoff-demo-'))
 fs.chmodSync(dir, 0o700)
 const socketPath = path.join(dir, 'chat.sock')
+const controlPath = path.join(dir, 'webapp.sock') // the web app's takeover socket
 const secret = crypto.randomBytes(32).toString('hex')
 
 /** A child process with IPC; `exited` resolves with { code, signal }. */
@@ -122,19 +127,18 @@ let sibling = null
 let webapp = null
 const retired = new Set() // old web apps finishing their last requests
 let failures = 0 // children that did not exit with 0 when asked to stop
-let generation = 0
+let generation = 0 // the current web app's, as the takeover numbers them
 let port = flags.port
 let restarting = null
 let stopping = null
 
 async function startWebapp () {
-  generation++
-  const proc = start(`web app #${generation}`, 'webapp.js', {
+  const proc = start(`web app #${generation + 1}`, 'webapp.js', {
     DEMO_SOCKET: socketPath,
+    DEMO_CONTROL: controlPath,
     DEMO_PORT: String(port),
     DEMO_HOST: flags.host,
-    DEMO_SECRET: secret,
-    DEMO_GENERATION: String(generation)
+    DEMO_SECRET: secret
   })
   proc.child.on('message', (msg) => {
     if (msg && msg.event === 'restart-request') {
@@ -143,9 +147,10 @@ async function startWebapp () {
     }
   })
   const listening = await waitEvent(proc, 'listening')
+  generation = listening.generation
   port = listening.port // --port 0: every later generation takes the same port
   proc.exited.then(({ code, signal }) => {
-    if (proc === webapp && !restarting && !stopping) {
+    if (proc === webapp && !stopping) {
       console.error(`[run] the web app ${proc.pid} exited on its own (${signal ?? code}): stopping the demo`)
       shutdown(1)
     }
@@ -160,20 +165,23 @@ function restart () {
   restarting = (async () => {
     const old = webapp
     const t0 = Date.now()
-    log(`restarting the web app: ${old.pid} stops listening on port ${port}…`)
-    // The old process lets go of the port first; it may finish the requests
-    // it is answering while the new one starts.
-    const unlistened = waitEvent(old, 'unlistened', { orExit: true })
-    retired.add(old)
-    stopProc(old).then(() => retired.delete(old))
-    await unlistened
-    const { url } = await startWebapp()
-    log(`restart #${generation - 1} done in ${Date.now() - t0} ms: web app ${old.pid} → ${webapp.pid} on ${url}; ` +
-      'the WebSockets it handed off were not touched')
-  })().catch((err) => {
-    console.error(`[run] restart failed: ${err.message}`)
-    shutdown(1)
-  }).finally(() => { restarting = null })
+    log(`restarting the web app: a new one takes port ${port} over from ${old.pid}…`)
+    // The old process keeps listening until the new one is ready on the very
+    // same socket; then it finishes the requests it is answering and exits.
+    try {
+      const { url } = await startWebapp()
+      retired.add(old)
+      old.exited.then(({ code, signal }) => {
+        retired.delete(old)
+        if (code !== 0) console.error(`[run] the retired web app ${old.pid} exited with ${signal ?? code}`)
+      })
+      log(`restart #${generation - 1} done in ${Date.now() - t0} ms: web app ${old.pid} → ${webapp.pid} on ${url}; ` +
+        'the WebSockets it handed off were not touched')
+    } catch (err) {
+      // Rolled back: the new one failed before it was ready (it says why).
+      console.error(`[run] restart failed, web app ${old.pid} serves on: ${err.message}`)
+    }
+  })().finally(() => { restarting = null })
   return restarting
 }
 

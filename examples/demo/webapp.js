@@ -4,17 +4,21 @@
 // has let the request through, the plugin passes the connection (before the
 // 101) to the sibling, with the user and this process's pid as context.
 //
-// Started by run.js (env DEMO_SOCKET, DEMO_PORT, DEMO_HOST, DEMO_SECRET,
-// DEMO_GENERATION). On { cmd: 'stop' } it stops listening and exits: the
-// connections it handed off are not its own any more.
+// Started by run.js (env DEMO_SOCKET, DEMO_CONTROL, DEMO_PORT, DEMO_HOST,
+// DEMO_SECRET). It listens through listener takeover: a new generation
+// started while one runs takes its listening socket over (no connection is
+// refused while the web app restarts); the old one then finishes what it
+// serves and exits on its own. On { cmd: 'stop' } it stops listening and
+// exits: the connections it handed off are not its own any more.
 const crypto = require('node:crypto')
 const fs = require('node:fs')
 const path = require('node:path')
 const Fastify = require('fastify')
 const { fastifyHandoff } = require('../../dist/index.js')
+const { listen } = require('../../dist/takeover/index.js')
 
 const env = process.env
-const GENERATION = Number(env.DEMO_GENERATION ?? 1)
+let GENERATION = 0 // given by the takeover: the predecessor's plus one
 const startedAt = Date.now()
 const log = (msg) => console.log(`[web app ${process.pid}] ${msg}`)
 const tell = (msg) => { if (process.connected) process.send(msg) }
@@ -48,7 +52,7 @@ const assets = {
 }
 
 async function main () {
-  for (const name of ['DEMO_SOCKET', 'DEMO_SECRET']) {
+  for (const name of ['DEMO_SOCKET', 'DEMO_SECRET', 'DEMO_CONTROL']) {
     if (!env[name]) throw new Error(`${name} is not set (start the demo with \`npm run demo\`)`)
   }
   const app = Fastify({ forceCloseConnections: 'idle' })
@@ -95,24 +99,8 @@ async function main () {
     }
   }, async (request, reply) => reply.code(426).send({ error: 'this route is a WebSocket' }))
 
-  // Stopping: Fastify stops listening right after the preClose hooks, then
-  // waits for the requests in progress. run.js starts the next web app as
-  // soon as the port is free ("unlistened"), not when this one has exited.
-  app.addHook('preClose', (done) => {
-    done()
-    setImmediate(() => { if (!app.server.listening) tell({ event: 'unlistened' }) })
-  })
-
-  const address = await app.listen({ port: Number(env.DEMO_PORT ?? 3000), host: env.DEMO_HOST ?? '127.0.0.1' })
-  // Wait until the sender is connected to the sibling. After listen(), which
-  // keeps the process alive (the sender's own sockets do not).
-  await app.handoff.ready()
-  const { port } = app.server.address()
-  const host = env.DEMO_HOST ?? '127.0.0.1'
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}/`
-  log(`listening on ${address} (generation ${GENERATION})`)
-  tell({ event: 'listening', port, url })
-
+  // Stopping on request. Listening to run.js also keeps this process alive
+  // while it waits for the sibling below (the sender's sockets do not).
   let stopping = null
   const stop = (why) => {
     if (stopping) return stopping
@@ -120,7 +108,6 @@ async function main () {
     // Whatever a client still holds open after a moment is closed.
     setTimeout(() => app.server.closeAllConnections(), 2000).unref()
     stopping = app.close().then(() => {
-      tell({ event: 'unlistened' })
       log('stopped')
       if (process.connected) process.disconnect()
     })
@@ -130,6 +117,36 @@ async function main () {
   process.on('SIGINT', () => { if (!process.connected) stop('SIGINT') })
   process.on('message', (msg) => { if (msg && msg.cmd === 'stop') stop('asked by run.js') })
   process.on('disconnect', () => stop('run.js went away'))
+
+  // The sibling must be reachable before this generation takes the port:
+  // from then on the WebSockets come here.
+  await app.ready()
+  await app.handoff.ready()
+
+  // The listening socket: the running web app's, if there is one (takeover);
+  // else bound here. Once this one is ready, the old one stops accepting.
+  const { generation, source, address } = await listen(app, {
+    control: env.DEMO_CONTROL,
+    port: Number(env.DEMO_PORT ?? 3000),
+    host: env.DEMO_HOST ?? '127.0.0.1',
+    log: (level, msg) => log(msg)
+  })
+  GENERATION = generation.generation
+  // Asked to stop while a successor takes over: retiring is stopping already.
+  generation.once('handover', () => { stopping = new Promise((resolve) => generation.once('retired', resolve)) })
+  // A successor took over: this one has answered its last requests (each
+  // with Connection: close), closed the app, and now leaves.
+  generation.on('retired', () => {
+    stopping = Promise.resolve()
+    tell({ event: 'retired' })
+    log('retired')
+    if (process.connected) process.disconnect()
+  })
+  const { port } = app.server.address()
+  const host = env.DEMO_HOST ?? '127.0.0.1'
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}/`
+  log(`listening on ${address} (generation ${GENERATION}, socket from ${source === 'takeover' ? `web app ${generation.predecessorPid}` : source})`)
+  tell({ event: 'listening', port, url, generation: GENERATION })
 }
 
 main().catch((err) => {

@@ -12,6 +12,7 @@
 // request, which is answered with `Connection: close`. `drainTimeout` bounds
 // the wait: then whatever is left is closed and counted in the log.
 import type { Server as HttpServer, IncomingMessage, ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
 import { stopAccepting } from '../internals.js'
 
 export interface Drainer {
@@ -21,6 +22,14 @@ export interface Drainer {
 
 export function drainer (server: HttpServer): Drainer {
   const inFlight = new Set<ServerResponse>()
+  // Every connection this server accepted and still holds, upgraded ones
+  // included (the HTTP server's own list forgets those): what drainTimeout
+  // ends. A connection handed off to a sibling has left (its 'close').
+  const sockets = new Set<Socket>()
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket)
+    socket.once('close', () => sockets.delete(socket))
+  })
   let retiring = false
   const closeAfter = (res: ServerResponse): void => {
     if (!res.headersSent) res.setHeader('connection', 'close')
@@ -41,8 +50,8 @@ export function drainer (server: HttpServer): Drainer {
         let forced = 0
         const timer = setTimeout(() => {
           // A client that neither closes nor asks: it has had drainTimeout.
-          server.getConnections((err, count) => { forced = err ? 0 : count })
-          server.closeAllConnections()
+          forced = sockets.size
+          for (const socket of sockets) socket.destroy()
         }, drainTimeout)
         timer.unref()
         stopAccepting(server, () => { clearTimeout(timer); resolve({ forced }) })

@@ -5,6 +5,7 @@
 // generation is ready the previous one stops accepting and drains; when a
 // successor takes over from this one, this one does the same and, for
 // Fastify, closes the app (its onClose hooks run) once drained.
+import fs from 'node:fs'
 import type { Server as HttpServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { ERR_HANDOFF_TAKEOVER_OPTION } from '../errors.js'
@@ -30,6 +31,12 @@ export interface ListenOptions extends TakeoverOptions {
   backlog?: number
   /** ms the retiring generation waits for its connections to end before it closes the rest (default 30000). */
   drainTimeout?: number
+  /**
+   * Written (atomically: a temporary file renamed over it) with this pid once
+   * this generation is ready: systemd's PIDFile= then follows the new main
+   * process when the old one exits (docs/zero-downtime.md).
+   */
+  pidFile?: string
 }
 
 export interface ListenResult {
@@ -68,6 +75,7 @@ export async function listen (target: FastifyLike | HttpServer, options: ListenO
   try {
     const result = await listenOn(generation, target, options)
     await generation.ready()
+    if (options.pidFile !== undefined) writePidFile(options.pidFile)
     return result
   } catch (err) {
     generation.close()
@@ -106,6 +114,12 @@ export async function listenOn (generation: Generation, target: FastifyLike | Ht
     }).catch((err) => log('warn', `takeover: retiring listener ${name} failed: ${String(err)}`))
   })
   return { generation, source: claimed?.source ?? 'bind', address }
+}
+
+function writePidFile (file: string): void {
+  const tmp = `${file}.${process.pid}.tmp`
+  fs.writeFileSync(tmp, `${process.pid}\n`, { mode: 0o644 })
+  fs.renameSync(tmp, file)
 }
 
 function defaultLog (target: FastifyLike | HttpServer): NonNullable<TakeoverOptions['log']> {

@@ -82,7 +82,7 @@ export class Running {
     if (ask === null || ask.message.type !== TakeoverType.Ask) return
     const { protocol, version } = ask.message.body
     if (protocol !== TAKEOVER_PROTOCOL || version !== TAKEOVER_VERSION) {
-      return await this.refuse(conv, { reason: 'version', message: `this generation speaks ${TAKEOVER_PROTOCOL} ${TAKEOVER_VERSION}` })
+      return await this.refuse(conv, { reason: 'version', message: `this generation speaks ${TAKEOVER_PROTOCOL} ${TAKEOVER_VERSION}` }, true)
     }
     const sources = o.sources().map((s) => ({ s, fd: s.fd() })).filter(({ fd }) => fd >= 0)
     const listeners: OfferedListener[] = [
@@ -90,7 +90,13 @@ export class Running {
       ...sources.map(({ s }) => describe(s.name, s.kind, s.address, s.identity ?? null))
     ]
     const fds = [o.control.fd, ...sources.map(({ fd }) => fd)]
-    await conv.send({ type: TakeoverType.Offer, body: { pid: process.pid, generation: o.generation, listeners } }, fds)
+    try {
+      await conv.send({ type: TakeoverType.Offer, body: { pid: process.pid, generation: o.generation, listeners } }, fds)
+    } catch (err) {
+      // It gave up before we got to it (a limit of its own): nothing was handed over.
+      o.log('warn', `takeover by pid ${pid} dropped before the OFFER reached it: ${(err as Error).message}`)
+      return
+    }
     o.log('info', `takeover: offered ${sources.length} listener(s) to pid ${pid} (${sources.map(({ s }) => `${s.name} ${s.address}`).join(', ')}); waiting up to ${o.readyTimeout} ms for it to be ready`)
     try {
       await conv.next([TakeoverType.Ready], o.readyTimeout)
@@ -112,8 +118,15 @@ export class Running {
     o.onCommit(pid)
   }
 
-  private async refuse (conv: Conversation, body: Reason): Promise<void> {
-    await conv.send({ type: TakeoverType.Refuse, body }).catch(() => {})
+  /**
+   * REFUSE comes instead of an OFFER, so after the ASK: a successor that is
+   * still writing its ASK when we close would see EPIPE, not our reason.
+   */
+  private async refuse (conv: Conversation, body: Reason, asked = false): Promise<void> {
+    try {
+      if (!asked) await conv.next([TakeoverType.Ask], this.options.askTimeout)
+      await conv.send({ type: TakeoverType.Refuse, body })
+    } catch { /* gone or silent: nobody to tell */ }
   }
 }
 

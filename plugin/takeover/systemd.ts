@@ -27,6 +27,9 @@ export function systemdListeners (env: NodeJS.ProcessEnv = process.env): Activat
     // Only listening stream sockets: a datagram or a FIFO is not ours to serve.
     if (info.kind !== 'socket' || info.type !== 'stream' || info.listening !== true) continue
     const kind = info.family === 'unix' ? 'unix' : 'tcp'
+    // Inherited without close-on-exec: a process this one starts (its own
+    // successor, say) must not hold our listening socket.
+    binding.setCloexec(fd)
     out.push({ fd, name: names?.[i] ?? null, kind })
   }
   return out

@@ -1,11 +1,14 @@
 // `npm run demo` without a browser: the web app authenticates /chat and hands
 // it to the sibling; restarting the web app (r + Enter, SIGHUP, the page's
 // restart request) leaves the handed-off WebSocket open and talking; Ctrl-C
-// (SIGINT) stops every process and removes the socket directory.
+// (SIGINT) stops every process and removes the socket directory. Restarts
+// go through listener takeover: under load, none refuses a connection.
 import t, { type Test } from 'tap'
 import fs from 'node:fs'
 import { checkFdLeaks } from '../helpers/fds.js'
 import { alive, exitsWith, getJson, node, request, wsClient, type Proc } from '../examples/helpers.js'
+import { request as undiciRequest } from 'undici'
+import { Agent, Loop } from '../takeover/helpers.js'
 
 interface Demo { proc: Proc, url: string, base: string, dir: string, siblingPid: number, webappPid: number }
 
@@ -102,4 +105,46 @@ t.test('demo: handoff, restarts by r + Enter, SIGHUP and the page\'s request, th
   t.equal(demo.proc.count(/./, 'stderr'), 0, 'nothing on stderr', { output: demo.proc.text() })
   t.notOk(fs.existsSync(demo.dir), 'the socket directory is gone')
   for (const pid of [demo.siblingPid, ...pids]) t.notOk(alive(pid), `process ${pid} is gone`)
+})
+
+t.test('demo: 5 SIGHUP restarts under load refuse no connection (listener takeover)', async (t) => {
+  checkFdLeaks(t)
+  const demo = await startDemo(t)
+  const port = Number(new URL(demo.url).port)
+  const cookie = await login(demo.base, 'loader')
+  // New connections, one request each, and keep-alive ones (undici), all the
+  // way through the restarts; the page's own poll (/api/whoami) included.
+  const agent = new Agent({ connections: 2 })
+  t.teardown(() => agent.destroy().catch(() => {}))
+  const perRequest = new Loop(async () => {
+    const res = await request(`${demo.base}/favicon.ico`)
+    if (res.status !== 204) throw new Error(`HTTP ${res.status}`)
+    return 0
+  })
+  const keptAlive = new Loop(async () => {
+    const res = await undiciRequest(`${demo.base}/api/whoami`, { dispatcher: agent, headers: { cookie } })
+    const body = await res.body.json() as { pid: number, generation: number }
+    if (res.statusCode !== 200) throw new Error(`HTTP ${res.statusCode}`)
+    return body.pid
+  })
+  await Promise.all([perRequest.progress(5), keptAlive.progress(5)])
+  const pids = [demo.webappPid]
+  for (let i = 1; i <= 5; i++) {
+    const mark = demo.proc.mark
+    demo.proc.kill('SIGHUP')
+    const [, from, to] = await demo.proc.waitFor(new RegExp(`^\\[run\\] restart #${i} done in \\d+ ms: web app (\\d+) → (\\d+) `), { after: mark })
+    t.equal(Number(from), pids.at(-1), `restart ${i}: from the running web app`)
+    pids.push(Number(to))
+    await Promise.all([perRequest.progress(5), keptAlive.progress(5)])
+  }
+  const [a, b] = [await perRequest.stop(), await keptAlive.stop()]
+  t.comment(`over 5 restarts: ${a.ok + a.failed} connection-per-request requests, ${a.failed} failed; ${b.ok + b.failed} keep-alive requests, ${b.failed} failed`)
+  t.equal(a.failed, 0, `connection per request: ${a.ok} answered, none refused or failed`, { errors: a.errors })
+  t.equal(b.failed, 0, `keep-alive: ${b.ok} answered, none failed`, { errors: b.errors })
+  t.ok(pids.filter((pid) => b.pids.has(pid)).length >= 2, 'answered by several generations')
+  await agent.close()
+  demo.proc.kill('SIGINT')
+  await exitsWith(t, demo.proc, 0)
+  t.equal(demo.proc.count(/./, 'stderr'), 0, 'nothing on stderr', { output: demo.proc.text() })
+  for (const pid of pids) t.notOk(alive(pid), `web app ${pid} is gone`)
 })
