@@ -11,7 +11,7 @@ const crypto = require('node:crypto')
 const fs = require('node:fs')
 const path = require('node:path')
 const Fastify = require('fastify')
-const { fastifyHandoff } = require('../../dist/index.js')
+const fastifyHandoff = require('fastify-handoff')
 
 const env = process.env
 const GENERATION = Number(env.DEMO_GENERATION ?? 1)
