@@ -11,20 +11,21 @@ import { handoffInfo } from './receiver/info.js'
 
 /** What `require('fastify-handoff')` is: the plugin, with these on it (set below). */
 type FastifyHandoff = typeof plugin & {
-  /** The plugin again, for `import fastifyHandoff from` under TypeScript's esModuleInterop. */
-  default: typeof plugin
-  /** The plugin again, by name: `const { fastifyHandoff } = require('fastify-handoff')`. */
-  fastifyHandoff: typeof plugin
+  /** The module again, for `import fastifyHandoff from` under TypeScript's esModuleInterop. */
+  default: FastifyHandoff
+  /** The module again, by name: `const { fastifyHandoff } = require('fastify-handoff')`. */
+  fastifyHandoff: FastifyHandoff
   /** The sibling side as a Fastify plugin. */
   handoffReceiver: typeof handoffReceiver
   /** How a request's connection came to the sibling: `handoffInfo(request)`. */
   handoffInfo: typeof handoffInfo
 }
-const fastifyHandoff: FastifyHandoff = Object.assign(plugin, { default: plugin, fastifyHandoff: plugin, handoffReceiver, handoffInfo })
+const withProperties = plugin as FastifyHandoff // each property is set right below
+const fastifyHandoff: FastifyHandoff = Object.assign(withProperties, { default: withProperties, fastifyHandoff: withProperties, handoffReceiver, handoffInfo })
 
 // Types ride on a namespace of the same name (it holds no value, so it merges
 // with the const): `import { type FastifyHandoffOptions } from 'fastify-handoff'`.
-// eslint-disable-next-line @typescript-eslint/no-namespace
+// eslint-disable-next-line @typescript-eslint/no-redeclare
 declare namespace fastifyHandoff {
   export type FastifyHandoffOptions = import('./fastify.js').FastifyHandoffOptions
   export type HandoffRouteOption = import('./fastify.js').HandoffRouteOption
