@@ -2,6 +2,6 @@
 // (one import for an Express web app). No fastify types.
 export {
   expressHandoff, type ExpressHandoff, type ExpressHandoffOptions, type RouteHandoffOptions, type ResponseRouteOptions,
-  type UpgradeRouteOptions, type Middleware, type RequestListener
+  type UpgradeRouteOptions, type Middleware, type RequestListener, upgradeOf
 } from '../adapters/express.js'
 export { createSender, type Sender, type SenderOptions, type HandoffResult, type HandoffOutcome } from '../sender/handoff.js'

@@ -30,7 +30,7 @@ async function runFixture (t: Test, file: string): Promise<Record<string, any> |
 // surface" and "Upgrading").
 const SUBPATHS = {
   channel: ['Channel', 'UnixListener', 'closeFds', 'connectUnix', 'listenUnix'],
-  express: ['createSender', 'expressHandoff'],
+  express: ['createSender', 'expressHandoff', 'upgradeOf'],
   http: ['createSender', 'handoffResponse', 'handoffUpgrades'],
   receiver: ['createReceiver', 'handoffInfo'],
   sender: ['createSender']
