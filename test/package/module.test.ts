@@ -128,3 +128,16 @@ t.test('the types of the framework-free faces import nothing from fastify', asyn
   // The check sees them where they are: the main entry does reach fastify.
   t.ok([...bareImports(path.join(ROOT, 'dist', 'index.d.ts'))].includes('fastify'), 'the main entry reaches fastify (the check works)')
 })
+
+t.test("the README's Public surface lists every runtime export of every entry", async (t) => {
+  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8')
+  const section = readme.slice(readme.indexOf('## Public surface'), readme.indexOf('\n## ', readme.indexOf('## Public surface') + 1))
+  const rowOf = (entry: string): string => section.split('\n').find((line) => line.startsWith(`| \`${entry}\` |`)) ?? ''
+  const listed = (entry: string, keys: string[]): string[] => keys.filter((k) => !rowOf(entry).includes(`\`${k}\``))
+  const run = await runNode(['-e', `
+    const entries = ['fastify-handoff', ...['sender', 'receiver', 'http', 'express', 'channel', 'protocol'].map((s) => 'fastify-handoff/' + s)]
+    console.log(JSON.stringify(Object.fromEntries(entries.map((e) => [e, Object.keys(require(e))]))))`], { cwd: ROOT })
+  const keys = report<Record<string, string[]>>(run)
+  if (keys === null) return t.fail(`no report: ${run.stderr}`)
+  for (const [entry, names] of Object.entries(keys)) t.same(listed(entry, names), [], `${entry}: every export is in its row`)
+})
