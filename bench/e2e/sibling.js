@@ -22,7 +22,7 @@ async function main () {
   const via = Array.isArray(config.via) ? config.via : [config.via]
   for (const v of via) {
     if (v === 'receiver') {
-      const { createReceiver } = require('../../dist/index.js')
+      const { createReceiver } = require('fastify-handoff/receiver')
       receiver = await createReceiver({
         path: config.path,
         server: app.target,

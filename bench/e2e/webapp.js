@@ -27,7 +27,7 @@ async function main () {
   if (config.mode === 'direct') {
     server = (await buildApp(config.app, rec === null ? {} : { mark: rec.mark })).server
   } else if (config.mode === 'handoff') {
-    const { createSender } = require('../../dist/index.js')
+    const { createSender } = require('fastify-handoff/sender')
     sender = createSender({ targets: { bench: config.path }, name: 'bench-webapp' })
     server = http.createServer((req, res) => res.end('not an upgrade'))
     server.on('upgrade', (req, socket, head) => {

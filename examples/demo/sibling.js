@@ -9,7 +9,7 @@
 // Started by run.js (env DEMO_SOCKET, DEMO_TICK_MS). Stops on SIGTERM, on
 // { cmd: 'stop' } over IPC, or when run.js goes away.
 const Fastify = require('fastify')
-const { handoffReceiver } = require('../../dist/index.js')
+const { handoffReceiver } = require('fastify-handoff')
 
 const SOCKET = process.env.DEMO_SOCKET
 const TICK_MS = Number(process.env.DEMO_TICK_MS ?? 1000)

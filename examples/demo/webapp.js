@@ -14,8 +14,8 @@ const crypto = require('node:crypto')
 const fs = require('node:fs')
 const path = require('node:path')
 const Fastify = require('fastify')
-const { fastifyHandoff } = require('../../dist/index.js')
-const { listen } = require('../../dist/takeover/index.js')
+const fastifyHandoff = require('fastify-handoff')
+const { listen } = require('fastify-handoff/takeover')
 
 const env = process.env
 let GENERATION = 0 // given by the takeover: the predecessor's plus one

@@ -5,7 +5,7 @@
 //   node examples/express/sibling.js /path/to/sibling.sock
 const http = require('node:http')
 const { WebSocketServer } = require('ws')
-const { createReceiver, handoffInfo } = require('../../dist/index.js')
+const { createReceiver, handoffInfo } = require('fastify-handoff/receiver')
 
 const streams = new Set()
 const server = http.createServer((req, res) => {

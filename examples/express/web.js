@@ -9,7 +9,7 @@ const { fork } = require('node:child_process')
 const http = require('node:http')
 const path = require('node:path')
 const express = require('express')
-const { expressHandoff } = require('../../dist/index.js')
+const { expressHandoff } = require('fastify-handoff/express')
 const { createExample } = require('../lib/example.js')
 
 const TOKENS = { 'let-me-in': 'alice' } // a stand-in for real authentication

@@ -5,7 +5,7 @@
 //   node examples/pool/sibling.js /path/to/sibling-N.sock NAME
 const http = require('node:http')
 const { WebSocketServer } = require('ws')
-const { createReceiver } = require('../../dist/index.js')
+const { createReceiver } = require('fastify-handoff/receiver')
 
 async function main (socketPath, name) {
   const server = http.createServer((req, res) => res.writeHead(426).end())

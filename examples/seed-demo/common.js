@@ -6,10 +6,16 @@ const { parseArgs } = require('node:util')
 let loaded = null
 function library () {
   if (loaded === null) {
-    const lib = require('../../dist/index.js')
-    // The seed helpers (plugin/seed) are re-exported by the entry point; until
-    // a build has that, take them from their own module.
-    const seed = typeof lib.sendFd === 'function' ? lib : require('../../dist/seed/index.js')
+    // The channel and the codec are public (by the package's name); the raw
+    // binding (peer credentials, what a descriptor is) and the seed format
+    // are not: this demo of the seed format takes them from dist/ by path.
+    const lib = {
+      ...require('fastify-handoff/channel'),
+      ...require('fastify-handoff/errors'),
+      protocol: require('fastify-handoff/protocol'),
+      native: require('../../dist/native.js').binding
+    }
+    const seed = require('../../dist/seed/index.js')
     loaded = { lib, seed }
   }
   return loaded

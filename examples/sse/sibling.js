@@ -5,7 +5,7 @@
 //
 //   node examples/sse/sibling.js /path/to/events.sock
 const http = require('node:http')
-const { createReceiver, handoffInfo } = require('../../dist/index.js')
+const { createReceiver, handoffInfo } = require('fastify-handoff/receiver')
 
 const streams = new Set()
 

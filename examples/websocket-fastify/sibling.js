@@ -5,7 +5,7 @@
 //
 //   node examples/websocket-fastify/sibling.js /path/to/echo.sock
 const Fastify = require('fastify')
-const { handoffReceiver } = require('../../dist/index.js')
+const { handoffReceiver } = require('fastify-handoff')
 
 async function main (socketPath) {
   const app = Fastify()
