@@ -150,7 +150,11 @@ async function startWebapp () {
   generation = listening.generation
   port = listening.port // --port 0: every later generation takes the same port
   proc.exited.then(({ code, signal }) => {
-    if (proc === webapp && !stopping) {
+    // During a restart the running web app exits 0 once its successor is
+    // ready and its own last requests are answered, which can happen before
+    // the successor's 'listening' message reaches us: a handover, not a crash.
+    const handedOver = restarting !== null && code === 0
+    if (proc === webapp && !stopping && !handedOver) {
       console.error(`[run] the web app ${proc.pid} exited on its own (${signal ?? code}): stopping the demo`)
       shutdown(1)
     }
