@@ -11,19 +11,20 @@
 //    requests on it come back here unless the app says `laterRequests`.
 //  - Exactly one 'upgrade' listener routes upgrades into Fastify:
 //    @fastify/websocket's when it is registered, this plugin's otherwise.
-import http from 'node:http'
+import type http from 'node:http'
 import type net from 'node:net'
 import fp from 'fastify-plugin'
 import type {
-  FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest, RouteOptions,
+  FastifyPluginCallback, FastifyReply, FastifyRequest, RouteOptions,
   RawServerBase, RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression,
   ContextConfigDefault, FastifySchema, FastifyTypeProvider, FastifyTypeProviderDefault, FastifyBaseLogger,
   RouteGenericInterface
 } from 'fastify'
 import { Sender, type HandoffResult, type LaterRequests, type SenderOptions } from './sender/handoff.js'
 import type { TargetHealth } from './sender/target.js'
-import { ERR_HANDOFF_NOT_UPGRADE, ERR_HANDOFF_UNKNOWN_TARGET, ERR_HANDOFF_UPGRADE_REQUIRED } from './errors.js'
+import { ERR_HANDOFF_NOT_UPGRADE, ERR_HANDOFF_UNKNOWN_TARGET } from './errors.js'
 import { websocketUpgradeOf } from './internals.js'
+import { handOff, routeUpgrade, upgradeOf as routedUpgradeOf, upgradeRequired, type Upgrade } from './sender/front.js'
 
 /** The `handoff` option of a route: a target name, or the full form. */
 export type HandoffRouteOption = string | HandoffRouteConfig
@@ -117,25 +118,13 @@ declare module 'fastify' {
   }
 }
 
-/** Where this plugin's own 'upgrade' listener keeps the socket and head. */
-const kUpgrade = Symbol('fastify-handoff.upgrade')
-
-interface Upgrade {
-  socket: net.Socket
-  head: Buffer
-}
-
-type RawWithUpgrade = http.IncomingMessage & { [kUpgrade]?: Upgrade }
-
 /**
  * The raw socket and head of an upgrade request routed into Fastify, by this
  * plugin's listener or by @fastify/websocket's (`websocket`: it is the app's
  * 'upgrade' listener, so an upgrade request not routed by us was routed by it).
  */
 function upgradeOf (raw: http.IncomingMessage, websocket: boolean): Upgrade | null {
-  const ours = (raw as RawWithUpgrade)[kUpgrade]
-  if (ours !== undefined) return ours
-  return websocketUpgradeOf(raw, websocket)
+  return routedUpgradeOf(raw) ?? websocketUpgradeOf(raw, websocket)
 }
 
 function routeConfig (option: HandoffRouteOption): HandoffRouteConfig {
@@ -183,17 +172,14 @@ const handoffPlugin: FastifyPluginCallback<FastifyHandoffOptions> = (fastify, op
     // From now on Fastify writes nothing on this response: the receiver, or
     // the fallback, answers.
     reply.hijack()
-    const base = {
+    return handOff(sender, request.raw, reply.raw, {
       target,
-      ...(context === undefined ? {} : { context }),
+      context,
       url: request.originalUrl,
       log: request.log,
-      ...(replyOptions.fallback === undefined ? {} : { fallback: replyOptions.fallback })
-    }
-    const upgrade = upgradeOf(request.raw, websocketRoutes)
-    if (upgrade !== null) return sender.handoffUpgrade(request.raw, upgrade.socket, upgrade.head, base)
-    return sender.handoffRequest(request.raw, reply.raw,
-      replyOptions.laterRequests === undefined ? base : { ...base, laterRequests: replyOptions.laterRequests })
+      ...(replyOptions.fallback === undefined ? {} : { fallback: replyOptions.fallback }),
+      ...(replyOptions.laterRequests === undefined ? {} : { laterRequests: replyOptions.laterRequests })
+    }, upgradeOf(request.raw, websocketRoutes))
   })
 
   fastify.addHook('onRoute', (route) => {
@@ -214,24 +200,21 @@ const handoffPlugin: FastifyPluginCallback<FastifyHandoffOptions> = (fastify, op
     const preHandler = async function handoffUpgrade (request: FastifyRequest, reply: FastifyReply): Promise<void> {
       const upgrade = upgradeOf(request.raw, websocketRoutes)
       if (upgrade === null) {
-        if (config.upgradeOnly === true) {
-          const err = new ERR_HANDOFF_UPGRADE_REQUIRED(request.method, request.url)
-          request.log.warn({ err }, 'not an upgrade request')
-          throw err
-        }
+        if (config.upgradeOnly === true) throw upgradeRequired(request.method, request.url, request.log)
         return // an ordinary request: the route's handler serves it
       }
       // A context function that throws fails the request like any hook would.
       const context = config.context !== undefined ? await config.context(request) : request.handoffContext
       const local = config.fallback === 'local'
       if (!local) reply.hijack()
-      const result = await sender.handoffUpgrade(request.raw, upgrade.socket, upgrade.head, {
+      const result = await handOff(sender, request.raw, reply.raw, {
         target: config.target,
-        ...(context === undefined || context === null ? {} : { context }),
+        // request.handoffContext is null until a hook sets it: nothing is sent then.
+        context: context ?? undefined,
         url: request.originalUrl,
         log: request.log,
-        ...(local ? { fallback: () => {} } : {})
-      })
+        ...(local ? { fallback: 'local' as const } : {})
+      }, upgrade)
       // Handed off, answered with 503, closed in doubt, or already on its way
       // in another handoff: the handler must not run. When the sender ran the
       // 'local' fallback it does: it serves the upgrade here.
@@ -264,7 +247,9 @@ const handoffPlugin: FastifyPluginCallback<FastifyHandoffOptions> = (fastify, op
       fastify.log.warn('fastify-handoff: another \'upgrade\' listener is attached to the server; ' +
         'both would handle each upgrade. Route upgrades through Fastify only (this plugin or @fastify/websocket).')
     }
-    listening = (req, socket, head) => routeUpgrade(fastify, req, socket, head)
+    listening = (req, socket, head) => routeUpgrade(req, socket, head, (req, res) => fastify.routing(req, res), (err) => {
+      fastify.log.warn({ err }, 'fastify-handoff: routing an upgrade failed')
+    })
     server.on('upgrade', listening)
     ready()
   })
@@ -277,32 +262,6 @@ const handoffPlugin: FastifyPluginCallback<FastifyHandoffOptions> = (fastify, op
     if (ownSender) await sender.close()
   })
   done()
-}
-
-function destroyOnError (this: net.Socket): void {
-  this.destroy()
-}
-
-/**
- * Routes an upgrade request into Fastify as an ordinary request whose
- * response is written on the raw socket: the app's hooks run, a handoff
- * route's preHandler takes the socket, any other route answers with HTTP
- * (a 404, a 426, a 401 from a hook) and the connection closes after it.
- */
-function routeUpgrade (fastify: FastifyInstance, req: http.IncomingMessage, socket: net.Socket, head: Buffer): void {
-  // Node removed its own error listener before 'upgrade'.
-  socket.on('error', destroyOnError)
-  ;(req as RawWithUpgrade)[kUpgrade] = { socket, head }
-  const res = new http.ServerResponse(req)
-  res.shouldKeepAlive = false
-  res.assignSocket(socket)
-  res.once('finish', () => { socket.destroySoon() })
-  try {
-    fastify.routing(req, res)
-  } catch (err) {
-    fastify.log.warn({ err }, 'fastify-handoff: routing an upgrade failed')
-    socket.destroy()
-  }
 }
 
 export const fastifyHandoff = fp(handoffPlugin, { fastify: '5.x', name: 'fastify-handoff' })

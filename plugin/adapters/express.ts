@@ -7,14 +7,12 @@
 // for SSE / streaming responses. Same guarantees as the Fastify plugin.
 //
 // Typed against node:http only, so that express stays a peer of the app.
-import http, { type IncomingMessage, type ServerResponse } from 'node:http'
+import type http from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import type net from 'node:net'
-import {
-  Sender, type HandoffResult, type LaterRequests, type RequestHandoffOptions, type SenderOptions,
-  type UpgradeHandoffOptions
-} from '../sender/handoff.js'
+import type { Sender, LaterRequests, SenderOptions } from '../sender/handoff.js'
 import { defaultLogger, type HandoffLogger } from '../logger.js'
-import { ERR_HANDOFF_UPGRADE_REQUIRED } from '../errors.js'
+import { handOff as startHandoff, routeUpgrade, senderOf, upgradeOf, upgradeRequired } from '../sender/front.js'
 
 type Next = (err?: unknown) => void
 /** An Express (or Connect) middleware, in node:http terms. */
@@ -22,17 +20,8 @@ export type Middleware = (req: IncomingMessage, res: ServerResponse, next: Next)
 /** An Express app, or any (req, res) handler. */
 export type RequestListener = (req: IncomingMessage, res: ServerResponse, next?: Next) => void
 
-const kUpgrade = Symbol('fastify-handoff.express.upgrade')
-
-interface Upgrade {
-  socket: net.Socket
-  head: Buffer
-}
-
 /** The raw socket and head of an upgrade request routed through the app by attach(), or null. */
-export function upgradeOf (req: IncomingMessage): Upgrade | null {
-  return (req as IncomingMessage & { [kUpgrade]?: Upgrade })[kUpgrade] ?? null
-}
+export { upgradeOf }
 
 export interface ExpressHandoffOptions {
   /** A sender, or the options to make one (then closed by close()). */
@@ -84,23 +73,14 @@ export interface ExpressHandoff {
   close (): Promise<void>
 }
 
-function isSender (value: Sender | SenderOptions): value is Sender {
-  return value instanceof Sender
-}
-
 function defaultContext (req: IncomingMessage, res: ServerResponse): unknown {
   const locals = (res as ServerResponse & { locals?: Record<string, unknown> }).locals
   if (locals !== undefined && locals.handoffContext !== undefined) return locals.handoffContext
   return (req as IncomingMessage & { handoffContext?: unknown }).handoffContext
 }
 
-function destroyOnError (this: net.Socket): void {
-  this.destroy()
-}
-
 export function expressHandoff (options: ExpressHandoffOptions): ExpressHandoff {
-  const own = !isSender(options.sender)
-  const sender = isSender(options.sender) ? options.sender : new Sender(options.sender)
+  const { sender, own } = senderOf(options.sender)
   const log = options.log
   // The adapter's own lines (routing failures): never console.
   const adapterLog = log ?? defaultLogger()
@@ -110,13 +90,12 @@ export function expressHandoff (options: ExpressHandoffOptions): ExpressHandoff 
     route.context !== undefined ? route.context(req, res) : defaultContext(req, res)
 
   /**
-   * One route's handoff: the sender options (context, log, and for
-   * `fallback: 'next'` no answer of the sender's own), then `start`; a
-   * connection that stays here goes on to `next` when the route says so. A
-   * context function that throws goes to `next(err)`.
+   * One route's handoff: its context (a context function that throws goes
+   * to `next(err)`), then the handoff; a connection that stays here goes on
+   * to `next` when the route's fallback is 'local'.
    */
   const handOff = (target: string, route: RouteHandoffOptions, req: IncomingMessage, res: ServerResponse, next: Next,
-    start: (options: UpgradeHandoffOptions & RequestHandoffOptions) => Promise<HandoffResult>): void => {
+    laterRequests?: LaterRequests): void => {
     let context: unknown
     try {
       context = contextOf(route, req, res)
@@ -125,11 +104,12 @@ export function expressHandoff (options: ExpressHandoffOptions): ExpressHandoff 
       return
     }
     const local = route.fallback === 'local' || route.fallback === 'next'
-    void start({
+    void startHandoff(sender, req, res, {
       target,
-      ...(context === undefined || context === null ? {} : { context }),
+      context: context ?? undefined,
       ...(log === undefined ? {} : { log }),
-      ...(local ? { fallback: () => {} } : {})
+      ...(local ? { fallback: 'local' as const } : {}),
+      ...(laterRequests === undefined ? {} : { laterRequests })
     }).then((result) => {
       // Only when the sender ran the local fallback (not for doubt, nor for a
       // connection already on its way in another handoff).
@@ -142,47 +122,25 @@ export function expressHandoff (options: ExpressHandoffOptions): ExpressHandoff 
 
     upgrade (target, route = {}) {
       return (req, res, next) => {
-        const upgrade = upgradeOf(req)
-        if (upgrade === null) {
-          if (route.upgradeOnly === true) {
-            const err = new ERR_HANDOFF_UPGRADE_REQUIRED(req.method ?? 'GET', req.url ?? '/')
-            adapterLog.warn({ err }, 'not an upgrade request')
-            next(err)
-            return
-          }
+        if (upgradeOf(req) !== null) {
+          handOff(target, route, req, res, next)
+        } else if (route.upgradeOnly === true) {
+          next(upgradeRequired(req.method, req.url, adapterLog))
+        } else {
           next()
-          return
         }
-        handOff(target, route, req, res, next, (options) =>
-          sender.handoffUpgrade(req, upgrade.socket, upgrade.head, options))
       }
     },
 
     response (target, route = {}) {
-      return (req, res, next) => {
-        const upgrade = upgradeOf(req)
-        handOff(target, route, req, res, next, (options) => upgrade !== null
-          ? sender.handoffUpgrade(req, upgrade.socket, upgrade.head, options)
-          : sender.handoffRequest(req, res,
-            route.laterRequests === undefined ? options : { ...options, laterRequests: route.laterRequests }))
-      }
+      return (req, res, next) => handOff(target, route, req, res, next, route.laterRequests)
     },
 
     attach (server, app) {
       const listener = (req: IncomingMessage, socket: net.Socket, head: Buffer): void => {
-        // Node removed its own error listener before 'upgrade'.
-        socket.on('error', destroyOnError)
-        ;(req as IncomingMessage & { [kUpgrade]?: Upgrade })[kUpgrade] = { socket, head }
-        const res = new http.ServerResponse(req)
-        res.shouldKeepAlive = false
-        res.assignSocket(socket)
-        res.once('finish', () => { socket.destroySoon() })
-        try {
-          app(req, res)
-        } catch (err) {
+        routeUpgrade(req, socket, head, (req, res) => app(req, res), (err) => {
           adapterLog.error({ err }, 'fastify-handoff: routing an upgrade through the app failed')
-          socket.destroy()
-        }
+        })
       }
       server.on('upgrade', listener)
       attached.push([server, listener])

@@ -4,10 +4,12 @@
 // guarantees as the Fastify plugin: nothing lost, ownership never in doubt,
 // a 503 with Retry-After on the raw socket when the connection stays here.
 // Also: handoffResponse() for SSE / streaming responses of a 'request' handler.
-import http, { type IncomingMessage, type ServerResponse } from 'node:http'
+import type http from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import type net from 'node:net'
-import { Sender, type HandoffResult, type LaterRequests, type SenderOptions } from '../sender/handoff.js'
+import type { Sender, HandoffResult, LaterRequests, SenderOptions } from '../sender/handoff.js'
 import { writeResponse } from '../sender/fallback.js'
+import { destroyOnError, handoffOptions, senderOf } from '../sender/front.js'
 import { defaultLogger, type HandoffLogger } from '../logger.js'
 
 /** What `route` decides for one upgrade request. */
@@ -44,18 +46,9 @@ export interface UpgradeHandoff {
   close (): Promise<void>
 }
 
-function isSender (value: Sender | SenderOptions): value is Sender {
-  return value instanceof Sender
-}
-
-function destroyOnError (this: net.Socket): void {
-  this.destroy()
-}
-
 /** Claims the server's upgrades: installs exactly one 'upgrade' listener. */
 export function handoffUpgrades (server: http.Server, options: UpgradeHandoffOptions): UpgradeHandoff {
-  const own = !isSender(options.sender)
-  const sender = isSender(options.sender) ? options.sender : new Sender(options.sender)
+  const { sender, own } = senderOf(options.sender)
   const log = options.log
   // The adapter's own lines (routing failures): never console.
   const adapterLog = log ?? defaultLogger()
@@ -86,14 +79,14 @@ export function handoffUpgrades (server: http.Server, options: UpgradeHandoffOpt
         return
       }
       const fallback = options.fallback
-      await sender.handoffUpgrade(req, socket, head, {
+      await sender.handoffUpgrade(req, socket, head, handoffOptions({
         target: decision.target,
-        ...(decision.context === undefined ? {} : { context: decision.context }),
+        context: decision.context,
         ...(log === undefined ? {} : { log }),
         ...(typeof fallback === 'function'
           ? { fallback: (result: HandoffResult) => fallback(req, socket, head, result) }
           : {})
-      })
+      }))
     }).catch((err: unknown) => {
       adapterLog.error({ err }, 'fastify-handoff: an upgrade could not be routed')
       if (!socket.destroyed) void writeResponse(socket, { status: 500 })
