@@ -42,8 +42,12 @@ export interface HelloInit {
   name?: string
 }
 
-export type HandoffKind = 'upgrade' | 'request' | 'raw'
-export const HANDOFF_KINDS: readonly HandoffKind[] = ['upgrade', 'request', 'raw']
+// 'websocket' (live migration, PROTOCOL.md §12): an established WebSocket
+// resumed without a handshake. A receiver that predates it REJECTs it
+// bad-metadata, so the sending sibling keeps the connection: never a
+// WebSocket's frames replayed into an HTTP parser.
+export type HandoffKind = 'upgrade' | 'request' | 'raw' | 'websocket'
+export const HANDOFF_KINDS: readonly HandoffKind[] = ['upgrade', 'request', 'raw', 'websocket']
 export type AddressFamily = 'IPv4' | 'IPv6'
 
 export interface HandoffMeta {
@@ -71,6 +75,8 @@ export interface HandoffMeta {
   family?: AddressFamily
   /** Arbitrary JSON from the application (absent when not given). */
   context?: unknown
+  /** Kind "websocket" only, and required there: what resumes the WebSocket (PROTOCOL.md §12). */
+  resume?: Record<string, unknown>
 }
 
 export interface HandoffRequest {
@@ -393,6 +399,12 @@ function validateMeta (obj: JsonObject, head: Buffer, fail: Fail): HandoffMeta {
     meta.family = obj.family
   }
   if (Object.prototype.hasOwnProperty.call(obj, 'context')) meta.context = obj.context
+  if (has(obj, 'resume') || kind === 'websocket') {
+    const resume = obj.resume
+    if (kind !== 'websocket') return fail('"resume" belongs to a "websocket" handoff only')
+    if (typeof resume !== 'object' || resume === null || Array.isArray(resume)) return fail('"resume" must be an object')
+    meta.resume = resume as Record<string, unknown>
+  }
   return meta
 }
 
@@ -409,6 +421,7 @@ function metaObject (m: HandoffMeta): JsonObject {
   if (m.localPort !== undefined) out.localPort = m.localPort
   if (m.family !== undefined) out.family = m.family
   if (m.context !== undefined) out.context = m.context
+  if (m.resume !== undefined) out.resume = m.resume
   return out
 }
 

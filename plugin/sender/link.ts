@@ -115,7 +115,8 @@ function stampMeta (meta: HandoffMeta, target: string | undefined, sentAt: numbe
     localAddress: meta.localAddress,
     localPort: meta.localPort,
     family: meta.family,
-    context: meta.context
+    context: meta.context,
+    resume: meta.resume
   }
 }
 
