@@ -18,10 +18,21 @@ import { checkServerCapacity, resolveServer, socketOptionsOf, type DeliveryServe
 import { attachInfo, type HandoffInfo } from './info.js'
 import { defaultLogger, type HandoffLogger } from '../logger.js'
 import { Peer, type PeerHost, type PeerIdentity } from './peer.js'
-import { checkDescriptor, isClientGone, rebuildSocket } from './rebuild.js'
+import { checkDescriptor, isClientGone, putBack, rebuildSocket } from './rebuild.js'
 import { isRejection, rejection, type Rejection } from './rejection.js'
 import { replayToListener, replayToServer } from './replay.js'
 import { stageChannel } from '../trace.js'
+
+/**
+ * Who serves HANDOFFs of kind 'websocket' (live migration, plugin/migrate/):
+ * `check` runs before the ACCEPT and throws a rejection() for a WebSocket this
+ * process cannot resume; `resume` gets the socket after it, the bytes the
+ * old sibling had read already in front. One owner, like `server`.
+ */
+export interface Resumer {
+  check (request: HandoffRequest): void
+  resume (socket: net.Socket, info: HandoffInfo, request: HandoffRequest): void
+}
 
 export interface ReceiverOptions {
   /** Filesystem path of the Unix socket. Exactly one of `path` and `abstract`. */
@@ -162,6 +173,7 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements PeerHost {
   private closing: Promise<void> | null = null
   private statusPending: NodeJS.Immediate | null = null
   private drainWaiters: Array<() => void> = []
+  private resumer: Resumer | null = null
 
   /** Use createReceiver(): listening is asynchronous. */
   constructor (listener: UnixListener, options: ReceiverOptions, policy: CredentialPolicy, max: number | null,
@@ -183,6 +195,15 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements PeerHost {
   }
 
   get draining (): boolean { return this.isDraining }
+
+  /**
+   * Lets this receiver take established WebSockets from an older sibling
+   * (kind 'websocket'); null stops that (they are REJECTed again). Set by
+   * plugin/migrate/, not usually by hand.
+   */
+  setResumer (resumer: Resumer | null): void {
+    this.resumer = resumer
+  }
 
   get stats (): ReceiverStats {
     return {
@@ -386,7 +407,11 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements PeerHost {
       if (this.max !== null && this.connections.size >= this.max) {
         throw rejection('capacity', `the receiver is at its maxConnections (${this.max})`)
       }
-      if (this.server !== null) checkServerCapacity(this.server)
+      if (meta.kind === 'websocket') {
+        // Resumed by its own hook, never replayed into the HTTP server.
+        if (this.resumer === null) throw rejection('internal', 'this receiver resumes no WebSockets (no migration hook)')
+        this.resumer.check(request)
+      } else if (this.server !== null) checkServerCapacity(this.server)
       else if (this.listenerCount('handoff') === 0) {
         throw rejection('internal', 'the receiver has no server and no \'handoff\' listener')
       }
@@ -413,7 +438,10 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements PeerHost {
   private serve (socket: net.Socket, info: HandoffInfo, request: HandoffRequest): void {
     attachInfo(socket, info)
     try {
-      if (this.server !== null) replayToServer(this.server, socket, request)
+      if (request.meta.kind === 'websocket' && this.resumer !== null) {
+        putBack(socket, request.buffered)
+        this.resumer.resume(socket, info, request)
+      } else if (this.server !== null) replayToServer(this.server, socket, request)
       else replayToListener(socket, request, () => this.emit('handoff', socket, info))
     } catch (err) {
       // Ours already (ACCEPT was sent): nobody else can serve it any more.
