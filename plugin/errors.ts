@@ -150,3 +150,11 @@ export const ERR_HANDOFF_TAKEOVER_UNTRUSTED = createError<[string, number, numbe
   'the process on the takeover socket %s runs as uid %d gid %d (pid %d), which is not allowed; nothing was taken or offered')
 export const ERR_HANDOFF_TAKEOVER_PROTOCOL = createError<[string]>(
   'ERR_HANDOFF_TAKEOVER_PROTOCOL', 'takeover control channel: %s')
+
+// Live migration of WebSockets between siblings (plugin/migrate/)
+export const ERR_HANDOFF_WS_UNSUPPORTED = createError<[string]>(
+  'ERR_HANDOFF_WS_UNSUPPORTED', 'live WebSocket migration cannot use this ws: %s')
+export const ERR_HANDOFF_MIGRATE_OPTION = createError<[string, string]>(
+  'ERR_HANDOFF_MIGRATE_OPTION', 'invalid migration option "%s": %s', 500, TypeError)
+export const ERR_HANDOFF_MIGRATE_BUSY = createError(
+  'ERR_HANDOFF_MIGRATE_BUSY', 'a migration is already running in this process')

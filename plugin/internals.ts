@@ -481,3 +481,336 @@ export function listeningFd (server: net.Server): number {
 export function stopAccepting (server: net.Server, done: () => void): void {
   net.Server.prototype.close.call(server, () => done())
 }
+
+// ── ws migration ──
+// Live migration (plugin/migrate/) cuts an established `ws` WebSocket at a
+// frame boundary and rebuilds it in another process. ws has no public API for
+// either, so everything it needs from ws's private state is here, checked
+// once against the installed ws (wsInternals(): its version range, then the
+// shape of a bare Receiver, Sender, WebSocket and PerMessageDeflate) and, for
+// what only a live connection has, at use (liveWs()). Checked against ws
+// 8.18.0 to 8.23.0: the receiver's states (GET_INFO 0 … INFLATING 5,
+// DEFER_EVENT 6), the sender's (DEFAULT 0, DEFLATING 1, GET_BLOB_DATA 2),
+// setSocket()'s socket listeners, PerMessageDeflate's params and decompress.
+import { createRequire } from 'node:module'
+import path from 'node:path'
+import type { EventEmitter } from 'node:events'
+import { ERR_HANDOFF_WS_UNSUPPORTED } from './errors.js'
+
+/** ws 8.x from this minor on: the sender's `_state` (GET_BLOB_DATA) and the receiver's DEFER_EVENT exist. */
+export const WS_SUPPORTED = { major: 8, minMinor: 18 } as const
+
+const moduleRequire = createRequire(__filename)
+
+interface WsReceiver extends EventEmitter {
+  _state: number
+  _fragmented: number
+  _fragments: Buffer[]
+  _buffers: Buffer[]
+  _bufferedBytes: number
+  _opcode: number
+  writableLength: number
+}
+
+interface WsSender {
+  _state: number
+  _queue: unknown[]
+}
+
+interface WsPerMessageDeflate {
+  params: Record<string, unknown> | null
+  _isServer: boolean
+  decompress (data: Buffer, fin: boolean, cb: (err: Error | null, result?: Buffer) => void): void
+  cleanup (): void
+}
+
+/** The private side of a `ws` WebSocket (lib/websocket.js). */
+interface WsSocketInternals extends EventEmitter {
+  _readyState: number
+  _protocol: string
+  _extensions: Record<string, WsPerMessageDeflate>
+  _receiver: WsReceiver | null
+  _sender: WsSender | null
+  _socket: net.Socket | null
+  _paused: boolean
+  _closeFrameSent: boolean
+  _closeFrameReceived: boolean
+  _isServer: boolean
+  setSocket (socket: net.Socket, head: Buffer, options: Record<string, unknown>): void
+}
+
+/** What the migration needs from one installed copy of ws. */
+export interface WsInternals {
+  version: string
+  /** The WebSocket class (the app's `ws` export). */
+  WebSocket: new (address: null, protocols: undefined, options: Record<string, unknown>) => EventEmitter
+  PerMessageDeflate: new (options: Record<string, unknown>, isServer: boolean, maxPayload: number) => WsPerMessageDeflate
+  extensionName: string
+}
+
+// The receiver's and sender's states (lib/receiver.js, lib/sender.js).
+const GET_INFO = 0
+const INFLATING = 5
+const DEFER_EVENT = 6
+const SENDER_DEFAULT = 0
+const OPEN = 1
+const CLOSED = 3
+const CLOSE_OPCODE = 0x08
+
+let loaded: WsInternals | undefined
+
+function unsupported (why: string, cause?: unknown): Error {
+  const err = new ERR_HANDOFF_WS_UNSUPPORTED(why)
+  if (cause !== undefined) err.cause = cause
+  return err
+}
+
+/**
+ * The installed ws, checked: version range first, then the private members
+ * this section reads, on bare objects (a Receiver, a Sender on a stub
+ * socket, a WebSocket made as WebSocketServer makes one, a
+ * PerMessageDeflate). Throws ERR_HANDOFF_WS_UNSUPPORTED naming what is
+ * missing. `WebSocket` (the app's class, e.g. wss.options.WebSocket) must be
+ * that same copy: two copies of ws would each keep their own private state.
+ */
+export function wsInternals (WebSocketOfApp?: unknown): WsInternals {
+  if (loaded === undefined) loaded = loadWs()
+  if (WebSocketOfApp !== undefined && WebSocketOfApp !== loaded.WebSocket &&
+      !(typeof WebSocketOfApp === 'function' && WebSocketOfApp.prototype instanceof loaded.WebSocket)) {
+    throw unsupported('the WebSocketServer uses another copy of ws than the one fastify-handoff resolves (dedupe ws)')
+  }
+  return loaded
+}
+
+function loadWs (): WsInternals {
+  let pkgPath: string
+  let version: string
+  try {
+    pkgPath = moduleRequire.resolve('ws/package.json')
+    version = (moduleRequire(pkgPath) as { version: string }).version
+  } catch (err) {
+    throw unsupported('ws is not installed', err)
+  }
+  const [major, minor] = version.split('.').map(Number)
+  if (major !== WS_SUPPORTED.major || !(minor >= WS_SUPPORTED.minMinor)) {
+    throw unsupported(`ws ${version} is outside the supported range ${WS_SUPPORTED.major}.${WS_SUPPORTED.minMinor}.x to ${WS_SUPPORTED.major}.x`)
+  }
+  const lib = path.join(path.dirname(pkgPath), 'lib')
+  const need = (ok: boolean, what: string): void => { if (!ok) throw unsupported(`ws ${version} has no ${what}`) }
+  try {
+    const ws = moduleRequire(path.dirname(pkgPath)) as {
+      Receiver: new (o: object) => WsReceiver
+      Sender: new (s: object) => WsSender
+    } & WsInternals['WebSocket']
+    // An absolute path: ws's exports map hides lib/, not the file itself.
+    const PerMessageDeflate = moduleRequire(path.join(lib, 'permessage-deflate.js')) as WsInternals['PerMessageDeflate'] & { extensionName: string }
+    const receiver = new ws.Receiver({ isServer: true })
+    need(receiver._state === GET_INFO && Array.isArray(receiver._buffers) && receiver._fragmented === 0 &&
+      Array.isArray(receiver._fragments) && receiver._bufferedBytes === 0, 'Receiver _state/_buffers/_fragmented/_fragments')
+    const sender = new ws.Sender({})
+    need(sender._state === SENDER_DEFAULT && Array.isArray(sender._queue), 'Sender _state/_queue')
+    const socket = new ws(null, undefined, {}) as unknown as WsSocketInternals
+    need(socket._readyState === 0 && typeof socket.setSocket === 'function' && socket._protocol === '' &&
+      typeof socket._extensions === 'object' && socket._isServer && socket._paused === false,
+    'WebSocket _readyState/_protocol/_extensions/_paused/setSocket')
+    need(typeof PerMessageDeflate === 'function' && PerMessageDeflate.extensionName === 'permessage-deflate', 'PerMessageDeflate')
+    // Both constructor shapes of 8.x: ({ isServer, maxPayload }) and (options, isServer, maxPayload).
+    const pmd = new PerMessageDeflate({ isServer: true, maxPayload: 0 }, true, 0)
+    need(pmd.params === null && typeof pmd.decompress === 'function' && typeof pmd.cleanup === 'function' && pmd._isServer,
+      'PerMessageDeflate params/decompress/cleanup')
+    return { version, WebSocket: ws, PerMessageDeflate, extensionName: PerMessageDeflate.extensionName }
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ERR_HANDOFF_WS_UNSUPPORTED') throw err
+    throw unsupported(`ws ${version} could not be inspected`, err)
+  }
+}
+
+function ws (socket: unknown): WsSocketInternals {
+  return socket as WsSocketInternals
+}
+
+/** The listeners ws's setSocket() put on the net.Socket, by function name. */
+const WS_SOCKET_LISTENERS: ReadonlyArray<[string, string]> = [
+  ['close', 'socketOnClose'], ['data', 'socketOnData'], ['end', 'socketOnEnd'], ['error', 'socketOnError']
+]
+
+function wsListener (socket: net.Socket, event: string, name: string): ((...args: unknown[]) => void) | undefined {
+  return (socket.listeners(event) as Array<(...args: unknown[]) => void>).find((l) => l.name === name)
+}
+
+/** The net.Socket under an open ws WebSocket, or null (closed, or not a server-side ws on a socket). */
+export function wsSocket (socket: unknown): net.Socket | null {
+  const s = ws(socket)
+  return s._socket !== null && s._socket !== undefined && typeof s._socket.pause === 'function' ? s._socket : null
+}
+
+/**
+ * Where a WebSocket stands for a cut, judged on what has been read so far:
+ * - 'closing': not OPEN, or a close frame sent or received (a closing
+ *   handshake stays with its process);
+ * - 'inflating': the receiver waits for an asynchronous inflate or a
+ *   deferred event, or still holds written chunks (it resumes by itself);
+ * - 'mid-frame': a frame or a fragmented message is incomplete (more bytes
+ *   must be read to reach a boundary);
+ * - 'sending': the sender has frames queued or is compressing, or Node's
+ *   write queue for the socket is not empty (bytes there cannot move);
+ * - 'clean': at a frame boundary with nothing in flight either way.
+ */
+export type WsCutState = 'closing' | 'inflating' | 'mid-frame' | 'sending' | 'clean'
+
+export function wsCutState (socket: unknown): WsCutState {
+  const s = ws(socket)
+  const r = s._receiver
+  const net = s._socket
+  if (s._readyState !== OPEN || s._closeFrameSent || s._closeFrameReceived || r === null || net === null ||
+      s._sender === null || net.destroyed) return 'closing'
+  if (r._opcode === CLOSE_OPCODE && r._state === GET_INFO) return 'closing'
+  if (r._state === INFLATING || r._state === DEFER_EVENT || r.writableLength > 0) return 'inflating'
+  if (r._state !== GET_INFO || r._fragmented !== 0 || r._fragments.length > 0) return 'mid-frame'
+  if (s._sender._state !== SENDER_DEFAULT || s._sender._queue.length > 0 || net.writableLength > 0) return 'sending'
+  return 'clean'
+}
+
+/** The bytes the receiver holds unparsed at a boundary (at most one byte of the next header). */
+export function wsUnparsed (socket: unknown): Buffer {
+  const r = ws(socket)._receiver
+  return r === null || r._buffers.length === 0 ? Buffer.alloc(0) : Buffer.concat(r._buffers)
+}
+
+/** Whether the app paused the WebSocket (ws.pause()): its flow control would not survive a move. */
+export function wsPaused (socket: unknown): boolean {
+  return ws(socket)._paused
+}
+
+/**
+ * Takes ws's 'data' listener off its socket (so that draining Node's stream
+ * buffer feeds nobody) and returns the function that puts it back.
+ */
+export function wsUnplugData (socket: unknown): () => void {
+  const net = ws(socket)._socket as net.Socket
+  const listener = wsListener(net, 'data', 'socketOnData')
+  if (listener === undefined) throw unsupported('its socket has no socketOnData listener (ws changed setSocket)')
+  net.removeListener('data', listener)
+  return () => { net.on('data', listener) }
+}
+
+/** The negotiated subprotocol and extension parameters. */
+export function wsNegotiated (socket: unknown): { protocol: string, extensions: Record<string, Record<string, unknown>> } {
+  const s = ws(socket)
+  const extensions: Record<string, Record<string, unknown>> = {}
+  for (const [name, ext] of Object.entries(s._extensions)) {
+    if (ext.params !== null && typeof ext.params === 'object') extensions[name] = { ...ext.params }
+  }
+  return { protocol: s._protocol, extensions }
+}
+
+/**
+ * Calls `onInflated` with every buffer the connection's inflater outputs,
+ * in order, before the message reaches the app: the client's compression
+ * window is the last 2^bits bytes of it. Returns false (nothing hooked) when
+ * the connection has no permessage-deflate.
+ */
+export function wsTapInflated (socket: unknown, extensionName: string, onInflated: (data: Buffer) => void): boolean {
+  const pmd = ws(socket)._extensions[extensionName]
+  if (pmd === undefined) return false
+  const decompress = pmd.decompress
+  pmd.decompress = function (data, fin, cb) {
+    decompress.call(this, data, fin, (err, result) => {
+      if (err === null && result !== undefined) onInflated(result)
+      cb(err, result)
+    })
+  }
+  return true
+}
+
+/**
+ * The WebSocket is gone from this process (it lives on in another): ws's
+ * listeners off its socket, so that closing our copy of the descriptor
+ * emits no 'close' (the app's "user left" must not run), the state CLOSED
+ * (a late send() fails through its callback, writes nothing), the inflater
+ * and deflater freed. The caller then closes the socket.
+ */
+export function wsRetire (socket: unknown): void {
+  const s = ws(socket)
+  const net = s._socket
+  if (net !== null) {
+    for (const [event, name] of WS_SOCKET_LISTENERS) {
+      const listener = wsListener(net, event, name)
+      if (listener !== undefined) net.removeListener(event, listener)
+    }
+  }
+  s._receiver?.removeAllListeners()
+  s._readyState = CLOSED
+  for (const ext of Object.values(s._extensions)) ext.cleanup()
+}
+
+/**
+ * A server-side WebSocket on an already upgraded connection, built the way
+ * WebSocketServer's completeUpgrade() builds one, minus the 101: the
+ * subprotocol and the extensions the old process negotiated, then
+ * setSocket() with the server's options. `head` is the bytes to parse first.
+ */
+export function wsAdopt (w: WsInternals, serverOptions: Record<string, unknown>, socket: net.Socket, head: Buffer,
+  negotiated: { protocol: string, extensions: Record<string, Record<string, unknown>> },
+  inflateDictionary: Buffer | undefined): EventEmitter {
+  const WebSocketClass = (serverOptions.WebSocket ?? w.WebSocket) as WsInternals['WebSocket']
+  const created = ws(new WebSocketClass(null, undefined, serverOptions))
+  created._protocol = negotiated.protocol
+  const params = negotiated.extensions[w.extensionName]
+  if (params !== undefined) {
+    const base = (typeof serverOptions.perMessageDeflate === 'object' && serverOptions.perMessageDeflate !== null
+      ? serverOptions.perMessageDeflate
+      : {}) as Record<string, unknown>
+    const options = inflateDictionary === undefined
+      ? base
+      : { ...base, zlibInflateOptions: { ...(base.zlibInflateOptions as object | undefined), dictionary: inflateDictionary } }
+    const maxPayload = (serverOptions.maxPayload as number | undefined) ?? 0
+    const pmd = new w.PerMessageDeflate({ ...options, isServer: true, maxPayload }, true, maxPayload)
+    pmd.params = { ...params }
+    created._extensions = { [w.extensionName]: pmd }
+  }
+  created.setSocket(socket, head, {
+    allowSynchronousEvents: serverOptions.allowSynchronousEvents,
+    maxBufferedChunks: serverOptions.maxBufferedChunks,
+    maxFragments: serverOptions.maxFragments,
+    maxPayload: serverOptions.maxPayload,
+    skipUTF8Validation: serverOptions.skipUTF8Validation
+  })
+  return created
+}
+
+/**
+ * Makes a WebSocketServer that negotiates permessage-deflate impose
+ * client_no_context_takeover in its answer (RFC 7692 §7.1.1.1 lets the
+ * server do so): every client message is then compressed on its own, so a
+ * connection can move without the client's compression window. ws reads
+ * `options.perMessageDeflate` at each upgrade, so this applies to every
+ * connection from now on. Returns whether compression is on at all.
+ */
+export function wsImposeNoClientContext (wss: unknown): boolean {
+  const options = (wss as { options?: { perMessageDeflate?: unknown } }).options
+  if (options === undefined || options === null) throw unsupported('the WebSocketServer has no options object')
+  const pmd = options.perMessageDeflate
+  if (pmd === false || pmd === undefined || pmd === null) return false
+  options.perMessageDeflate = { ...(typeof pmd === 'object' ? pmd : {}), clientNoContextTakeover: true }
+  return true
+}
+
+/** The options a WebSocketServer builds its WebSockets with (setSocket, PerMessageDeflate). */
+export function wsServerOptions (wss: unknown): Record<string, unknown> {
+  const options = (wss as { options?: Record<string, unknown> }).options
+  if (typeof options !== 'object' || options === null) throw unsupported('the WebSocketServer has no options object')
+  return options
+}
+
+/**
+ * Reading forced on again after a ReadHold was undone: the hold may have
+ * found the handle stopped by Node's own back-pressure, which a stopped
+ * reader never lifts; a cut that waits for the rest of a frame needs it.
+ */
+export function readAgain (socket: net.Socket): void {
+  const handle = handleOf(socket)
+  if (handle === null) return
+  handle.reading = true
+  handle.readStart()
+}

@@ -126,7 +126,7 @@ function persistent (req: IncomingMessage, res?: ServerResponse): boolean {
 }
 
 /** Everything Node's stream holds, in order, without starting a read. */
-function drainReadable (socket: net.Socket): Buffer[] {
+export function drainReadable (socket: net.Socket): Buffer[] {
   const chunks: Buffer[] = []
   for (;;) {
     const chunk = socket.read() as Buffer | null
