@@ -1,0 +1,5 @@
+// Live migration of established WebSockets between sibling versions (issue 14).
+export { Migration, wsMigration, type MigrationOptions, type MigrationEvents, type CompressionMode } from './migration.js'
+export type { MigrationReport, MoveOptions, StateOf } from './move.js'
+export type { KeptReason } from './cut.js'
+export type { ResumeHook, ResumeInfo } from './adopt.js'
