@@ -1,0 +1,193 @@
+// Clients for the migration tests: each sends numbered messages ("<n> …")
+// and checks that the echoes ("<n>@<pid>") come back exactly once each, in
+// order, and which process sent them. Waits are for events (every echo and
+// close wakes them), bounded, and report what they waited for.
+import net from 'node:net'
+import WebSocket from 'ws'
+import { clientFrame, upgradeRequest } from '../helpers/clients.js'
+
+let waiters: Array<() => void> = []
+function wake (): void {
+  const w = waiters
+  waiters = []
+  for (const f of w) f()
+}
+
+/** Resolves once `ok()` holds (checked at every echo or close), or throws after `limitMs` with `what()`. */
+export async function until (ok: () => boolean, what: () => string, limitMs = 60000): Promise<void> {
+  const deadline = Date.now() + limitMs
+  while (!ok()) {
+    if (Date.now() >= deadline) throw new Error(`not within ${limitMs} ms: ${what()}`)
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, deadline - Date.now())
+      waiters.push(() => { clearTimeout(timer); resolve() })
+    })
+  }
+}
+
+export abstract class EchoClient {
+  sent = 0
+  received = 0
+  readonly errors: string[] = []
+  readonly pids = new Map<number, number>()
+  closed: { code: number } | null = null
+  lastPid = 0
+  /** Padding after the number: repetitive text, so that compression refers back across messages. */
+  padding = ' the quick brown fox jumps over the lazy dog'.repeat(3)
+
+  protected echo (text: string): void {
+    const at = text.indexOf('@')
+    const n = Number(text.slice(0, at))
+    const pid = Number(text.slice(at + 1))
+    if (n !== this.received + 1) this.errors.push(`expected echo ${this.received + 1}, got ${text}`)
+    this.received = n
+    this.lastPid = pid
+    this.pids.set(pid, (this.pids.get(pid) ?? 0) + 1)
+    wake()
+  }
+
+  protected onClose (code: number): void {
+    this.closed = { code }
+    wake()
+  }
+
+  abstract open (): Promise<void>
+  abstract send (text: string): void
+  abstract end (): void
+
+  next (): void {
+    this.sent++
+    this.send(`${this.sent}${this.padding}`)
+  }
+}
+
+/** A `ws` client (optionally offering permessage-deflate, compressing every message). */
+export class WsEcho extends EchoClient {
+  ws!: WebSocket
+  constructor (private readonly url: string, private readonly deflate: boolean) { super() }
+
+  async open (): Promise<void> {
+    this.ws = new WebSocket(this.url, { perMessageDeflate: this.deflate ? { threshold: 0 } : false })
+    this.ws.on('message', (data) => this.echo(data.toString()))
+    this.ws.on('close', (code) => this.onClose(code))
+    this.ws.on('error', () => {})
+    await new Promise<void>((resolve, reject) => {
+      this.ws.once('open', () => resolve())
+      this.ws.once('error', reject)
+    })
+  }
+
+  send (text: string): void { this.ws.send(text) }
+  end (): void { this.ws.terminate() }
+}
+
+/**
+ * A raw client that writes each frame in two packets, `gapMs` apart (a
+ * pacing of the traffic, not a synchronisation), so that moves find it in
+ * the middle of a frame. It offers no extension.
+ */
+export class SplitEcho extends EchoClient {
+  socket!: net.Socket
+  private buffer = Buffer.alloc(0)
+  private chain: Promise<void> = Promise.resolve()
+  private readonly frames: Array<{ opcode: number, payload: Buffer }> = []
+  constructor (private readonly port: number, private readonly gapMs: number) { super() }
+
+  async open (): Promise<void> {
+    this.socket = net.connect(this.port, '127.0.0.1')
+    this.socket.setNoDelay(true)
+    this.socket.on('error', () => {})
+    this.socket.on('close', () => { if (this.closed === null) this.onClose(1006) })
+    const { text } = upgradeRequest('/ws', this.port)
+    let head = true
+    await new Promise<void>((resolve, reject) => {
+      this.socket.once('error', reject)
+      this.socket.on('data', (data) => {
+        this.buffer = Buffer.concat([this.buffer, data])
+        if (head) {
+          const end = this.buffer.indexOf('\r\n\r\n')
+          if (end < 0) return
+          if (!this.buffer.subarray(0, end).toString().startsWith('HTTP/1.1 101')) reject(new Error(this.buffer.toString()))
+          this.buffer = this.buffer.subarray(end + 4)
+          head = false
+          resolve()
+        }
+        this.parse()
+      })
+      this.socket.write(text)
+    })
+  }
+
+  private parse (): void {
+    for (;;) {
+      const b = this.buffer
+      if (b.length < 2) return
+      let length = b[1] & 0x7f
+      let begin = 2
+      if (length === 126) {
+        if (b.length < 4) return
+        length = b.readUInt16BE(2)
+        begin = 4
+      } else if (length === 127) {
+        if (b.length < 10) return
+        length = Number(b.readBigUInt64BE(2))
+        begin = 10
+      }
+      if (b.length < begin + length) return
+      const opcode = b[0] & 0x0f
+      const payload = b.subarray(begin, begin + length)
+      this.buffer = b.subarray(begin + length)
+      if (opcode === 8) this.onClose(payload.length >= 2 ? payload.readUInt16BE(0) : 1005)
+      else if (opcode === 1) this.echo(payload.toString())
+      else this.frames.push({ opcode, payload })
+    }
+  }
+
+  /** Binary payload bytes received so far (flood tests). */
+  binaryBytes (): number {
+    return this.frames.reduce((n, f) => n + (f.opcode === 2 || f.opcode === 0 ? f.payload.length : 0), 0)
+  }
+
+  send (text: string): void {
+    const frame = clientFrame(1, text)
+    const cut = 1 + Math.floor(frame.length / 2)
+    this.chain = this.chain.then(async () => {
+      if (this.socket.destroyed) return
+      this.socket.write(frame.subarray(0, cut))
+      await new Promise((resolve) => setTimeout(resolve, this.gapMs))
+      if (!this.socket.destroyed) this.socket.write(frame.subarray(cut))
+    })
+  }
+
+  end (): void { this.socket.destroy() }
+}
+
+/** Opens `clients`, `parallel` at a time. */
+export async function openAll (clients: EchoClient[], parallel = 50): Promise<void> {
+  let next = 0
+  await Promise.all(Array.from({ length: parallel }, async () => {
+    while (next < clients.length) await clients[next++].open()
+  }))
+}
+
+/** Every client sends its next number every `intervalMs` (each with its own phase); returns stop(). */
+export function traffic (clients: EchoClient[], intervalMs: number): () => void {
+  const timers: NodeJS.Timeout[] = []
+  clients.forEach((c, i) => {
+    const phase = Math.floor((i * intervalMs) / clients.length)
+    timers.push(setTimeout(() => {
+      c.next()
+      timers.push(setInterval(() => { if (c.closed === null) c.next() }, intervalMs))
+    }, phase))
+  })
+  return () => { for (const t of timers) clearTimeout(t) }
+}
+
+/** Echo errors, unexpected closes and pid counts over `clients`, for assertions. */
+export function summary (clients: EchoClient[]): { errors: string[], closed: number, lagging: number } {
+  return {
+    errors: clients.flatMap((c) => c.errors).slice(0, 10),
+    closed: clients.filter((c) => c.closed !== null).length,
+    lagging: clients.filter((c) => c.received !== c.sent).length
+  }
+}
