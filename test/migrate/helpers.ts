@@ -137,7 +137,11 @@ export class SplitEcho extends EchoClient {
       const opcode = b[0] & 0x0f
       const payload = b.subarray(begin, begin + length)
       this.buffer = b.subarray(begin + length)
-      if (opcode === 8) this.onClose(payload.length >= 2 ? payload.readUInt16BE(0) : 1005)
+      if (opcode === 8) {
+        // As a browser does: the close frame echoed, then the end.
+        this.onClose(payload.length >= 2 ? payload.readUInt16BE(0) : 1005)
+        if (!this.socket.destroyed) this.socket.end(clientFrame(8, payload))
+      }
       else if (opcode === 1) this.echo(payload.toString())
       else this.frames.push({ opcode, payload })
     }
