@@ -23,7 +23,7 @@ import type { Tracked } from './registry.js'
 
 /** Why a connection stayed in this process. */
 export type KeptReason =
-  | 'mid-frame' | 'write-backlog' | 'closing' | 'compression' | 'paused' | 'too-large'
+  | 'mid-frame' | 'busy' | 'write-backlog' | 'closing' | 'compression' | 'paused' | 'too-large'
   | 'refused' | 'unavailable' | 'lost' | 'timeout'
 
 export interface Cut {
@@ -111,7 +111,8 @@ export async function cutWebSocket (entry: Tracked, options: CutOptions): Promis
     }
     if (elapsed >= options.cutTimeout) {
       hold.undo()
-      return { kept: 'mid-frame' }
+      // 'busy': its inflates never finished in time (a zlib queue shared by every connection).
+      return { kept: state === 'inflating' ? 'busy' : 'mid-frame' }
     }
     if (state === 'inflating') {
       await pause(spins++)

@@ -10,11 +10,12 @@ import { CLIENTS, fdsBackTo, startDeploy, type SiblingConfig } from './deploy.js
 import { SplitEcho, WsEcho, openAll, summary, traffic, until, type EchoClient } from './helpers.js'
 
 async function deployUnderTraffic (t: Test, config: SiblingConfig, make: (port: number, i: number) => EchoClient,
-  count: number, interval: number): Promise<void> {
+  count: number, interval: number, checkOpened: (clients: EchoClient[]) => void = () => {}): Promise<void> {
   checkFdLeaks(t)
   const d = await startDeploy(t, config)
   const clients = Array.from({ length: count }, (_, i) => make(d.port, i))
   await openAll(clients)
+  checkOpened(clients)
   const stop = traffic(clients, interval)
   await until(() => clients.every((c) => c.received >= 2), () => `2 echoes each before the move: ${JSON.stringify(summary(clients))}`)
   const sentAtMove = clients.map((c) => c.sent)
@@ -23,7 +24,8 @@ async function deployUnderTraffic (t: Test, config: SiblingConfig, make: (port: 
   t.equal(report.closed, 0, 'nothing closed during the move')
   t.equal(report.moved, count, `all ${count} WebSockets moved (in ${report.ms} ms, ${report.sweeps} sweep(s))`)
   // Every client goes on, answered by the new process.
-  await until(() => clients.every((c, i) => c.lastPid === d.next.pid && c.received > sentAtMove[i]),
+  // (A close ends the wait: the assertions below then say what went wrong.)
+  await until(() => clients.every((c, i) => c.closed !== null || (c.lastPid === d.next.pid && c.received > sentAtMove[i])),
     () => `echoes from the new sibling: ${clients.filter((c) => c.lastPid !== d.next.pid).length} not yet; ${JSON.stringify(summary(clients))}`)
   stop()
   await until(() => clients.every((c) => c.received === c.sent || c.closed !== null),
@@ -52,11 +54,15 @@ t.test(`${CLIENTS} WebSockets move through a sibling deploy under traffic`, asyn
 })
 
 t.test(`${CLIENTS} compressed WebSockets move (server imposes client_no_context_takeover)`, async (t) => {
-  await deployUnderTraffic(t, { deflate: true }, (port) => new WsEcho(`ws://127.0.0.1:${port}/ws`, true), CLIENTS, 250)
+  await deployUnderTraffic(t, { deflate: true }, (port) => new WsEcho(`ws://127.0.0.1:${port}/ws`, true), CLIENTS, 1000,
+    (clients) => t.ok(clients.every((c) => /client_no_context_takeover/.test((c as WsEcho).ws.extensions)),
+      'the server imposed client_no_context_takeover on every client'))
 })
 
 t.test(`${CLIENTS} compressed WebSockets with full context takeover move (the client's window carried)`, async (t) => {
-  await deployUnderTraffic(t, { deflate: true, compression: 'carry-window' }, (port) => new WsEcho(`ws://127.0.0.1:${port}/ws`, true), CLIENTS, 250)
+  await deployUnderTraffic(t, { deflate: true, compression: 'carry-window' }, (port) => new WsEcho(`ws://127.0.0.1:${port}/ws`, true), CLIENTS, 1000,
+    (clients) => t.ok(clients.every((c) => /permessage-deflate/.test((c as WsEcho).ws.extensions) &&
+      !/client_no_context_takeover/.test((c as WsEcho).ws.extensions)), 'every client kept its compression context'))
 })
 
 t.test('clients writing each frame in two packets move at a frame boundary', async (t) => {
