@@ -3,3 +3,4 @@ export { Migration, wsMigration, type MigrationOptions, type MigrationEvents, ty
 export type { MigrationReport, MoveOptions, StateOf } from './move.js'
 export type { KeptReason } from './cut.js'
 export type { ResumeHook, ResumeInfo } from './adopt.js'
+export { handoffMigration, type HandoffMigrationOptions } from './fastify.js'

@@ -41,7 +41,8 @@ export interface MigrationReport {
   sweeps: number
 }
 
-export type StateOf = (ws: EventEmitter) => unknown
+/** The app's state of one connection (JSON), taken at its cut; `route`: its Fastify route pattern. */
+export type StateOf = (ws: EventEmitter, route?: string) => unknown
 
 function keptFor (result: TargetResult): KeptReason {
   const v = result.verdict
@@ -104,7 +105,7 @@ class Move {
       const { cut } = result
       let meta: HandoffMeta
       try {
-        meta = metaOf(entry, cut, this.stateOf(entry.ws))
+        meta = metaOf(entry, cut, this.stateOf(entry.ws, entry.route))
       } catch {
         // The app's state function threw (or returned no JSON): it stays.
         cut.restore()
