@@ -25,6 +25,12 @@ export interface MoveOptions {
   timeout?: number
   /** ms to wait for the new sibling's receiver to answer at all (default 5000). */
   connectTimeout?: number
+  /**
+   * Further tries, after the sweeps, for the connections that stayed for a
+   * passing reason ('mid-frame', 'busy', 'write-backlog'): one that was
+   * busy at its turn is often clean a moment later (default 1).
+   */
+  retries?: number
   /** Whose receiver is trusted with the connections (default: this uid), as a sender's target `allow`. */
   allow?: Allowlist
 }
@@ -79,14 +85,27 @@ function metaOf (entry: Tracked, cut: Cut, state: unknown): HandoffMeta {
   }
 }
 
+/** Reasons that may pass by themselves: worth another try at the end of the move. */
+const PASSING = new Set<KeptReason>(['mid-frame', 'busy', 'write-backlog'])
+
 class Move {
   readonly report: MigrationReport = { moved: 0, kept: {}, closed: 0, ms: 0, sweeps: 0 }
   /** Set when the new sibling went away: what is not cut yet stays without trying. */
   private down = false
+  /** Kept for a passing reason in this round, with that reason (counted only if no try is left). */
+  private again: Array<[Tracked, KeptReason]> = []
+  private triesLeft: number
 
   constructor (private readonly registry: Registry, private readonly target: Target,
     private readonly stateOf: StateOf, private readonly options: Required<Omit<MoveOptions, 'allow'>>,
-    private readonly onMoved: (ws: EventEmitter) => void) {}
+    private readonly onMoved: (ws: EventEmitter) => void) {
+    this.triesLeft = options.retries
+  }
+
+  private stay (entry: Tracked, reason: KeptReason): void {
+    if (this.triesLeft > 0 && PASSING.has(reason)) this.again.push([entry, reason])
+    else this.keep(reason)
+  }
 
   keep (reason: KeptReason): void {
     this.report.kept[reason] = (this.report.kept[reason] ?? 0) + 1
@@ -101,7 +120,7 @@ class Move {
         this.report.closed++
         return
       }
-      if ('kept' in result) return this.keep(result.kept)
+      if ('kept' in result) return this.stay(entry, result.kept)
       const { cut } = result
       let meta: HandoffMeta
       try {
@@ -133,18 +152,33 @@ class Move {
     }
   }
 
+  private async batch (batch: Tracked[]): Promise<void> {
+    this.report.sweeps++
+    let next = 0
+    const worker = async (): Promise<void> => {
+      while (next < batch.length) await this.one(batch[next++])
+    }
+    await Promise.all(Array.from({ length: Math.min(this.options.concurrency, batch.length) }, worker))
+  }
+
   async run (): Promise<void> {
     const seen = new Set<EventEmitter>()
     for (;;) {
+      // Sweeps until no connection is new (upgrades that completed meanwhile).
       const batch = this.registry.untried(seen)
-      if (batch.length === 0) return
-      this.report.sweeps++
-      for (const entry of batch) seen.add(entry.ws)
-      let next = 0
-      const worker = async (): Promise<void> => {
-        while (next < batch.length) await this.one(batch[next++])
+      if (batch.length > 0) {
+        for (const entry of batch) seen.add(entry.ws)
+        await this.batch(batch)
+        continue
       }
-      await Promise.all(Array.from({ length: Math.min(this.options.concurrency, batch.length) }, worker))
+      const again = this.again
+      this.again = []
+      if (again.length === 0) return
+      this.triesLeft--
+      // Still open and still here: tried again; gone meanwhile: counted as closed.
+      const retry = again.filter(([entry]) => this.registry.tracked.has(entry.ws))
+      this.report.closed += again.length - retry.length
+      await this.batch(retry.map(([entry]) => entry))
     }
   }
 }
@@ -157,6 +191,11 @@ function positive (name: string, value: number | undefined, fallback: number): n
   return value
 }
 
+function nonNegativeInteger (name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 0) throw new TypeError(`invalid migration option "${name}": expected an integer >= 0`)
+  return value
+}
+
 export function resolveMoveOptions (options: MoveOptions): Required<Omit<MoveOptions, 'allow'>> {
   const concurrency = positive('concurrency', options.concurrency, 32)
   if (!Number.isInteger(concurrency)) throw new TypeError('invalid migration option "concurrency": expected an integer')
@@ -165,7 +204,8 @@ export function resolveMoveOptions (options: MoveOptions): Required<Omit<MoveOpt
     cutTimeout: positive('cutTimeout', options.cutTimeout, 1000),
     drainTimeout: positive('drainTimeout', options.drainTimeout, 1000),
     timeout: positive('timeout', options.timeout, 5000),
-    connectTimeout: positive('connectTimeout', options.connectTimeout, 5000)
+    connectTimeout: positive('connectTimeout', options.connectTimeout, 5000),
+    retries: options.retries === undefined ? 1 : nonNegativeInteger('retries', options.retries)
   }
 }
 

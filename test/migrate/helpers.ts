@@ -7,7 +7,8 @@ import WebSocket from 'ws'
 import { clientFrame, upgradeRequest } from '../helpers/clients.js'
 
 let waiters: Array<() => void> = []
-function wake (): void {
+/** Wakes every until() to check its condition again (call it on each event a test waits on). */
+export function wake (): void {
   const w = waiters
   waiters = []
   for (const f of w) f()
