@@ -9,7 +9,7 @@ import {
   FrameType, HEADER_SIZE, MAX_HANDOFF_FRAME_SIZE, PROTOCOL_VERSION, createFramer,
   decodeHeader, decodeMessage, negotiateHello, outOfPlace, checkDescriptors, isProtocolError,
   encodeHello, encodeAccept, encodeReject, encodeStatus, encodeGoodbye, encodeError,
-  type Accept, type ErrorReason, type GoodbyeReason, type HandoffRequest, type Hello, type Message,
+  type Accept, type ErrorReason, type GoodbyeReason, type Reason, type HandoffRequest, type Hello, type Message,
   type RejectReason, type Status, protocolError
 } from '../protocol/index.js'
 import {
@@ -147,7 +147,7 @@ export class Peer extends EventEmitter<PeerEvents> {
   }
 
   /** "I will accept no more handoffs" (§6.6). The sender closes the channel once it has nothing in flight. */
-  goodbye (reason: GoodbyeReason, message = ''): void {
+  goodbye (reason: Reason<GoodbyeReason>, message = ''): void {
     if (this.state !== 'ready' || this.saidGoodbye) return
     this.saidGoodbye = true
     this.send(encodeGoodbye({ reason, message }))

@@ -63,6 +63,12 @@ export interface ReceiverOptions {
   log?: HandoffLogger
   /** The 0.1 name of `log`. */
   logger?: HandoffLogger
+  /**
+   * A listening socket taken over from the previous sibling (takeover's
+   * claim(), then adoptUnixListener()) instead of a new one bound at `path`
+   * (which must name the same socket): the path never stops answering.
+   */
+  listener?: UnixListener
 }
 
 export interface ReceiverStats {
@@ -174,6 +180,7 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements PeerHost {
   private statusPending: NodeJS.Immediate | null = null
   private drainWaiters: Array<() => void> = []
   private resumer: Resumer | null = null
+  private handingOver = false
 
   /** Use createReceiver(): listening is asynchronous. */
   constructor (listener: UnixListener, options: ReceiverOptions, policy: CredentialPolicy, max: number | null,
@@ -195,6 +202,38 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements PeerHost {
   }
 
   get draining (): boolean { return this.isDraining }
+
+  /** The listening socket (to offer it to a successor: plugin/takeover/). */
+  get socket (): UnixListener { return this.listener }
+
+  /**
+   * A successor took over our listening socket (takeover): stop accepting on
+   * it (the file stays: it names the successor's socket now), and tell every
+   * sender GOODBYE "handover": each reconnects to the path, i.e. to the
+   * successor. Unlike drain(), a HANDOFF that crossed the GOODBYE is still
+   * ACCEPTed and served here (it moves on with the live migration), so no
+   * handoff is refused because a sibling is restarting. Resolves once every
+   * sender channel has closed, or after `timeout` ms.
+   */
+  async handOver (timeout = 5000): Promise<void> {
+    if (!this.handingOver) {
+      this.handingOver = true
+      this.listener.release()
+      for (const peer of this.peers) peer.goodbye('handover', 'a new sibling took over this socket')
+    }
+    if (this.peers.size === 0) return
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, timeout)
+      const self = this
+      function done (): void {
+        clearTimeout(timer)
+        self.removeListener('peerClose', check)
+        resolve()
+      }
+      function check (): void { if (self.peers.size === 0) done() }
+      this.on('peerClose', check)
+    })
+  }
 
   /**
    * Lets this receiver take established WebSockets from an older sibling
@@ -288,6 +327,8 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements PeerHost {
     this.peers.add(peer)
     this.peerLogs.set(peer, this.logger.child({ peer: peer.identity }))
     peer.on('ready', () => {
+      // Accepted just before the listener went to the successor.
+      if (this.handingOver) peer.goodbye('handover', 'a new sibling took over this socket')
       this.peerLogs.set(peer, this.logger.child({ peer: peer.identity }))
       this.logOf(peer).info({}, 'sender connected')
       this.emit('peer', peer.identity)
@@ -572,6 +613,12 @@ export async function createReceiver (options: ReceiverOptions): Promise<Receive
     const resolved = resolveServer(options.server)
     if (resolved.fastify !== undefined) await resolved.fastify.ready()
     server = resolved.http
+  }
+  if (options.listener !== undefined) {
+    if (options.listener.closed || options.listener.address !== address) {
+      throw new ERR_HANDOFF_RECEIVER_OPTION('listener', 'expected an open listener on the receiver\'s own path')
+    }
+    return new Receiver(options.listener, options, policy, max, server)
   }
   if (typeof address === 'string') refuseNonSocket(address)
   const listener = await listenUnix(address, {
