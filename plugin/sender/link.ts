@@ -173,6 +173,8 @@ export class Link extends EventEmitter<LinkEvents> {
   private lastError: Error | undefined
   private responsiveValue = true
   private loadValue: LinkLoad = { live: 0, max: null, draining: false }
+  /** The receiver said GOODBYE "handover": reconnect at once once nothing is in flight. */
+  private handingOver = false
   private readonly waiters: Array<() => void> = []
 
   constructor (options: LinkOptions) {
@@ -229,9 +231,12 @@ export class Link extends EventEmitter<LinkEvents> {
     void this.connect()
   }
 
+  /** Reconnecting to the same path because its receiver handed the socket over (GOODBYE "handover"). */
+  get reconnecting (): boolean { return this.stateValue === 'draining' && this.handingOver }
+
   /** Resolves once the link is no longer connecting (ready, down or closed). */
   settled (): Promise<void> {
-    if (this.stateValue !== 'connecting') return Promise.resolve()
+    if (this.stateValue !== 'connecting' && !this.reconnecting) return Promise.resolve()
     return new Promise((resolve) => this.waiters.push(resolve))
   }
 
@@ -388,6 +393,12 @@ export class Link extends EventEmitter<LinkEvents> {
    */
   private maybeRecycle (): void {
     if (this.pending.size > 0 || this.channel === null) return
+    if (this.stateValue === 'draining' && this.handingOver) {
+      this.handingOver = false
+      this.dropChannel(new Error('the receiver handed its socket over to a new sibling'), 'lost', false)
+      this.start()
+      return
+    }
     if (this.stateValue === 'draining' || (this.stateValue === 'ready' && !this.responsiveValue)) {
       this.dropChannel(this.stateValue === 'draining'
         ? new ERR_HANDOFF_RECEIVER_DRAINING(this.label)
@@ -554,8 +565,11 @@ export class Link extends EventEmitter<LinkEvents> {
       case FrameType.Goodbye:
         // No more handoffs here; the verdicts in flight still come (§6.6).
         // Reconnecting to a receiver that drains only gets another GOODBYE:
-        // count it as a failure, so that the reconnects back off.
-        this.failures++
+        // count it as a failure, so that the reconnects back off. "handover"
+        // (PROTOCOL.md §12): the path names a new sibling now: reconnect
+        // at once, and let handoffs wait for it rather than fall back.
+        if (message.body.reason === 'handover') this.handingOver = true
+        else this.failures++
         this.setState('draining')
         this.loadValue = { ...this.loadValue, draining: true }
         this.emit('load', this.load)
@@ -630,7 +644,7 @@ export class Link extends EventEmitter<LinkEvents> {
     }
   }
 
-  private dropChannel (err: Error, outcome: 'lost' | 'doubt'): void {
+  private dropChannel (err: Error, outcome: 'lost' | 'doubt', report = true): void {
     const channel = this.channel
     this.channel = null
     if (this.helloTimer !== null) {
@@ -648,7 +662,7 @@ export class Link extends EventEmitter<LinkEvents> {
     this.responsiveValue = true
     if (this.stateValue === 'ready' || this.stateValue === 'draining' || this.stateValue === 'connecting') {
       this.setState('down')
-      this.emit('down', err)
+      if (report) this.emit('down', err)
     }
   }
 

@@ -221,7 +221,7 @@ export class Target {
       if (link === null) {
         // A receiver still connecting (the app just started, or one is
         // reconnecting) is worth a short wait; a pool that is down is not.
-        const connecting = this.links.filter((l) => l.state === 'connecting' && !tried.has(l))
+        const connecting = this.links.filter((l) => (l.state === 'connecting' || l.reconnecting) && !tried.has(l))
         const remaining = waitUntil - Date.now()
         if (connecting.length > 0 && remaining > 0) {
           let timer: NodeJS.Timeout | undefined
