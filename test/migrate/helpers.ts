@@ -65,10 +65,13 @@ export abstract class EchoClient {
 /** A `ws` client (optionally offering permessage-deflate, compressing every message). */
 export class WsEcho extends EchoClient {
   ws!: WebSocket
+  /** The server's Sec-WebSocket-Extensions answer (the negotiated parameters). */
+  extensions = ''
   constructor (private readonly url: string, private readonly deflate: boolean) { super() }
 
   async open (): Promise<void> {
     this.ws = new WebSocket(this.url, { perMessageDeflate: this.deflate ? { threshold: 0 } : false })
+    this.ws.once('upgrade', (res) => { this.extensions = String(res.headers['sec-websocket-extensions'] ?? '') })
     this.ws.on('message', (data) => this.echo(data.toString()))
     this.ws.on('close', (code) => this.onClose(code))
     this.ws.on('error', () => {})
