@@ -10,6 +10,8 @@
 //   node examples/demo/run.js [--port 3000] [--host 127.0.0.1]      (or env PORT, HOST)
 //
 //   r + Enter, kill -HUP <pid of run.js>, or the page's button: restart the web app
+//   s + Enter, kill -USR2 <pid of run.js>, or the page's sibling button: restart the
+//     sibling live (the new one takes its socket and every WebSocket over)
 //   Ctrl-C (SIGINT) or SIGTERM: stop everything, remove the socket directory
 //
 // The Unix socket lives in a fresh private directory (mode 0700). The web
@@ -65,6 +67,7 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fastify-handoff-demo-'))
 fs.chmodSync(dir, 0o700)
 const socketPath = path.join(dir, 'chat.sock')
 const controlPath = path.join(dir, 'webapp.sock') // the web app's takeover socket
+const siblingControlPath = path.join(dir, 'sibling.control') // the sibling's takeover socket
 const secret = crypto.randomBytes(32).toString('hex')
 
 /** A child process with IPC; `exited` resolves with { code, signal }. */
@@ -135,7 +138,7 @@ let stopping = null
 async function startWebapp () {
   const proc = start(`web app #${generation + 1}`, 'webapp.js', {
     DEMO_SOCKET: socketPath,
-    DEMO_CONTROL: controlPath,
+    DEMO_CONTROL: siblingControlPath,
     DEMO_PORT: String(port),
     DEMO_HOST: flags.host,
     DEMO_SECRET: secret
@@ -189,15 +192,63 @@ function restart () {
   return restarting
 }
 
+// ── live sibling restarts (issue 14) ──
+let siblingRestarts = 0
+let siblingRestarting = null
+const retiredSiblings = new Set() // old siblings serving what they kept until their hard stop
+
+function startSiblingProc () {
+  const proc = start('sibling', 'sibling.js', { DEMO_SOCKET: socketPath, DEMO_CONTROL: siblingControlPath })
+  proc.child.on('message', (msg) => {
+    if (msg && msg.event === 'sibling-restart-request') {
+      log(`the page of ${msg.user} asked for a restart of sibling ${proc.pid}`)
+      restartSibling()
+    }
+  })
+  proc.exited.then(({ code, signal }) => {
+    if (proc === sibling && !stopping) {
+      console.error(`[run] the sibling exited (${signal ?? code}): stopping the demo`)
+      shutdown(1)
+    }
+  })
+  return proc
+}
+
+function restartSibling () {
+  if (stopping) return Promise.resolve()
+  if (siblingRestarting) return siblingRestarting
+  siblingRestarting = (async () => {
+    const old = sibling
+    const t0 = Date.now()
+    log(`restarting the sibling ${old.pid}: a new one takes over ${socketPath}…`)
+    const moved = waitEvent(old, 'moved')
+    const next = startSiblingProc()
+    await waitEvent(next, 'ready')
+    sibling = next
+    retiredSiblings.add(old)
+    old.exited.then(() => retiredSiblings.delete(old))
+    const { report } = await moved
+    siblingRestarts++
+    const kept = Object.entries(report.kept).map(([reason, n]) => `${n} ${reason}`).join(', ') || 'none'
+    log(`sibling restart #${siblingRestarts} done in ${Date.now() - t0} ms: sibling ${old.pid} → ${next.pid}; ` +
+      `moved ${report.moved} WebSocket(s) in ${report.ms} ms, kept ${kept}, closed ${report.closed}`)
+  })().catch((err) => {
+    console.error(`[run] sibling restart failed: ${err.message}`)
+    shutdown(1)
+  }).finally(() => { siblingRestarting = null })
+  return siblingRestarting
+}
+
 function shutdown (code) {
   if (stopping) return stopping
   stopping = (async () => {
     log('stopping…')
     if (restarting) await restarting.catch(() => {})
+    if (siblingRestarting) await siblingRestarting.catch(() => {})
     // The web apps first (they stop handing off), then the sibling (it
     // closes the WebSockets it serves and removes its socket file).
     await Promise.all([webapp, ...retired].filter((p) => p !== null).map(stopProc))
-    if (sibling !== null) await stopProc(sibling)
+    if (sibling !== null) await Promise.all([sibling, ...retiredSiblings].map(stopProc))
     if (failures > 0) code = code || 1
     fs.rmSync(dir, { recursive: true, force: true })
     log(`stopped; removed ${dir}`)
@@ -211,13 +262,7 @@ function shutdown (code) {
 }
 
 async function main () {
-  sibling = start('sibling', 'sibling.js', { DEMO_SOCKET: socketPath })
-  sibling.exited.then(({ code, signal }) => {
-    if (!stopping) {
-      console.error(`[run] the sibling exited (${signal ?? code}): stopping the demo`)
-      shutdown(1)
-    }
-  })
+  sibling = startSiblingProc()
   await waitEvent(sibling, 'ready')
   const { url } = await startWebapp()
   console.log([
@@ -229,6 +274,7 @@ async function main () {
     `  open ${url}`,
     '',
     `  r + Enter (or kill -HUP ${process.pid}, or the page's button): restart the web app; open WebSockets stay open`,
+    `  s + Enter (or kill -USR2 ${process.pid}, or the page's sibling button): restart the sibling; its WebSockets move to the new one`,
     '  Ctrl-C: stop',
     ''
   ].join('\n'))
@@ -239,16 +285,18 @@ async function main () {
 function onStopSignal () {
   if (!stopping) return shutdown(0)
   log('killing what is left')
-  for (const proc of [sibling, webapp, ...retired]) if (proc && !proc.exitInfo) proc.child.kill('SIGKILL')
+  for (const proc of [sibling, webapp, ...retired, ...retiredSiblings]) if (proc && !proc.exitInfo) proc.child.kill('SIGKILL')
 }
 process.on('SIGINT', onStopSignal)
 process.on('SIGTERM', onStopSignal)
 process.on('SIGHUP', () => { log('SIGHUP'); restart() })
+process.on('SIGUSR2', () => { log('SIGUSR2'); restartSibling() })
 readline.createInterface({ input: process.stdin }).on('line', (line) => {
   const cmd = line.trim().toLowerCase()
   if (cmd === 'r') restart()
+  else if (cmd === 's') restartSibling()
   else if (cmd === 'q') shutdown(0)
-  else if (cmd !== '') log('commands: r (restart the web app), q or Ctrl-C (stop)')
+  else if (cmd !== '') log('commands: r (restart the web app), s (restart the sibling live), q or Ctrl-C (stop)')
 })
 
 main().catch((err) => {

@@ -6,12 +6,18 @@
 // attached: the user its auth hook found and its own pid). It listens on no
 // TCP port: every connection it serves was accepted by the web app.
 //
-// Started by run.js (env DEMO_SOCKET, DEMO_TICK_MS). Stops on SIGTERM, on
-// { cmd: 'stop' } over IPC, or when run.js goes away.
+// Started by run.js (env DEMO_SOCKET, DEMO_CONTROL, DEMO_TICK_MS). Stops on
+// SIGTERM, on { cmd: 'stop' } over IPC, or when run.js goes away.
+//
+// Live restarts (issue 14): every version starts with startSibling() on the
+// same socket path and control socket. A new one takes the socket over and
+// the old one moves each WebSocket to it with its state (the connection
+// number and user): the page sees the sibling's pid change, never a close.
 const Fastify = require('fastify')
-const { handoffReceiver } = require('fastify-handoff')
+const { handoffMigration, startSibling } = require('fastify-handoff/migrate')
 
 const SOCKET = process.env.DEMO_SOCKET
+const CONTROL = process.env.DEMO_CONTROL
 const TICK_MS = Number(process.env.DEMO_TICK_MS ?? 1000)
 const log = (msg) => console.log(`[sibling ${process.pid}] ${msg}`)
 const tell = (msg) => { if (process.connected) process.send(msg) }
@@ -19,9 +25,6 @@ const tell = (msg) => { if (process.connected) process.send(msg) }
 async function main () {
   if (!SOCKET) throw new Error('DEMO_SOCKET is not set (start the demo with `npm run demo`)')
   const app = Fastify()
-  // Registered first, so that on app.close() it stops taking handoffs
-  // (preClose) before @fastify/websocket closes its clients.
-  await app.register(handoffReceiver, { path: SOCKET, targets: ['chat'], name: 'demo-sibling' })
   await app.register(require('@fastify/websocket'), {
     // Its default closes the clients without a code; say "going away".
     preClose (done) {
@@ -37,8 +40,40 @@ async function main () {
     for (const ws of clients.keys()) ws.send(text)
   }
 
+  // A WebSocket moved here from the previous sibling: no 'welcome', no
+  // 'join' (nobody joined); it carries its number and user.
+  const resumed = (socket, { state, handoff }) => {
+    const { conn, user } = state
+    nextConn = Math.max(nextConn, conn + 1)
+    clients.set(socket, { conn, user })
+    socket.send(JSON.stringify({ type: 'moved', conn, siblingPid: process.pid, fromPid: handoff.sender.pid, live: clients.size }))
+    follow(socket, conn, user)
+  }
+  const follow = (socket, conn, user) => {
+    socket.on('message', (data) => {
+      let msg
+      try { msg = JSON.parse(data.toString()) } catch { return }
+      if (msg.type === 'chat' && typeof msg.text === 'string') {
+        broadcast({ type: 'chat', conn, user, text: msg.text.slice(0, 500), siblingPid: process.pid, at: Date.now() })
+      }
+      if (msg.type === 'restart-sibling') tell({ event: 'sibling-restart-request', user })
+    })
+    // Moved to the next sibling: gone from here without a 'leave'.
+    socket.on('migrated', () => clients.delete(socket))
+    socket.on('close', () => {
+      clients.delete(socket)
+      log(`connection #${conn} of ${user} closed`)
+      broadcast({ type: 'leave', conn, user, live: clients.size })
+    })
+  }
+
+  await app.register(handoffMigration)
   app.register(async (app) => {
-    app.get('/chat', { websocket: true }, (socket, request) => {
+    app.get('/chat', {
+      websocket: true,
+      wsState: (socket) => clients.get(socket),
+      wsResume: resumed
+    }, (socket, request) => {
       const info = request.handoff
       const context = info?.context ?? {}
       const conn = nextConn++
@@ -56,18 +91,7 @@ async function main () {
         live: clients.size
       }))
       broadcast({ type: 'join', conn, user, live: clients.size })
-      socket.on('message', (data) => {
-        let msg
-        try { msg = JSON.parse(data.toString()) } catch { return }
-        if (msg.type === 'chat' && typeof msg.text === 'string') {
-          broadcast({ type: 'chat', conn, user, text: msg.text.slice(0, 500), siblingPid: process.pid, at: Date.now() })
-        }
-      })
-      socket.on('close', () => {
-        clients.delete(socket)
-        log(`connection #${conn} of ${user} closed`)
-        broadcast({ type: 'leave', conn, user, live: clients.size })
-      })
+      follow(socket, conn, user)
     })
   })
 
@@ -77,11 +101,25 @@ async function main () {
     broadcast({ type: 'tick', n: tick, at: Date.now(), siblingPid: process.pid, live: clients.size })
   }, TICK_MS)
 
-  await app.ready() // the receiver listens from here on
-  const receiver = app.handoffReceiver
+  await app.ready()
+  // The first one binds the path; a later one takes it over from the running one.
+  const sibling = await startSibling({
+    control: CONTROL,
+    receiver: { path: SOCKET, server: app, targets: ['chat'], name: 'demo-sibling' },
+    migration: app.handoffMigration,
+    hardStop: 5000,
+    log: (level, msg) => log(msg)
+  })
+  const receiver = sibling.receiver
   receiver.on('peer', (peer) => log(`web app ${peer.pid} connected to ${SOCKET}`))
   receiver.on('reject', (r) => log(`rejected a handoff: ${r.reason} ${r.message}`))
-  log(`receiving handoffs on ${SOCKET}`)
+  log(`receiving handoffs on ${SOCKET} (generation ${sibling.generation.generation})`)
+  sibling.on('moved', (report) => tell({ event: 'moved', report }))
+  sibling.on('retired', ({ closedAtHardStop }) => {
+    clearInterval(ticker)
+    tell({ event: 'retired', closedAtHardStop })
+    app.close().then(() => { if (process.connected) process.disconnect() })
+  })
   tell({ event: 'ready', pid: process.pid })
 
   let stopping = null
@@ -90,7 +128,9 @@ async function main () {
     log(`stopping (${why})`)
     clearInterval(ticker)
     stopping = (async () => {
-      // Stops taking handoffs, closes the WebSockets, removes the socket file.
+      // Stops taking handoffs (the socket file is removed), then closes the WebSockets.
+      await receiver.close()
+      sibling.generation.close()
       await app.close()
       log('stopped')
       if (process.connected) process.disconnect()

@@ -49,9 +49,21 @@ function connect () {
         setText('conn-id', msg.conn)
         setText('accepted-by', msg.webappPid)
         setText('served-by', msg.siblingPid)
+        setText('sibling-now', msg.siblingPid)
         setText('user', msg.user)
         logLine(`Connection #${msg.conn} was accepted by web app <b>${msg.webappPid}</b> and handed to sibling <b>${msg.siblingPid}</b> in ${msg.handoffMs} ms.`, 'system')
         break
+      case 'moved': {
+        // The sibling restarted live: a new process serves this same WebSocket.
+        const from = msg.fromPid
+        setText('served-by', msg.siblingPid)
+        setText('sibling-now', msg.siblingPid)
+        setText('sibling-note', `The sibling restarted: pid ${from} → ${msg.siblingPid}. ` +
+          `This WebSocket never closed: still connection #${state.conn}, ${state.received} messages received.`)
+        logLine(`The sibling restarted: pid <b>${from}</b> → <b>${msg.siblingPid}</b>. This WebSocket is still open.`, 'system')
+        $('restart-sibling').disabled = false
+        break
+      }
       case 'tick':
         setText('last-tick', `#${msg.n} · ${new Date(msg.at).toLocaleTimeString()} · ${msg.live} online`)
         break
@@ -99,6 +111,13 @@ async function poll () {
   } catch { /* between two web apps: try again */ }
   setTimeout(poll, state.restartAskedAt ? 150 : 2000)
 }
+
+$('restart-sibling').addEventListener('click', () => {
+  if (!state.ws || state.ws.readyState !== WebSocket.OPEN) return
+  $('restart-sibling').disabled = true
+  setText('sibling-note', 'Restarting the sibling…')
+  state.ws.send(JSON.stringify({ type: 'restart-sibling' }))
+})
 
 $('restart').addEventListener('click', async () => {
   $('restart').disabled = true
