@@ -51,7 +51,9 @@ function countBetween (times, from, to) {
 
 async function one (n, dir) {
   const interval = Math.max(20, Math.round(n / 5))
-  const windowMs = Math.max(4000, 1000 + Math.ceil(n * 1.2) + 2 * interval)
+  // --quick: a smoke run (the figures mean nothing), kept short for test/bench-smoke.ts.
+  const windowMs = quick ? 1500 : Math.max(4000, 1000 + Math.ceil(n * 1.2) + 2 * interval)
+  const lead = quick ? 300 : 1000
   const old = child(FIXTURE, [JSON.stringify({ path: path.join(dir, `old-${n}.sock`), listen: true })])
   const next = child(FIXTURE, [JSON.stringify({ path: path.join(dir, `next-${n}.sock`) })])
   const clients = child(path.join(__dirname, 'migrate', 'client.js'), [])
@@ -60,12 +62,12 @@ async function one (n, dir) {
     await next.waitFor((m) => m.event === 'ready')
     const { opened } = await clients.request('open', { port, connections: n, deflate: false })
     // Warm-up (JIT), then the baseline window.
-    await clients.request('run', { ms: 1000, interval })
+    await clients.request('run', { ms: lead, interval })
     const baseStart = Date.now()
     const base = await clients.request('run', { ms: windowMs, interval })
     const running = clients.request('run', { ms: windowMs, interval })
     const runStart = Date.now()
-    await sleep(1000)
+    await sleep(lead)
     const moveStart = Date.now()
     const { report } = await old.request('move', { address: path.join(dir, `next-${n}.sock`), options: { concurrency: CONCURRENCY } })
     const moveEnd = Date.now()

@@ -17,7 +17,8 @@ const BENCHMARKS = [
   { name: 'ws-echo', file: 'ws-echo.js', what: '3. after the handoff: WebSocket echo' },
   { name: 'stability', file: 'stability.js', what: '4. stability: 100,000 handoffs' },
   { name: 'scale', file: 'scale.js', what: '5. scale: 10,000 WebSockets held by one sibling' },
-  { name: 'pool', file: 'pool.js', what: '6. scale: pools of 1, 2 and 4 siblings' }
+  { name: 'pool', file: 'pool.js', what: '6. scale: pools of 1, 2 and 4 siblings' },
+  { name: 'migrate', file: 'migrate.js', what: 'issue 14: live migration of 1,000 and 10,000 WebSockets to a new sibling' }
 ]
 
 const args = parseArgs()

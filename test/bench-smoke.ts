@@ -31,7 +31,8 @@ t.test('npm run bench -- --quick runs every benchmark and prints its tables', as
     'After the handoff: ratios and targets',
     'Stability:',
     'Scale: one sibling holding',
-    'Handoffs through a pool of'
+    'Handoffs through a pool of',
+    'Live migration:'
   ]) {
     t.match(stdout, `### ${title}`, `prints "${title}"`)
   }
