@@ -1,8 +1,8 @@
 'use strict'
 // The sibling WebSocket service of the demo: an ordinary Fastify app with
 // @fastify/websocket and a chat room + ticker on /chat. The only
-// handoff-specific lines are the handoffReceiver plugin (so the web app can
-// pass it connections) and request.handoff (to read what the web app
+// handoff-specific lines are startSibling() (so the web app can
+// pass it connections) and handoffInfo(request) (to read what the web app
 // attached: the user its auth hook found and its own pid). It listens on no
 // TCP port: every connection it serves was accepted by the web app.
 //
@@ -14,6 +14,7 @@
 // the old one moves each WebSocket to it with its state (the connection
 // number and user): the page sees the sibling's pid change, never a close.
 const Fastify = require('fastify')
+const { handoffInfo } = require('fastify-handoff')
 const { handoffMigration, startSibling } = require('fastify-handoff/migrate')
 
 const SOCKET = process.env.DEMO_SOCKET
@@ -74,7 +75,7 @@ async function main () {
       wsState: (socket) => clients.get(socket),
       wsResume: resumed
     }, (socket, request) => {
-      const info = request.handoff
+      const info = handoffInfo(request)
       const context = info?.context ?? {}
       const conn = nextConn++
       const user = typeof context.user === 'string' ? context.user : 'anonymous'
@@ -113,7 +114,8 @@ async function main () {
   const receiver = sibling.receiver
   receiver.on('peer', (peer) => log(`web app ${peer.pid} connected to ${SOCKET}`))
   receiver.on('reject', (r) => log(`rejected a handoff: ${r.reason} ${r.message}`))
-  log(`receiving handoffs on ${SOCKET} (generation ${sibling.generation.generation})`)
+  log(`generation ${sibling.generation.generation} of the sibling`)
+  log(`receiving handoffs on ${SOCKET}`)
   sibling.on('moved', (report) => tell({ event: 'moved', report }))
   sibling.on('retired', ({ closedAtHardStop }) => {
     clearInterval(ticker)

@@ -6,7 +6,7 @@ import t from 'tap'
 import { forkFixture } from '../helpers/child.js'
 import { checkFdLeaks, openFds } from '../helpers/fds.js'
 import { tmpDir } from '../helpers/tmp.js'
-import { fdsBackTo } from './deploy.js'
+import { fdsBackTo } from '../helpers/sibling-deploy.js'
 import { WsEcho, openAll, summary, traffic, until } from './helpers.js'
 
 t.test('@fastify/websocket routes: WebSockets move with their route state, resumed by wsResume', async (t) => {

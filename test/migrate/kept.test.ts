@@ -3,7 +3,7 @@
 // that dies in the middle of a move takes only what it had ACCEPTed.
 import t from 'tap'
 import { checkFdLeaks } from '../helpers/fds.js'
-import { fdsBackTo, startDeploy } from './deploy.js'
+import { fdsBackTo, startDeploy } from '../helpers/sibling-deploy.js'
 import { SplitEcho, WsEcho, openAll, summary, traffic, until } from './helpers.js'
 
 const FLOOD = 48 * 1024 * 1024

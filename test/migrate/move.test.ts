@@ -6,7 +6,7 @@
 // descriptor.
 import t, { type Test } from 'tap'
 import { checkFdLeaks } from '../helpers/fds.js'
-import { CLIENTS, fdsBackTo, startDeploy, type SiblingConfig } from './deploy.js'
+import { CLIENTS, fdsBackTo, startDeploy, type SiblingConfig } from '../helpers/sibling-deploy.js'
 import { SplitEcho, WsEcho, openAll, summary, traffic, until, type EchoClient } from './helpers.js'
 
 async function deployUnderTraffic (t: Test, config: SiblingConfig, make: (port: number, i: number) => EchoClient,

@@ -7,7 +7,7 @@ import t from 'tap'
 import { forkFixture } from '../helpers/child.js'
 import { checkFdLeaks, openFds } from '../helpers/fds.js'
 import { tmpDir } from '../helpers/tmp.js'
-import { fdsBackTo } from './deploy.js'
+import { fdsBackTo } from '../helpers/sibling-deploy.js'
 import { until, wake } from './helpers.js'
 
 t.test('raw connections handed on with their unread bytes and state', async (t) => {

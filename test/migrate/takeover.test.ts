@@ -7,7 +7,7 @@ import t from 'tap'
 import { forkFixture } from '../helpers/child.js'
 import { checkFdLeaks, openFds } from '../helpers/fds.js'
 import { tmpDir } from '../helpers/tmp.js'
-import { fdsBackTo } from './deploy.js'
+import { fdsBackTo } from '../helpers/sibling-deploy.js'
 import { WsEcho, openAll, summary, traffic, until, type EchoClient } from './helpers.js'
 
 t.test('a new sibling takes over the path; handoffs never fail; WebSockets move', async (t) => {

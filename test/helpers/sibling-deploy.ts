@@ -3,9 +3,9 @@
 // through the web app, and the descriptor counts of all three processes.
 import path from 'node:path'
 import type { Test } from 'tap'
-import { forkFixture, type Child } from '../helpers/child.js'
-import { openFds } from '../helpers/fds.js'
-import { tmpDir } from '../helpers/tmp.js'
+import { forkFixture, type Child } from './child.js'
+import { openFds } from './fds.js'
+import { tmpDir } from './tmp.js'
 
 export interface Deploy {
   web: Child
