@@ -81,6 +81,16 @@ export async function startSibling (options: SiblingOptions): Promise<Sibling> {
       await new Promise((resolve) => setImmediate(resolve))
       const report = merged(first, await migration.moveTo(path, options.move))
       log('info', `sibling moved ${report.moved} WebSocket(s) to its successor in ${report.ms} ms; kept ${JSON.stringify(report.kept)}, closed ${report.closed}`)
+      if ((report.kept.lost ?? 0) + (report.kept.unavailable ?? 0) > 0) {
+        // The successor went away: nobody else accepts on the socket. This
+        // one serves it again, with everything it kept (it cannot hand over
+        // a second time: deploy again by restarting the whole service).
+        receiver.takeBack()
+        log('warn', 'the successor went away during the move: this sibling serves the socket again')
+        sibling.emit('moved', report)
+        return
+      }
+      receiver.releaseSocket()
       sibling.emit('moved', report)
       const left = migration.size
       if (left > 0) await new Promise((resolve) => setTimeout(resolve, hardStop))

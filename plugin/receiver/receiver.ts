@@ -218,7 +218,9 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements PeerHost {
   async handOver (timeout = 5000): Promise<void> {
     if (!this.handingOver) {
       this.handingOver = true
-      this.listener.release()
+      // Paused, not closed yet: if the successor dies before it took the
+      // connections, takeBack() accepts on the very same socket again.
+      this.listener.pause()
       for (const peer of this.peers) peer.goodbye('handover', 'a new sibling took over this socket')
     }
     if (this.peers.size === 0) return
@@ -233,6 +235,21 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements PeerHost {
       function check (): void { if (self.peers.size === 0) done() }
       this.on('peerClose', check)
     })
+  }
+
+  /** After handOver(): the successor is serving; our copy of the listening socket closes (the file stays). */
+  releaseSocket (): void {
+    this.listener.release()
+  }
+
+  /**
+   * After handOver(): the successor died. Accept on the listening socket
+   * again (nobody else does now; what waited in its backlog is served here);
+   * senders that reconnect stay.
+   */
+  takeBack (): void {
+    this.handingOver = false
+    if (!this.listener.closed) this.listener.resume()
   }
 
   /**

@@ -66,3 +66,39 @@ t.test('a new sibling takes over the path; handoffs never fail; WebSockets move'
   t.equal(await fdsBackTo(web.pid, webBaseline), webBaseline, 'web app: no descriptor left')
   t.equal(await fdsBackTo(next.pid, nextServing - all.length), nextServing - all.length, 'new sibling: no descriptor left')
 })
+
+t.test('a new sibling that dies during the move: the old one serves the path again, with what it kept', async (t) => {
+  checkFdLeaks(t)
+  const dir = tmpDir(t, 'handoff-migrate-')
+  const config = { path: path.join(dir, 'sibling.sock'), control: path.join(dir, 'control.sock'), hardStop: 500 }
+  const old = forkFixture('migrate-sibling.js', config, 'old sibling', t)
+  await old.event('ready')
+  const web = forkFixture('receiver-webapp.js', { path: config.path }, 'web app', t)
+  const { port } = await web.event('listening')
+  const url = `ws://127.0.0.1:${port}/ws`
+  const held = Array.from({ length: 100 }, () => new WsEcho(url, false))
+  await openAll(held)
+  const stop = traffic(held, 100)
+  await until(() => held.every((c) => c.received >= 2), () => JSON.stringify(summary(held)))
+  const next = forkFixture('migrate-sibling.js', { ...config, dieAfter: 30 }, 'new sibling', t)
+  const { report } = await old.event('moved')
+  await next.exited
+  t.equal(report.moved, 30, 'the 30 it ACCEPTed moved (and died with it)')
+  t.ok((report.kept.lost ?? 0) + (report.kept.unavailable ?? 0) === 70, `the other 70 stayed: ${JSON.stringify(report.kept)}`)
+  // The path answers again: the old sibling accepts on the same socket.
+  const fresh = Array.from({ length: 10 }, () => new WsEcho(url, false))
+  await openAll(fresh)
+  for (const c of fresh) c.next()
+  stop()
+  const survivors = held.filter((c) => c.closed === null)
+  for (const c of survivors) c.next()
+  const live = [...survivors, ...fresh]
+  await until(() => live.every((c) => c.closed !== null || c.received === c.sent), () => JSON.stringify(summary(live)))
+  t.equal(survivors.length, 70, 'exactly the moved ones closed (their sibling died)')
+  t.same(summary(live).errors, [], 'every number echoed once, in order')
+  t.equal(summary(live).closed, 0, 'none of the others closed')
+  t.ok(live.every((c) => c.lastPid === old.pid), 'the old sibling serves them all, new ones included')
+  t.same(web.seen('result').filter((r) => r.outcome !== 'accepted').map((r) => r.outcome), [], 'no handoff fell back')
+  for (const c of [...held, ...fresh]) c.end()
+  await until(() => [...held, ...fresh].every((c) => c.closed !== null), () => 'clients closing')
+})
