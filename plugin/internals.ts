@@ -488,19 +488,18 @@ export function stopAccepting (server: net.Server, done: () => void): void {
 // either, so everything it needs from ws's private state is here, checked
 // once against the installed ws (wsInternals(): its version range, then the
 // shape of a bare Receiver, Sender, WebSocket and PerMessageDeflate) and, for
-// what only a live connection has, at use (liveWs()). Checked against ws
+// what only a live connection has (ws's listeners on its socket), at use.
+// ws is loaded through nodeRequire too (by absolute path for lib/: ws's
+// exports map hides it), and only when a migration is created. Checked against ws
 // 8.18.0 to 8.23.0: the receiver's states (GET_INFO 0 … INFLATING 5,
 // DEFER_EVENT 6), the sender's (DEFAULT 0, DEFLATING 1, GET_BLOB_DATA 2),
 // setSocket()'s socket listeners, PerMessageDeflate's params and decompress.
-import { createRequire } from 'node:module'
 import path from 'node:path'
 import type { EventEmitter } from 'node:events'
 import { ERR_HANDOFF_WS_UNSUPPORTED } from './errors.js'
 
 /** ws 8.x from this minor on: the sender's `_state` (GET_BLOB_DATA) and the receiver's DEFER_EVENT exist. */
 export const WS_SUPPORTED = { major: 8, minMinor: 18 } as const
-
-const moduleRequire = createRequire(__filename)
 
 interface WsReceiver extends EventEmitter {
   _state: number
@@ -586,8 +585,8 @@ function loadWs (): WsInternals {
   let pkgPath: string
   let version: string
   try {
-    pkgPath = moduleRequire.resolve('ws/package.json')
-    version = (moduleRequire(pkgPath) as { version: string }).version
+    pkgPath = nodeRequire.resolve('ws/package.json')
+    version = (nodeRequire(pkgPath) as { version: string }).version
   } catch (err) {
     throw unsupported('ws is not installed', err)
   }
@@ -598,12 +597,12 @@ function loadWs (): WsInternals {
   const lib = path.join(path.dirname(pkgPath), 'lib')
   const need = (ok: boolean, what: string): void => { if (!ok) throw unsupported(`ws ${version} has no ${what}`) }
   try {
-    const ws = moduleRequire(path.dirname(pkgPath)) as {
+    const ws = nodeRequire(path.dirname(pkgPath)) as {
       Receiver: new (o: object) => WsReceiver
       Sender: new (s: object) => WsSender
     } & WsInternals['WebSocket']
     // An absolute path: ws's exports map hides lib/, not the file itself.
-    const PerMessageDeflate = moduleRequire(path.join(lib, 'permessage-deflate.js')) as WsInternals['PerMessageDeflate'] & { extensionName: string }
+    const PerMessageDeflate = nodeRequire(path.join(lib, 'permessage-deflate.js')) as WsInternals['PerMessageDeflate'] & { extensionName: string }
     const receiver = new ws.Receiver({ isServer: true })
     need(receiver._state === GET_INFO && Array.isArray(receiver._buffers) && receiver._fragmented === 0 &&
       Array.isArray(receiver._fragments) && receiver._bufferedBytes === 0, 'Receiver _state/_buffers/_fragmented/_fragments')

@@ -17,8 +17,8 @@
 //    with our copy if it moved.
 import type { EventEmitter } from 'node:events'
 import type net from 'node:net'
-import { socketHandle, wsCutState, wsPaused, wsRetire, wsSocket, wsUnparsed, wsUnplugData } from '../internals.js'
-import { ReadHold, drainReadable } from '../sender/detach.js'
+import { ReadHold, readAgain, socketFd, wsCutState, wsPaused, wsRetire, wsSocket, wsUnparsed, wsUnplugData } from '../internals.js'
+import { drainReadable } from '../sender/detach.js'
 import type { Tracked } from './registry.js'
 
 /** Why a connection stayed in this process. */
@@ -84,13 +84,13 @@ export async function cutWebSocket (entry: Tracked, options: CutOptions): Promis
   if (wsCutState(ws) === 'closing') return { kept: 'closing' }
   if (entry.compression === 'missing') return { kept: 'compression' }
   if (wsPaused(ws)) return { kept: 'paused' }
-  let handle = socketHandle(socket)
-  if (handle === null) return { closed: true }
-  let hold = new ReadHold(socket, handle)
+  const fd = socketFd(socket)
+  if (fd === null || fd < 0) return { closed: true }
+  let hold = new ReadHold(socket)
   const start = Date.now()
   let spins = 0
   for (;;) {
-    if (socket.destroyed || socketHandle(socket) === null) {
+    if (socket.destroyed || socketFd(socket) === null) {
       hold.lift()
       return { closed: true }
     }
@@ -123,25 +123,22 @@ export async function cutWebSocket (entry: Tracked, options: CutOptions): Promis
     // (Reading is forced on: the hold may have found the handle stopped by
     // Node's own back-pressure, which a stopped reader never lifts.)
     hold.undo()
-    handle.reading = true
-    handle.readStart()
+    readAgain(socket)
     await nextEvent(socket, ['data', 'close'], options.cutTimeout - elapsed)
-    handle = socketHandle(socket)
-    if (handle === null) return { closed: true }
-    hold = new ReadHold(socket, handle)
+    if (socket.destroyed || socketFd(socket) === null) return { closed: true }
+    hold = new ReadHold(socket)
   }
   // Clean, now, in this turn: take what was read and not parsed.
   const unparsed = wsUnparsed(ws)
   const replug = wsUnplugData(ws)
   const drained = drainReadable(socket)
-  // read() marks the handle as reading although the hold kept it stopped.
-  handle.reading = false
+  hold.stopped()
   socket.cork()
   const finalHold = hold
   let settled = false
   return {
     cut: {
-      fd: handle.fd,
+      fd,
       socket,
       unread: drained.length === 0 ? unparsed : Buffer.concat([unparsed, ...drained]),
       release () {

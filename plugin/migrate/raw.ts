@@ -7,10 +7,10 @@
 // Ownership as for every handoff: ours until the new sibling ACCEPTs.
 import type net from 'node:net'
 import { ERR_HANDOFF_MIGRATE_OPTION, ERR_HANDOFF_SOCKET_GONE } from '../errors.js'
-import { socketHandle } from '../internals.js'
+import { ReadHold, socketFd } from '../internals.js'
 import type { Allowlist } from '../credentials.js'
 import type { UnixAddress } from '../unix.js'
-import { ReadHold, drainReadable, type Detached } from '../sender/detach.js'
+import { drainReadable, type Detached } from '../sender/detach.js'
 import { Sender, type HandoffResult } from '../sender/handoff.js'
 
 export interface HandOnOptions {
@@ -38,6 +38,7 @@ class RawDetached implements Detached {
     this.listeners = socket.listeners('data') as Array<(...args: unknown[]) => void>
     socket.removeAllListeners('data')
     this.drained = drainReadable(socket)
+    hold.stopped()
     this.buffered = Buffer.concat([unread, ...this.drained])
     const a: Detached['address'] = {}
     if (socket.remoteAddress !== undefined) a.remoteAddress = socket.remoteAddress
@@ -96,9 +97,9 @@ export class RawMover {
   async handOn (socket: net.Socket, options: HandOnOptions = {}): Promise<HandoffResult> {
     const unread = options.unread ?? Buffer.alloc(0)
     if (!Buffer.isBuffer(unread)) throw new ERR_HANDOFF_MIGRATE_OPTION('unread', 'expected a Buffer')
-    const handle = socket.destroyed ? null : socketHandle(socket)
-    if (handle === null) throw new ERR_HANDOFF_SOCKET_GONE()
-    const detached = new RawDetached(socket, new ReadHold(socket, handle), handle.fd, unread)
+    const fd = socket.destroyed ? null : socketFd(socket)
+    if (fd === null || fd < 0) throw new ERR_HANDOFF_SOCKET_GONE()
+    const detached = new RawDetached(socket, new ReadHold(socket), fd, unread)
     return await this.sender.send(detached, { target: 'next', context: options.state })
   }
 
