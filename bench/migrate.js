@@ -18,7 +18,7 @@ const { parseArgs, num, fmt, table, percentile, tempDir, sleep, verdict } = requ
 const args = parseArgs()
 const quick = args.quick
 const SIZES = typeof args.sizes === 'string' ? args.sizes.split(',').map(Number) : (quick ? [100] : [1000, 10000])
-const CONCURRENCY = num(args.concurrency, 32)
+const CONCURRENCY = num(args.concurrency, 16)
 const FIXTURE = path.join(__dirname, '..', 'test', 'fixtures', 'migrate-sibling.js')
 
 function child (file, argv) {

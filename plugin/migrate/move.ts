@@ -15,7 +15,7 @@ import { encodeResume } from './payload.js'
 import type { Registry, Tracked } from './registry.js'
 
 export interface MoveOptions {
-  /** Connections being cut or awaiting their verdict at once (default 32). */
+  /** Connections being cut or awaiting their verdict at once (default 16: a client's pause grows with it, the total time does not shrink beyond it). */
   concurrency?: number
   /** ms to reach a frame boundary (default 1000). */
   cutTimeout?: number
@@ -197,7 +197,7 @@ function nonNegativeInteger (name: string, value: number): number {
 }
 
 export function resolveMoveOptions (options: MoveOptions): Required<Omit<MoveOptions, 'allow'>> {
-  const concurrency = positive('concurrency', options.concurrency, 32)
+  const concurrency = positive('concurrency', options.concurrency, 16)
   if (!Number.isInteger(concurrency)) throw new TypeError('invalid migration option "concurrency": expected an integer')
   return {
     concurrency,
