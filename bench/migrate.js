@@ -17,7 +17,7 @@ const { parseArgs, num, fmt, table, percentile, tempDir, sleep, verdict } = requ
 
 const args = parseArgs()
 const quick = args.quick
-const SIZES = typeof args.sizes === 'string' ? args.sizes.split(',').map(Number) : (quick ? [100] : [1000, 10000])
+const SIZES = typeof args.sizes === 'string' ? args.sizes.split(',').map(Number) : (quick ? [50] : [1000, 10000])
 const CONCURRENCY = num(args.concurrency, 16)
 const FIXTURE = path.join(__dirname, '..', 'test', 'fixtures', 'migrate-sibling.js')
 
@@ -52,8 +52,8 @@ function countBetween (times, from, to) {
 async function one (n, dir) {
   const interval = Math.max(20, Math.round(n / 5))
   // --quick: a smoke run (the figures mean nothing), kept short for test/bench-smoke.ts.
-  const windowMs = quick ? 1500 : Math.max(4000, 1000 + Math.ceil(n * 1.2) + 2 * interval)
-  const lead = quick ? 300 : 1000
+  const windowMs = quick ? 800 : Math.max(4000, 1000 + Math.ceil(n * 1.2) + 2 * interval)
+  const lead = quick ? 200 : 1000
   const old = child(FIXTURE, [JSON.stringify({ path: path.join(dir, `old-${n}.sock`), listen: true })])
   const next = child(FIXTURE, [JSON.stringify({ path: path.join(dir, `next-${n}.sock`) })])
   const clients = child(path.join(__dirname, 'migrate', 'client.js'), [])

@@ -248,7 +248,11 @@ function shutdown (code) {
     // The web apps first (they stop handing off), then the sibling (it
     // closes the WebSockets it serves and removes its socket file).
     await Promise.all([webapp, ...retired].filter((p) => p !== null).map(stopProc))
-    if (sibling !== null) await Promise.all([sibling, ...retiredSiblings].map(stopProc))
+    // A retired sibling that already let go of run.js is exiting on its own: wait for it.
+    const exiting = [...retiredSiblings].filter((p) => !p.child.connected)
+    if (sibling !== null) await Promise.all([sibling, ...[...retiredSiblings].filter((p) => !exiting.includes(p))].map(stopProc))
+    await Promise.all(exiting.map((p) => Promise.race([p.exited, new Promise((resolve) => setTimeout(resolve, STOP_TIMEOUT_MS))
+      .then(() => stopProc(p))])))
     if (failures > 0) code = code || 1
     fs.rmSync(dir, { recursive: true, force: true })
     log(`stopped; removed ${dir}`)

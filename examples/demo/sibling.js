@@ -118,9 +118,8 @@ async function main () {
   log(`receiving handoffs on ${SOCKET}`)
   sibling.on('moved', (report) => tell({ event: 'moved', report }))
   sibling.on('retired', ({ closedAtHardStop }) => {
-    clearInterval(ticker)
     tell({ event: 'retired', closedAtHardStop })
-    app.close().then(() => { if (process.connected) process.disconnect() })
+    stop(`its WebSockets moved to the next sibling${closedAtHardStop > 0 ? `; ${closedAtHardStop} closed at the hard stop` : ''}`)
   })
   tell({ event: 'ready', pid: process.pid })
 
