@@ -8,7 +8,7 @@ import { wsAdopt, wsServerOptions, type WsInternals } from '../internals.js'
 import type { HandoffRequest } from '../protocol/index.js'
 import type { HandoffInfo } from '../receiver/info.js'
 import type { Resumer } from '../receiver/receiver.js'
-import { Refusal } from '../receiver/refusal.js'
+import { rejection } from '../receiver/rejection.js'
 import { PMD, decodeResume, type ResumePayload } from './payload.js'
 import type { Registry } from './registry.js'
 
@@ -53,7 +53,7 @@ export function createResumer (init: ResumerInit): Resumer {
     check (request) {
       const payload = decodeResume(request.meta.resume ?? {})
       if (init.hookFor(payload) === undefined) {
-        throw new Refusal('internal', `no resume hook${payload.route === undefined ? '' : ` for route ${payload.route}`}`)
+        throw rejection('internal', `no resume hook${payload.route === undefined ? '' : ` for route ${payload.route}`}`)
       }
       decoded.set(request, payload)
     },

@@ -3,7 +3,7 @@
 // as the `resume` member of a HANDOFF of kind "websocket" (PROTOCOL.md §12);
 // the whole metadata is bounded by the HANDOFF's 64 KiB section, so a state
 // too large to fit leaves the connection where it is (kept: 'too-large').
-import { Refusal } from '../receiver/refusal.js'
+import { rejection } from '../receiver/rejection.js'
 
 export const PMD = 'permessage-deflate'
 
@@ -32,7 +32,7 @@ const PARAM = /^(server|client)_(no_context_takeover|max_window_bits)$/
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/
 
 function bad (why: string): never {
-  throw new Refusal('bad-metadata', `resume: ${why}`)
+  throw rejection('bad-metadata', `resume: ${why}`)
 }
 
 /** Checks a received `resume` member; a WebSocket it does not describe exactly is refused before the ACCEPT. */
