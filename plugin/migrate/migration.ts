@@ -76,11 +76,7 @@ export class Migration extends EventEmitter<MigrationEvents> {
     for (const name of ['state', 'resume'] as const) {
       if (options[name] !== undefined && typeof options[name] !== 'function') throw new ERR_HANDOFF_MIGRATE_OPTION(name, 'expected a function')
     }
-    try {
-      resolveMoveOptions(options.move ?? {})
-    } catch (err) {
-      throw new ERR_HANDOFF_MIGRATE_OPTION('move', (err as Error).message)
-    }
+    resolveMoveOptions(options.move ?? {})
     this.compression = compression
     this.ws = wsInternals(wsServerOptions(wss).WebSocket)
     this.wss = wss as EventEmitter

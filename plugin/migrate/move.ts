@@ -4,6 +4,7 @@
 // (PROTOCOL.md §7: the old process keeps its copy until the new one ACCEPTs),
 // and a report of what moved, what stayed and why, and what closed.
 import type { EventEmitter } from 'node:events'
+import { ERR_HANDOFF_MIGRATE_OPTION } from '../errors.js'
 import type { HandoffMeta } from '../protocol/index.js'
 import { wsNegotiated } from '../internals.js'
 import type { Allowlist } from '../credentials.js'
@@ -186,19 +187,19 @@ class Move {
 function positive (name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback
   if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) {
-    throw new TypeError(`invalid migration option "${name}": expected a positive number`)
+    throw new ERR_HANDOFF_MIGRATE_OPTION(name, 'expected a positive number')
   }
   return value
 }
 
 function nonNegativeInteger (name: string, value: number): number {
-  if (!Number.isInteger(value) || value < 0) throw new TypeError(`invalid migration option "${name}": expected an integer >= 0`)
+  if (!Number.isInteger(value) || value < 0) throw new ERR_HANDOFF_MIGRATE_OPTION(name, 'expected an integer >= 0')
   return value
 }
 
 export function resolveMoveOptions (options: MoveOptions): Required<Omit<MoveOptions, 'allow'>> {
   const concurrency = positive('concurrency', options.concurrency, 16)
-  if (!Number.isInteger(concurrency)) throw new TypeError('invalid migration option "concurrency": expected an integer')
+  if (!Number.isInteger(concurrency)) throw new ERR_HANDOFF_MIGRATE_OPTION('concurrency', 'expected an integer')
   return {
     concurrency,
     cutTimeout: positive('cutTimeout', options.cutTimeout, 1000),
