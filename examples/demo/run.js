@@ -138,7 +138,7 @@ let stopping = null
 async function startWebapp () {
   const proc = start(`web app #${generation + 1}`, 'webapp.js', {
     DEMO_SOCKET: socketPath,
-    DEMO_CONTROL: siblingControlPath,
+    DEMO_CONTROL: controlPath,
     DEMO_PORT: String(port),
     DEMO_HOST: flags.host,
     DEMO_SECRET: secret
