@@ -32,7 +32,7 @@ const SUBPATHS = {
   channel: ['Channel', 'UnixListener', 'closeFds', 'connectUnix', 'listenUnix'],
   express: ['createSender', 'expressHandoff', 'upgradeOf'],
   http: ['createSender', 'handoffResponse', 'handoffUpgrades'],
-  migrate: ['Migration', 'wsMigration', 'handoffMigration', 'RawMover', 'rawMover', 'startSibling', 'Sibling'],
+  migrate: ['Migration', 'RawMover', 'Sibling', 'handoffMigration', 'rawMover', 'startSibling', 'wsMigration'],
   receiver: ['createReceiver', 'handoffInfo'],
   sender: ['createSender'],
   takeover: ['Generation', 'TAKEOVER_PROTOCOL', 'TAKEOVER_VERSION', 'TakeoverType', 'listen', 'listenOn', 'systemdListeners', 'takeover']
