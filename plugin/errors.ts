@@ -150,3 +150,23 @@ export const ERR_HANDOFF_TAKEOVER_UNTRUSTED = createError<[string, number, numbe
   'the process on the takeover socket %s runs as uid %d gid %d (pid %d), which is not allowed; nothing was taken or offered')
 export const ERR_HANDOFF_TAKEOVER_PROTOCOL = createError<[string]>(
   'ERR_HANDOFF_TAKEOVER_PROTOCOL', 'takeover control channel: %s')
+
+// Status queries (the command-line tool, PROTOCOL.md §12)
+export const ERR_HANDOFF_CLI_USAGE = createError<[string]>(
+  'ERR_HANDOFF_CLI_USAGE', '%s (fastify-handoff --help for usage)', 500, TypeError)
+export const ERR_HANDOFF_STATUS_NO_SOCKET = createError<[string]>(
+  'ERR_HANDOFF_STATUS_NO_SOCKET', 'no such socket: %s does not exist (ENOENT); is the receiver running, and is this its path?')
+export const ERR_HANDOFF_STATUS_NOT_LISTENING = createError<[string, string]>(
+  'ERR_HANDOFF_STATUS_NOT_LISTENING',
+  'nothing listens at %s (%s): a stale socket file left by a receiver that is no longer running, or not a socket')
+export const ERR_HANDOFF_STATUS_DENIED = createError<[string, string]>(
+  'ERR_HANDOFF_STATUS_DENIED',
+  'permission denied: this process may not connect to %s (%s); run as the receiver\'s user, or one with access to the socket and its directory')
+export const ERR_HANDOFF_STATUS_REFUSED = createError<[string, number, number]>(
+  'ERR_HANDOFF_STATUS_REFUSED',
+  'permission denied: the receiver at %s refused this process\'s credentials (uid %d, gid %d): only the uids and gids in its "allow" option may ask for its status')
+export const ERR_HANDOFF_STATUS_NOT_RECEIVER = createError<[string, string]>(
+  'ERR_HANDOFF_STATUS_NOT_RECEIVER', '%s is not a fastify-handoff receiver: %s')
+export const ERR_HANDOFF_STATUS_UNSUPPORTED = createError<[string, string]>(
+  'ERR_HANDOFF_STATUS_UNSUPPORTED',
+  'the fastify-handoff receiver at %s does not answer status requests (%s): it runs a version older than this tool')
