@@ -1,5 +1,5 @@
-// One status query (PROTOCOL.md §12): connect to a receiver's socket, send
-// STATUS_REQUEST in place of a HELLO, read the receiver's HELLO and its
+// One status query (PROTOCOL.md §12): connect to a receiver's socket, read
+// its HELLO, send STATUS_REQUEST in place of our own HELLO, read its
 // STATUS_REPORT. Every way this can fail becomes one typed error that says
 // what the operator should look at: the path, the permissions, or what
 // actually listens there.
@@ -131,6 +131,12 @@ export async function queryStatus (address: UnixAddress, options: { timeout?: nu
           return
         }
         hello = message.body
+        // Asked only now (§12, rule 2): a receiver that refuses us closes
+        // without reading, and a request left unread in its socket would make
+        // the kernel reset the connection, which can destroy its ERROR first.
+        channel.send(encodeStatusRequest({ pid: process.pid })).catch(() => {
+          // The receiver went before taking it: the end of the stream says so.
+        })
         return
       }
       if (message.type !== FrameType.StatusReport) {
@@ -140,8 +146,5 @@ export async function queryStatus (address: UnixAddress, options: { timeout?: nu
       finish(null, { address: where, hello, credentials, report: message.body })
     }
 
-    channel.send(encodeStatusRequest({ pid: process.pid })).catch(() => {
-      // The other end went before taking it: what it wrote first is still read, and says more.
-    })
   })
 }
