@@ -15,7 +15,7 @@ const readline = require('node:readline')
 const { flag } = require('../lib/example.js')
 const { haproxyConfig } = require('./haproxy.js')
 
-const START_LIMIT_MS = 20000
+const START_LIMIT_MS = 45000
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'handoff-cluster-'))
 const started = [] // { name, proc, exited }, in start order
 
@@ -76,12 +76,11 @@ async function main () {
       /Ready to accept connections/)
     redisUrl = `redis://127.0.0.1:${port}`
   }
-  const hosts = []
-  for (const name of ['a', 'b']) {
+  const hosts = await Promise.all(['a', 'b'].map(async (name) => {
     const [, port] = await start(`host ${name}`, process.execPath, [path.join(__dirname, 'host.js'), '--name', name, '--port', '0'],
       new RegExp(`^\\[${name} web \\d+\\] listening on http://127\\.0\\.0\\.1:(\\d+)`), { REDIS_URL: redisUrl })
-    hosts.push({ name, port: Number(port) })
-  }
+    return { name, port: Number(port) }
+  }))
   const port = flag('port', process.env.PORT ?? 3100) || await freePort()
   const config = path.join(dir, 'haproxy.cfg')
   fs.writeFileSync(config, haproxyConfig({ port, hosts }))

@@ -14,6 +14,7 @@ import { alive, exitsWith, node, request, waitExit, wsClient, type Proc, type Ws
 /** How many clients to open, at most, to get one on each host through the load balancer. */
 const MAX_CLIENTS = 8
 const WAIT_LIMIT_MS = 20000
+const START_LIMIT_MS = 60000
 
 function needs (t: Test): string | false {
   return prerequisite(t, { name: 'haproxy', available: hasCommand('haproxy', ['-v']), install: 'apt-get install haproxy' }) ||
@@ -78,7 +79,9 @@ function ioClient (t: Test, url: string, user: string): Promise<IoClient> {
 t.test('cluster: cross-host delivery through HAProxy and Redis (ws chat and socket.io), then every process stops', { skip: needs(t) }, async (t) => {
   checkFdLeaks(t)
   const cluster = node(t, 'examples/cluster/run.js', ['--port', '0'])
-  const [, port] = await within('cluster ready', cluster.waitFor(/^\[cluster\] ready on http:\/\/127\.0\.0\.1:(\d+):/))
+  // Eight processes start: on a loaded machine that takes a while.
+  const [, port] = await within('cluster ready', cluster.waitFor(/^\[cluster\] ready on http:\/\/127\.0\.0\.1:(\d+):/), START_LIMIT_MS)
+    .catch((err: Error) => { throw new Error(`${err.message}; it printed:\n${cluster.text()}`) })
   const started = pids(cluster)
   t.equal(started.length, 2 + 2 * 3, 'redis-server, haproxy, and per host a web app and two siblings')
 
@@ -119,8 +122,8 @@ t.test('one host without REDIS_URL: the in-process bus', { skip: prerequisite(t,
   checkFdLeaks(t)
   const env = { REDIS_URL: '' }
   const host = node(t, 'examples/cluster/host.js', ['--name', 'solo', '--port', '0'], env)
-  await within('in-process bus', host.waitFor(/^\[solo chat \d+\] serving \/chat on \S+, bus: in-process/))
-  const [, webPid, port, chatPid, ioPid] = await within('host listening', host.waitFor(/^\[solo web (\d+)\] listening on http:\/\/127\.0\.0\.1:(\d+) \(chat (\d+), socket\.io (\d+)\)$/))
+  await within('in-process bus', host.waitFor(/^\[solo chat \d+\] serving \/chat on \S+, bus: in-process/), START_LIMIT_MS)
+  const [, webPid, port, chatPid, ioPid] = await within('host listening', host.waitFor(/^\[solo web (\d+)\] listening on http:\/\/127\.0\.0\.1:(\d+) \(chat (\d+), socket\.io (\d+)\)$/), START_LIMIT_MS)
   const ann = wsClient(t, `ws://127.0.0.1:${port}/chat?user=ann`)
   const bob = wsClient(t, `ws://127.0.0.1:${port}/chat?user=bob`)
   await within('welcomes', Promise.all([ann.next((m) => m.welcome === 'ann'), bob.next((m) => m.welcome === 'bob')]))
