@@ -66,7 +66,7 @@ export const ERR_HANDOFF_UNSAFE_DIRECTORY = createError<[string, string]>(
 export const ERR_HANDOFF_RECEIVER_OPTION = createError<[string, string]>(
   'ERR_HANDOFF_RECEIVER_OPTION', 'invalid receiver option "%s": %s', 500, TypeError)
 // A connecting process whose credentials the allowlist does not name (the
-// receiver's side of ERR_HANDOFF_UNTRUSTED_RECEIVER). Was ERR_HANDOFF_PEER_REFUSED.
+// receiver's side of ERR_HANDOFF_UNTRUSTED_RECEIVER). Was ERR_HANDOFF_UNTRUSTED_SENDER.
 export const ERR_HANDOFF_UNTRUSTED_SENDER = createError<[number, number, number]>(
   'ERR_HANDOFF_UNTRUSTED_SENDER', 'a sender with uid %d gid %d (pid %d) connected, which the receiver\'s allowlist does not name; its channel was closed unread')
 // A handoff this receiver rejects (plugin/receiver/rejection.ts adds `reason`
@@ -162,9 +162,9 @@ export const ERR_HANDOFF_STATUS_NOT_LISTENING = createError<[string, string]>(
 export const ERR_HANDOFF_STATUS_DENIED = createError<[string, string]>(
   'ERR_HANDOFF_STATUS_DENIED',
   'permission denied: this process may not connect to %s (%s); run as the receiver\'s user, or one with access to the socket and its directory')
-export const ERR_HANDOFF_STATUS_REFUSED = createError<[string, number, number]>(
-  'ERR_HANDOFF_STATUS_REFUSED',
-  'permission denied: the receiver at %s refused this process\'s credentials (uid %d, gid %d): only the uids and gids in its "allow" option may ask for its status')
+export const ERR_HANDOFF_STATUS_UNTRUSTED = createError<[string, number, number]>(
+  'ERR_HANDOFF_STATUS_UNTRUSTED',
+  'permission denied: the receiver at %s does not trust this process (uid %d, gid %d; its kernel credentials): only the uids and gids in its "allow" option may ask for its status')
 export const ERR_HANDOFF_STATUS_NOT_RECEIVER = createError<[string, string]>(
   'ERR_HANDOFF_STATUS_NOT_RECEIVER', '%s is not a fastify-handoff receiver: %s')
 export const ERR_HANDOFF_STATUS_UNSUPPORTED = createError<[string, string]>(

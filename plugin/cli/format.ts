@@ -22,7 +22,7 @@ export interface StatusJson {
   total: number
   rejected: number
   peers: number
-  refusedPeers: number
+  untrustedPeers: number
   senders: Array<{ pid: number, uid: number, gid: number, name?: string }>
 }
 
@@ -46,7 +46,7 @@ export function statusJson (answer: StatusAnswer, now = Date.now()): StatusJson 
     total: report.total,
     rejected: report.rejected,
     peers: report.peers,
-    refusedPeers: report.refusedPeers,
+    untrustedPeers: report.untrustedPeers,
     senders: report.senders
   }
 }
@@ -75,7 +75,7 @@ export function formatStatus (answer: StatusAnswer, now = Date.now()): string {
     `  up          ${formatDuration(r.uptimeMs)} (since ${new Date(r.startedAt).toISOString()})`,
     `  state       ${s.draining ? 'draining (new handoffs are refused)' : 'accepting handoffs'}`,
     `  live        ${s.live} connection${s.live === 1 ? '' : 's'}${s.max === null ? '' : ` (max ${s.max})`}`,
-    `  totals      ${s.total} handed off, ${s.rejected} rejected, ${s.refusedPeers} sender${s.refusedPeers === 1 ? '' : 's'} refused`,
+    `  totals      ${s.total} handed off, ${s.rejected} rejected, ${s.untrustedPeers} untrusted peer${s.untrustedPeers === 1 ? '' : 's'} dropped`,
     `  senders     ${s.peers} connected`,
     ...listed,
     ...(unlisted > 0 ? [`              (${unlisted} not listed: still in their HELLO, or beyond what one report holds)`] : [])

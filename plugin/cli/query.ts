@@ -9,7 +9,7 @@ import { connectUnix, describeAddress, type UnixAddress } from '../unix.js'
 import { isSystemError } from '../errors.js'
 import {
   ERR_HANDOFF_STATUS_DENIED, ERR_HANDOFF_STATUS_NOT_LISTENING, ERR_HANDOFF_STATUS_NOT_RECEIVER, ERR_HANDOFF_STATUS_NO_SOCKET,
-  ERR_HANDOFF_STATUS_REFUSED, ERR_HANDOFF_STATUS_UNSUPPORTED
+  ERR_HANDOFF_STATUS_UNTRUSTED, ERR_HANDOFF_STATUS_UNSUPPORTED
 } from '../errors.js'
 import {
   FrameType, PROTOCOL_NAME, decodeMessage, encodeStatusRequest, protocolFramer, type Hello, type Message, type StatusReport
@@ -117,7 +117,7 @@ export async function queryStatus (address: UnixAddress, options: { timeout?: nu
       if (message.type === FrameType.Error) {
         const { reason, message: text } = message.body
         if (reason === 'unauthorized') {
-          finish(new ERR_HANDOFF_STATUS_REFUSED(where, process.getuid?.() ?? -1, process.getgid?.() ?? -1))
+          finish(new ERR_HANDOFF_STATUS_UNTRUSTED(where, process.getuid?.() ?? -1, process.getgid?.() ?? -1))
         } else if (hello !== null) {
           finish(new ERR_HANDOFF_STATUS_UNSUPPORTED(where, `ERROR ${reason}: ${text}`))
         } else {

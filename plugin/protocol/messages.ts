@@ -602,7 +602,7 @@ export interface StatusReport extends Status {
   /** Sender channels open now (the observer's is not one). */
   peers: number
   /** Connecting processes refused for their credentials. */
-  refusedPeers: number
+  untrustedPeers: number
   /** The senders whose HELLO was accepted, as many as fit in the body (`peers` is the count). */
   senders: PeerSummary[]
   /** The receiver's process id. */
@@ -659,7 +659,7 @@ function validateStatusReport (obj: JsonObject, fail: Fail): StatusReport {
     total: count('total'),
     rejected: count('rejected'),
     peers: count('peers'),
-    refusedPeers: count('refusedPeers'),
+    untrustedPeers: count('untrustedPeers'),
     senders: obj.senders.map((peer) => validatePeerSummary(peer, fail)),
     pid: count('pid'),
     startedAt,
@@ -684,7 +684,7 @@ export function encodeStatusReport (report: StatusReport): Buffer {
   const r = validateStatusReport(asObject(report, 'STATUS_REPORT'), encoderFail('STATUS_REPORT'))
   const head = compact([
     ['live', r.live], ['max', r.max], ['draining', r.draining], ['total', r.total], ['rejected', r.rejected],
-    ['peers', r.peers], ['refusedPeers', r.refusedPeers], ['senders', []], ['pid', r.pid], ['startedAt', r.startedAt],
+    ['peers', r.peers], ['untrustedPeers', r.untrustedPeers], ['senders', []], ['pid', r.pid], ['startedAt', r.startedAt],
     ['implementation', r.implementation], ['name', r.name]
   ])
   let size = toJson(head, 'STATUS_REPORT').length

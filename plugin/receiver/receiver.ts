@@ -64,7 +64,7 @@ export interface ReceiverStats {
   rejected: number
   /** Sender channels open now. */
   peers: number
-  /** Connecting processes dropped as untrusted: their credentials are not in the allowlist. Was `refusedPeers`. */
+  /** Connecting processes dropped as untrusted: their credentials are not in the allowlist. Was `untrustedPeers`. */
   untrustedPeers: number
   draining: boolean
 }
@@ -84,7 +84,7 @@ export interface ReceiverEvents {
   handoff: [socket: net.Socket, info: HandoffInfo]
   /** A sender completed its HELLO. */
   peer: [peer: PeerIdentity]
-  /** A connecting process was dropped as untrusted, for its credentials, before any frame was read. Was 'peerRefused'. */
+  /** A connecting process was dropped as untrusted, for its credentials, before any frame was read. Was 'untrustedPeer'. */
   untrustedPeer: [peer: PeerIdentity, err: Error]
   /** A sender's channel closed. */
   peerClose: [peer: PeerIdentity]
@@ -314,7 +314,7 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements PeerHost {
       ...this.status(),
       total: this.total,
       rejected: this.rejected,
-      refusedPeers: this.untrustedPeers,
+      untrustedPeers: this.untrustedPeers,
       peers: [...this.peers],
       startedAt: this.startedAt,
       ...(this.name === undefined ? {} : { name: this.name })

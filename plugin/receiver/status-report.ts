@@ -13,7 +13,7 @@ export interface ReportSource {
   draining: boolean
   total: number
   rejected: number
-  refusedPeers: number
+  untrustedPeers: number
   /** Every sender channel open now, ready or not (the observer's excluded). */
   peers: Array<{ ready: boolean, identity: PeerIdentity }>
   startedAt: number
@@ -32,7 +32,7 @@ export function statusReport (source: ReportSource): StatusReport {
     total: source.total,
     rejected: source.rejected,
     peers: source.peers.length,
-    refusedPeers: source.refusedPeers,
+    untrustedPeers: source.untrustedPeers,
     senders,
     pid: process.pid,
     startedAt: source.startedAt,

@@ -81,12 +81,12 @@ t.test('permission denied on the socket\'s directory (EACCES), as uid 65534: exi
   const sockPath = path.join(tmpDir(t), 'r.sock') // 0700, root's
   const receiver = await startReceiver(t, 'raw', { path: sockPath })
   await fails(t, ['status', sockPath], 4, 'ERR_HANDOFF_STATUS_DENIED', /permission denied: this process may not connect to .*r\.sock \(EACCES\)/, { asUser: NOBODY })
-  t.equal((await receiver.request('stats')).stats.refusedPeers, 0, 'it never reached the receiver')
+  t.equal((await receiver.request('stats')).stats.untrustedPeers, 0, 'it never reached the receiver')
   const ok = await cli(['check', sockPath])
   t.equal(ok.code, 0, 'the receiver\'s own uid is answered')
 })
 
-t.test('a receiver that refuses this uid\'s credentials, as uid 65534: exit 4', async (t) => {
+t.test('a receiver that does not trust this uid, as uid 65534: exit 4', async (t) => {
   const skip = asNobody(t)
   if (skip !== false) { t.skip(skip); return }
   checkFdLeaks(t)
@@ -94,13 +94,13 @@ t.test('a receiver that refuses this uid\'s credentials, as uid 65534: exit 4', 
   const sockPath = path.join(tmpDir(t, 'cli-open-', 0o755), 'r.sock')
   const receiver = await startReceiver(t, 'raw', { path: sockPath, mode: 0o666, sharedDirectory: 'warn' })
   const fds = receiver.fds()
-  await fails(t, ['status', sockPath], 4, 'ERR_HANDOFF_STATUS_REFUSED',
-    new RegExp(`permission denied: the receiver at .*r\\.sock refused this process's credentials \\(uid ${NOBODY}, gid ${NOBODY}\\)`), { asUser: NOBODY })
-  const refused = await receiver.event('peerRefused')
-  t.match(refused, { peer: { uid: NOBODY }, code: 'ERR_HANDOFF_PEER_REFUSED' })
-  t.equal((await receiver.request('stats')).stats.refusedPeers, 2, 'both queries refused, counted as refused peers')
+  await fails(t, ['status', sockPath], 4, 'ERR_HANDOFF_STATUS_UNTRUSTED',
+    new RegExp(`permission denied: the receiver at .*r\\.sock does not trust this process \\(uid ${NOBODY}, gid ${NOBODY};`), { asUser: NOBODY })
+  const untrusted = await receiver.event('untrustedPeer')
+  t.match(untrusted, { peer: { uid: NOBODY }, code: 'ERR_HANDOFF_UNTRUSTED_SENDER' })
+  t.equal((await receiver.request('stats')).stats.untrustedPeers, 2, 'both queries dropped, counted as untrusted peers')
   t.equal(receiver.seen('peer').length, 0)
-  t.equal(await settles(() => receiver.fds(), fds), fds, 'the receiver holds no descriptor of the refused queries')
+  t.equal(await settles(() => receiver.fds(), fds), fds, 'the receiver holds no descriptor of the untrusted queries')
 })
 
 t.test('not a fastify-handoff receiver: garbage, silence, a close, a HELLO and nothing more: exit 5', async (t) => {

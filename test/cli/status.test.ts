@@ -73,7 +73,7 @@ t.test('status --json: the receiver\'s figures after a known sequence of handoff
     total: 3,
     rejected: 1,
     peers: 2,
-    refusedPeers: 0
+    untrustedPeers: 0
   })
   const version = JSON.parse(readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')).version
   t.equal(status.receiver.implementation, `fastify-handoff ${version} (node ${process.version})`)
@@ -82,7 +82,7 @@ t.test('status --json: the receiver\'s figures after a known sequence of handoff
 
   // The query was not a sender: not counted, no 'peer' or 'peerClose' event, no handoff.
   const stats = (await receiver.request('stats')).stats
-  t.same(stats, { live: 1, total: 3, rejected: 1, peers: 2, refusedPeers: 0, draining: false }, 'the receiver\'s own stats agree')
+  t.same(stats, { live: 1, total: 3, rejected: 1, peers: 2, untrustedPeers: 0, draining: false }, 'the receiver\'s own stats agree')
   t.equal(receiver.seen('peer').length, 2, 'no peer event for the query')
   t.equal(receiver.seen('peerClose').length, 0, 'no peerClose for the query')
   t.equal(await settles(() => receiver.fds(), fds), fds, 'the receiver holds no descriptor of the query')
@@ -98,7 +98,7 @@ t.test('status (text), check, and a draining receiver', async (t) => {
   t.match(run.stdout, /version +fastify-handoff \d+\.\d+\.\d+\S* \(node v\d+\.\d+\.\d+\), protocol 1\n/)
   t.match(run.stdout, /state +accepting handoffs\n/)
   t.match(run.stdout, /live +1 connection \(max 5\)\n/)
-  t.match(run.stdout, /totals +3 handed off, 1 rejected, 0 senders refused\n/)
+  t.match(run.stdout, /totals +3 handed off, 1 rejected, 0 untrusted peers dropped\n/)
   t.match(run.stdout, /senders +2 connected\n/)
   for (const sender of senders) t.match(run.stdout, new RegExp(`\\n +pid ${sender.pid} \\(uid`), `sender ${sender.pid} listed`)
 

@@ -14,7 +14,7 @@ const REPORT: StatusReport = {
   total: 7,
   rejected: 1,
   peers: 2,
-  refusedPeers: 0,
+  untrustedPeers: 0,
   senders: [{ pid: 10, uid: 1000, gid: 1000, name: 'web-1' }, { pid: 11, uid: 1000, gid: 1000 }],
   pid: 42,
   startedAt: 1700000000000,
@@ -50,7 +50,7 @@ t.test('bad bodies are fatal bad-message errors', async (t) => {
     t.throws(() => decodeMessage(bad(body)), { reason: 'bad-message', fatal: true }, what)
   }
   t.throws(() => decodeMessage(encodeFrame(FrameType.StatusRequest, 0, Buffer.from('{"pid":-1}'))), { reason: 'bad-message', fatal: true })
-  t.throws(() => encodeStatusRequest({ pid: 1.5 }), { name: 'InvalidArgumentError' })
+  t.throws(() => encodeStatusRequest({ pid: 1.5 }), { code: 'ERR_HANDOFF_INVALID_ARG' })
 })
 
 t.test('a report with more senders than 16 KiB holds keeps the first ones and still fits', async (t) => {
