@@ -66,7 +66,7 @@ export const ERR_HANDOFF_UNSAFE_DIRECTORY = createError<[string, string]>(
 export const ERR_HANDOFF_RECEIVER_OPTION = createError<[string, string]>(
   'ERR_HANDOFF_RECEIVER_OPTION', 'invalid receiver option "%s": %s', 500, TypeError)
 // A connecting process whose credentials the allowlist does not name (the
-// receiver's side of ERR_HANDOFF_UNTRUSTED_RECEIVER). Was ERR_HANDOFF_PEER_REFUSED.
+// receiver's side of ERR_HANDOFF_UNTRUSTED_RECEIVER). Was ERR_HANDOFF_UNTRUSTED_SENDER.
 export const ERR_HANDOFF_UNTRUSTED_SENDER = createError<[number, number, number]>(
   'ERR_HANDOFF_UNTRUSTED_SENDER', 'a sender with uid %d gid %d (pid %d) connected, which the receiver\'s allowlist does not name; its channel was closed unread')
 // A handoff this receiver rejects (plugin/receiver/rejection.ts adds `reason`
@@ -158,3 +158,22 @@ export const ERR_HANDOFF_MIGRATE_OPTION = createError<[string, string]>(
   'ERR_HANDOFF_MIGRATE_OPTION', 'invalid migration option "%s": %s', 500, TypeError)
 export const ERR_HANDOFF_MIGRATE_BUSY = createError(
   'ERR_HANDOFF_MIGRATE_BUSY', 'a migration is already running in this process')
+// Status queries (the command-line tool, PROTOCOL.md §13)
+export const ERR_HANDOFF_CLI_USAGE = createError<[string]>(
+  'ERR_HANDOFF_CLI_USAGE', '%s (fastify-handoff --help for usage)', 500, TypeError)
+export const ERR_HANDOFF_STATUS_NO_SOCKET = createError<[string]>(
+  'ERR_HANDOFF_STATUS_NO_SOCKET', 'no such socket: %s does not exist (ENOENT); is the receiver running, and is this its path?')
+export const ERR_HANDOFF_STATUS_NOT_LISTENING = createError<[string, string]>(
+  'ERR_HANDOFF_STATUS_NOT_LISTENING',
+  'nothing listens at %s (%s): a stale socket file left by a receiver that is no longer running, or not a socket')
+export const ERR_HANDOFF_STATUS_DENIED = createError<[string, string]>(
+  'ERR_HANDOFF_STATUS_DENIED',
+  'permission denied: this process may not connect to %s (%s); run as the receiver\'s user, or one with access to the socket and its directory')
+export const ERR_HANDOFF_STATUS_UNTRUSTED = createError<[string, number, number]>(
+  'ERR_HANDOFF_STATUS_UNTRUSTED',
+  'permission denied: the receiver at %s does not trust this process (uid %d, gid %d; its kernel credentials): only the uids and gids in its "allow" option may ask for its status')
+export const ERR_HANDOFF_STATUS_NOT_RECEIVER = createError<[string, string]>(
+  'ERR_HANDOFF_STATUS_NOT_RECEIVER', '%s is not a fastify-handoff receiver: %s')
+export const ERR_HANDOFF_STATUS_UNSUPPORTED = createError<[string, string]>(
+  'ERR_HANDOFF_STATUS_UNSUPPORTED',
+  'the fastify-handoff receiver at %s does not answer status requests (%s): it runs a version older than this tool')

@@ -20,7 +20,10 @@ export enum FrameType {
   Reject = 4,
   Status = 5,
   Goodbye = 6,
-  Error = 7
+  Error = 7,
+  // An observer's one-shot status query (PROTOCOL.md §13, the command-line tool).
+  StatusRequest = 32,
+  StatusReport = 33
 }
 
 export const FRAME_TYPE_NAMES: Readonly<Record<FrameType, string>> = {
@@ -30,18 +33,26 @@ export const FRAME_TYPE_NAMES: Readonly<Record<FrameType, string>> = {
   [FrameType.Reject]: 'REJECT',
   [FrameType.Status]: 'STATUS',
   [FrameType.Goodbye]: 'GOODBYE',
-  [FrameType.Error]: 'ERROR'
+  [FrameType.Error]: 'ERROR',
+  [FrameType.StatusRequest]: 'STATUS_REQUEST',
+  [FrameType.StatusReport]: 'STATUS_REPORT'
 }
 
-/** Who may send each type. A frame received from the wrong role is "unexpected-frame". */
-export const SENT_BY: Readonly<Record<FrameType, 'sender' | 'receiver' | 'both'>> = {
+/**
+ * Who may send each type. A frame received from the wrong role is
+ * "unexpected-frame". An observer (a status query, §13) is neither role: it
+ * sends STATUS_REQUEST instead of a HELLO, and only a receiver answers it.
+ */
+export const SENT_BY: Readonly<Record<FrameType, 'sender' | 'receiver' | 'both' | 'observer'>> = {
   [FrameType.Hello]: 'both',
   [FrameType.Handoff]: 'sender',
   [FrameType.Accept]: 'receiver',
   [FrameType.Reject]: 'receiver',
   [FrameType.Status]: 'receiver',
   [FrameType.Goodbye]: 'both',
-  [FrameType.Error]: 'both'
+  [FrameType.Error]: 'both',
+  [FrameType.StatusRequest]: 'observer',
+  [FrameType.StatusReport]: 'receiver'
 }
 
 /** Flag bits each type may set. Version 1 defines none: every flag bit must be 0. */
@@ -52,7 +63,9 @@ export const ALLOWED_FLAGS: Readonly<Record<FrameType, number>> = {
   [FrameType.Reject]: 0,
   [FrameType.Status]: 0,
   [FrameType.Goodbye]: 0,
-  [FrameType.Error]: 0
+  [FrameType.Error]: 0,
+  [FrameType.StatusRequest]: 0,
+  [FrameType.StatusReport]: 0
 }
 
 export interface FrameHeader {
@@ -65,7 +78,8 @@ export interface FrameHeader {
 }
 
 export function isFrameType (value: number): value is FrameType {
-  return Number.isInteger(value) && value >= FrameType.Hello && value <= FrameType.Error
+  return Number.isInteger(value) && ((value >= FrameType.Hello && value <= FrameType.Error) ||
+    value === FrameType.StatusRequest || value === FrameType.StatusReport)
 }
 
 /** HANDOFF, ACCEPT and REJECT name a handoff (id ≠ 0); the others concern the connection (id = 0). */

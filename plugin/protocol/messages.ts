@@ -341,8 +341,12 @@ export function decodeHello (body: Buffer): Hello {
  * "unexpected-frame" whatever its body holds, so check before decoding it.
  */
 export function outOfPlace (type: FrameType, receivedBy: Role, helloDone: boolean): string | null {
-  if (!helloDone) return type === FrameType.Hello ? null : `the first frame must be HELLO, got ${FRAME_TYPE_NAMES[type]}`
-  if (type === FrameType.Hello || SENT_BY[type] === receivedBy) {
+  if (!helloDone) {
+    // A receiver also takes an observer's STATUS_REQUEST in the HELLO's place (§13).
+    if (type === FrameType.Hello || (type === FrameType.StatusRequest && receivedBy === 'receiver')) return null
+    return `the first frame must be HELLO, got ${FRAME_TYPE_NAMES[type]}`
+  }
+  if (type === FrameType.Hello || SENT_BY[type] === receivedBy || SENT_BY[type] === 'observer' || type === FrameType.StatusReport) {
     return `unexpected ${FRAME_TYPE_NAMES[type]} frame from a ${receivedBy === 'sender' ? 'receiver' : 'sender'}`
   }
   return null
@@ -584,6 +588,135 @@ export function decodeError (body: Buffer): ErrorBody {
 }
 
 // ---------------------------------------------------------------------------
+// STATUS_REQUEST (32), STATUS_REPORT (33): an observer's one-shot query
+// (PROTOCOL.md §13). The observer sends STATUS_REQUEST instead of a HELLO;
+// the receiver answers with its HELLO and one STATUS_REPORT, then closes.
+
+export interface StatusRequest {
+  /** The observer's process id, for logs (0 when unknown). Not a credential. */
+  pid: number
+  name?: string
+}
+
+/** A process at the other end of a channel, by the kernel's word; -1 where the kernel does not tell. */
+export interface PeerSummary {
+  pid: number
+  uid: number
+  gid: number
+  /** The name from its HELLO, if any. */
+  name?: string
+}
+
+export interface StatusReport extends Status {
+  /** Handoffs accepted since the receiver started. */
+  total: number
+  /** HANDOFFs answered with REJECT. */
+  rejected: number
+  /** Sender channels open now (the observer's is not one). */
+  peers: number
+  /** Connecting processes refused for their credentials. */
+  untrustedPeers: number
+  /** The senders whose HELLO was accepted, as many as fit in the body (`peers` is the count). */
+  senders: PeerSummary[]
+  /** The receiver's process id. */
+  pid: number
+  /** When the receiver started listening, ms since the Unix epoch. */
+  startedAt: number
+  /** The receiver's software and version, e.g. "fastify-handoff 0.1.0 (node v20.19.0)". */
+  implementation: string
+  /** The name from the receiver's HELLO, if any. */
+  name?: string
+}
+
+const MAX_ID = Number.MAX_SAFE_INTEGER
+
+function validateStatusRequest (obj: JsonObject, fail: Fail): StatusRequest {
+  const request: StatusRequest = { pid: getInteger(obj, 'pid', fail, 0, MAX_ID) }
+  const name = getOptionalString(obj, 'name', fail, MAX_NAME_LENGTH)
+  if (name !== undefined) request.name = name
+  return request
+}
+
+export function encodeStatusRequest (request: StatusRequest): Buffer {
+  const r = validateStatusRequest(asObject(request, 'STATUS_REQUEST'), encoderFail('STATUS_REQUEST'))
+  return encodeControl(FrameType.StatusRequest, 0, compact([['pid', r.pid], ['name', r.name]]))
+}
+
+export function decodeStatusRequest (body: Buffer): StatusRequest {
+  return validateStatusRequest(decodeControl(FrameType.StatusRequest, body), controlFail(FrameType.StatusRequest))
+}
+
+function validatePeerSummary (value: unknown, fail: Fail): PeerSummary {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return fail('"senders" must hold objects')
+  const obj = value as JsonObject
+  const peer: PeerSummary = {
+    pid: getInteger(obj, 'pid', fail, -1, MAX_ID),
+    uid: getInteger(obj, 'uid', fail, -1, MAX_ID),
+    gid: getInteger(obj, 'gid', fail, -1, MAX_ID)
+  }
+  const name = getOptionalString(obj, 'name', fail, MAX_NAME_LENGTH)
+  if (name !== undefined) peer.name = name
+  return peer
+}
+
+function validateStatusReport (obj: JsonObject, fail: Fail): StatusReport {
+  const status = validateStatus(obj, fail)
+  const count = (key: string): number => getInteger(obj, key, fail, 0, MAX_ID)
+  if (!Array.isArray(obj.senders)) return fail('"senders" must be an array')
+  const startedAt = obj.startedAt
+  if (typeof startedAt !== 'number' || !Number.isFinite(startedAt) || startedAt < 0) {
+    return fail('"startedAt" must be a finite number >= 0 (ms since the epoch)')
+  }
+  const report: StatusReport = {
+    ...status,
+    total: count('total'),
+    rejected: count('rejected'),
+    peers: count('peers'),
+    untrustedPeers: count('untrustedPeers'),
+    senders: obj.senders.map((peer) => validatePeerSummary(peer, fail)),
+    pid: count('pid'),
+    startedAt,
+    implementation: getString(obj, 'implementation', fail, MAX_NAME_LENGTH, 1)
+  }
+  const name = getOptionalString(obj, 'name', fail, MAX_NAME_LENGTH)
+  if (name !== undefined) report.name = name
+  return report
+}
+
+function peerSummaryObject (p: PeerSummary): JsonObject {
+  return compact([['pid', p.pid], ['uid', p.uid], ['gid', p.gid], ['name', p.name]])
+}
+
+/**
+ * A whole STATUS_REPORT frame. The body is a control body (at most 16 KiB):
+ * senders that would not fit are left out from the end (`peers` still
+ * counts them), so a receiver with many senders, or long names, still
+ * answers.
+ */
+export function encodeStatusReport (report: StatusReport): Buffer {
+  const r = validateStatusReport(asObject(report, 'STATUS_REPORT'), encoderFail('STATUS_REPORT'))
+  const head = compact([
+    ['live', r.live], ['max', r.max], ['draining', r.draining], ['total', r.total], ['rejected', r.rejected],
+    ['peers', r.peers], ['untrustedPeers', r.untrustedPeers], ['senders', []], ['pid', r.pid], ['startedAt', r.startedAt],
+    ['implementation', r.implementation], ['name', r.name]
+  ])
+  let size = toJson(head, 'STATUS_REPORT').length
+  const senders: JsonObject[] = []
+  for (const peer of r.senders) {
+    const entry = peerSummaryObject(peer)
+    const entrySize = toJson(entry, 'STATUS_REPORT sender').length + (senders.length === 0 ? 0 : 1)
+    if (size + entrySize > MAX_CONTROL_BODY_SIZE) break
+    size += entrySize
+    senders.push(entry)
+  }
+  return encodeControl(FrameType.StatusReport, 0, { ...head, senders })
+}
+
+export function decodeStatusReport (body: Buffer): StatusReport {
+  return validateStatusReport(decodeControl(FrameType.StatusReport, body), controlFail(FrameType.StatusReport))
+}
+
+// ---------------------------------------------------------------------------
 // Any frame
 
 export type Message =
@@ -594,6 +727,8 @@ export type Message =
   | { type: FrameType.Status, id: number, header: FrameHeader, body: Status }
   | { type: FrameType.Goodbye, id: number, header: FrameHeader, body: Goodbye }
   | { type: FrameType.Error, id: number, header: FrameHeader, body: ErrorBody }
+  | { type: FrameType.StatusRequest, id: number, header: FrameHeader, body: StatusRequest }
+  | { type: FrameType.StatusReport, id: number, header: FrameHeader, body: StatusReport }
 
 export interface DecodeOptions {
   /** Descriptors that arrived with the frame (default: as many as it declares). */
@@ -622,6 +757,8 @@ export function decodeMessage (frame: Buffer, options: DecodeOptions = {}): Mess
       case FrameType.Status: return { type: header.type, id, header, body: decodeStatus(body) }
       case FrameType.Goodbye: return { type: header.type, id, header, body: decodeGoodbye(body) }
       case FrameType.Error: return { type: header.type, id, header, body: decodeError(body) }
+      case FrameType.StatusRequest: return { type: header.type, id, header, body: decodeStatusRequest(body) }
+      case FrameType.StatusReport: return { type: header.type, id, header, body: decodeStatusReport(body) }
     }
   } catch (err) {
     if (isProtocolError(err) && err.id === undefined && id !== 0) err.id = id

@@ -10,7 +10,7 @@ import {
   decodeHeader, decodeMessage, negotiateHello, outOfPlace, checkDescriptors, isProtocolError,
   encodeHello, encodeAccept, encodeReject, encodeStatus, encodeGoodbye, encodeError,
   type Accept, type ErrorReason, type GoodbyeReason, type Reason, type HandoffRequest, type Hello, type Message,
-  type RejectReason, type Status, protocolError
+  type RejectReason, type Status, protocolError, type StatusReport, type StatusRequest, encodeStatusReport
 } from '../protocol/index.js'
 import {
   ERR_HANDOFF_CHANNEL_CLOSED, ERR_HANDOFF_CHANNEL_ENDED, ERR_HANDOFF_FDS_TRUNCATED, ERR_HANDOFF_HELLO_TIMEOUT, ERR_HANDOFF_PEER_ERROR
@@ -24,6 +24,11 @@ export interface PeerHost {
   /** A HANDOFF rejected before it reached handoff() (descriptors, layout, metadata): answer with peer.reject(). */
   reject (peer: Peer, id: number, decision: Rejection, request?: HandoffRequest): void
   status (): Status
+  /**
+   * The peer is an observer (its first frame was a STATUS_REQUEST, §13), not
+   * a sender: the host stops counting it as one and returns the report.
+   */
+  answerStatus (peer: Peer, request: StatusRequest): StatusReport
   readonly draining: boolean
   readonly helloTimeout: number
   /** ms a frame may take from its first byte to its last (ChannelOptions.frameTimeout). */
@@ -244,7 +249,8 @@ export class Peer extends EventEmitter<PeerEvents> {
       return
     }
     if (this.state === 'hello') {
-      this.onHello(message, fds)
+      if (message.type === FrameType.StatusRequest) this.onStatusRequest(message.body, fds)
+      else this.onHello(message, fds)
       return
     }
     switch (message.type) {
@@ -288,6 +294,18 @@ export class Peer extends EventEmitter<PeerEvents> {
     this.sendStatus(this.host.status())
     this.emit('ready')
     if (this.host.draining) this.goodbye('draining', 'the receiver is draining')
+  }
+
+  /**
+   * An observer's query, in place of a HELLO (§13): one STATUS_REPORT after
+   * our HELLO, then the channel closes. It never becomes 'ready', so it can
+   * hand off nothing; whatever it sends after the request is never read.
+   */
+  private onStatusRequest (request: StatusRequest, fds: number[]): void {
+    closeFds(fds)
+    this.clearHelloTimer()
+    this.send(encodeStatusReport(this.host.answerStatus(this, request)))
+    this.end()
   }
 
   /** A HANDOFF the codec found bad: the host counts and reports it, and answers through reject(). */

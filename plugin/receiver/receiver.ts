@@ -10,7 +10,7 @@ import { binding, type PeerCredentials } from '../native.js'
 import { listenUnix, type UnixAddress, type UnixListener } from '../unix.js'
 import {
   DEFAULT_FRAME_TIMEOUT_MS, DEFAULT_HELLO_TIMEOUT_MS, MAX_NAME_LENGTH, MAX_TIMEOUT_MS, encodeError, isProtocolName, protocolFramer,
-  type HandoffRequest, type Status
+  type HandoffRequest, type Status, type StatusReport
 } from '../protocol/index.js'
 import { ERR_HANDOFF_UNTRUSTED_SENDER, ERR_HANDOFF_RECEIVER_OPTION } from '../errors.js'
 import { credentialPolicy, type Allowlist, type CredentialPolicy } from '../credentials.js'
@@ -22,6 +22,7 @@ import { checkDescriptor, isClientGone, putBack, rebuildSocket } from './rebuild
 import { isRejection, rejection, type Rejection } from './rejection.js'
 import { replayToListener, replayToServer } from './replay.js'
 import { stageChannel } from '../trace.js'
+import { statusReport } from './status-report.js'
 
 /**
  * Who serves HANDOFFs of kind 'websocket' (live migration, plugin/migrate/):
@@ -80,7 +81,7 @@ export interface ReceiverStats {
   rejected: number
   /** Sender channels open now. */
   peers: number
-  /** Connecting processes dropped as untrusted: their credentials are not in the allowlist. Was `refusedPeers`. */
+  /** Connecting processes dropped as untrusted: their credentials are not in the allowlist. Was `untrustedPeers`. */
   untrustedPeers: number
   draining: boolean
 }
@@ -100,7 +101,7 @@ export interface ReceiverEvents {
   handoff: [socket: net.Socket, info: HandoffInfo]
   /** A sender completed its HELLO. */
   peer: [peer: PeerIdentity]
-  /** A connecting process was dropped as untrusted, for its credentials, before any frame was read. Was 'peerRefused'. */
+  /** A connecting process was dropped as untrusted, for its credentials, before any frame was read. Was 'untrustedPeer'. */
   untrustedPeer: [peer: PeerIdentity, err: Error]
   /** A sender's channel closed. */
   peerClose: [peer: PeerIdentity]
@@ -171,6 +172,9 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements PeerHost {
   /** Each sender's logger, bound to its identity once its HELLO named it. */
   private readonly peerLogs = new WeakMap<Peer, HandoffLogger>()
   private readonly peers = new Set<Peer>()
+  /** Channels that asked for our status (§13): not senders, still closed with us. */
+  private readonly observers = new Set<Peer>()
+  private readonly startedAt = Date.now()
   private readonly connections = new Set<net.Socket>()
   private total = 0
   private rejected = 0
@@ -307,7 +311,7 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements PeerHost {
     if (this.listener.removed === false) {
       this.logger.warn({ path: this.address }, 'the socket file was no longer ours (removed or replaced by someone else); left it alone')
     }
-    const peersClosed = [...this.peers].map((peer) => new Promise<void>((resolve) => {
+    const peersClosed = [...this.peers, ...this.observers].map((peer) => new Promise<void>((resolve) => {
       if (peer.closed) resolve()
       else peer.once('close', () => resolve())
       peer.end()
@@ -353,6 +357,7 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements PeerHost {
     peer.on('error', (err) => this.report(Object.assign(err, { peer: peer.identity }), 'dropped a sender channel'))
     peer.on('warning', (err) => this.logOf(peer).warn({ err }, 'descriptors that belong to no frame were closed'))
     peer.on('close', () => {
+      if (this.observers.delete(peer)) return
       this.peers.delete(peer)
       this.emit('peerClose', peer.identity)
     })
@@ -378,6 +383,21 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements PeerHost {
       .catch(() => {})
       .finally(() => { clearTimeout(timer); channel.close() })
     this.emit('untrustedPeer', identity, err)
+  }
+
+  /** PeerHost: `peer` asked for our status; it is an observer, not a sender, from now on. */
+  answerStatus (peer: Peer): StatusReport {
+    this.peers.delete(peer)
+    this.observers.add(peer)
+    return statusReport({
+      ...this.status(),
+      total: this.total,
+      rejected: this.rejected,
+      untrustedPeers: this.untrustedPeers,
+      peers: [...this.peers],
+      startedAt: this.startedAt,
+      ...(this.name === undefined ? {} : { name: this.name })
+    })
   }
 
   private startDraining (reason: 'draining' | 'shutdown', message: string): void {

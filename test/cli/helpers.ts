@@ -1,0 +1,81 @@
+// The command-line tool run for real: `node dist/cli/bin.js ...` as a child
+// process (optionally as another uid, through setpriv), its output and exit
+// status collected. A run that does not end within the limit is killed and
+// fails with what it printed: never a hang.
+import { spawn } from 'node:child_process'
+import path from 'node:path'
+import { childEnv } from '../helpers/child.js'
+
+export const BIN = path.join(__dirname, '..', '..', 'dist', 'cli', 'bin.js')
+const RUN_LIMIT_MS = 20000
+
+export interface CliRun {
+  code: number | null
+  signal: NodeJS.Signals | null
+  stdout: string
+  stderr: string
+}
+
+export interface CliProcess {
+  pid: number
+  /** Resolves with the first stdout that matches. */
+  output: (match: RegExp) => Promise<string>
+  signal: (sig: NodeJS.Signals) => void
+  done: Promise<CliRun>
+}
+
+/** Starts `fastify-handoff ...args`; with `asUser`, as that uid and gid (the tests run as root). */
+export function startCli (args: string[], options: { asUser?: number } = {}): CliProcess {
+  const id = String(options.asUser)
+  const child = options.asUser === undefined
+    ? spawn(process.execPath, [BIN, ...args], { env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn('setpriv', [`--reuid=${id}`, `--regid=${id}`, '--clear-groups', 'env', '-u', 'NODE_OPTIONS', '-u', 'NODE_V8_COVERAGE',
+        process.execPath, BIN, ...args], { env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  let waiters: Array<() => void> = []
+  const wake = (): void => { const w = waiters; waiters = []; for (const f of w) f() }
+  child.stdout.setEncoding('utf8').on('data', (data: string) => { stdout += data; wake() })
+  child.stderr.setEncoding('utf8').on('data', (data: string) => { stderr += data; wake() })
+  const timer = setTimeout(() => child.kill('SIGKILL'), RUN_LIMIT_MS)
+  const done = new Promise<CliRun>((resolve) => {
+    child.on('close', (code, signal) => {
+      clearTimeout(timer)
+      resolve({ code, signal, stdout, stderr })
+      wake()
+    })
+  })
+  let exited = false
+  void done.then(() => { exited = true })
+  const output = async (match: RegExp): Promise<string> => {
+    for (;;) {
+      const m = match.exec(stdout)
+      if (m !== null) return m[0]
+      if (exited) throw new Error(`fastify-handoff ${args.join(' ')} ended without printing ${String(match)}:\n${stdout}\n${stderr}`)
+      await new Promise<void>((resolve) => waiters.push(resolve))
+    }
+  }
+  return { pid: child.pid as number, output, signal: (sig) => child.kill(sig), done }
+}
+
+/** Runs `fastify-handoff ...args` to its end. */
+export async function cli (args: string[], options: { asUser?: number } = {}): Promise<CliRun> {
+  const run = await startCli(args, options).done
+  if (run.signal === 'SIGKILL') throw new Error(`fastify-handoff ${args.join(' ')} did not end within ${RUN_LIMIT_MS} ms:\n${run.stdout}\n${run.stderr}`)
+  return run
+}
+
+/**
+ * Waits until `count()` (a child's open descriptors) is `expected` again,
+ * looking every 10 ms for at most `limitMs`: the receiver closes an
+ * observer's channel in its own time, after the tool has exited. Returns the
+ * last count (the caller asserts it).
+ */
+export async function settles (count: () => number, expected: number, limitMs = 10000): Promise<number> {
+  const deadline = Date.now() + limitMs
+  for (;;) {
+    const now = count()
+    if (now === expected || Date.now() >= deadline) return now
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}
