@@ -23,7 +23,14 @@ const get = (port) => new Promise((resolve) => {
   const port = Number(new URL(url).port)
   let stop = false
   const counts = {}
-  const loop = (async () => { while (!stop) { const r = await get(port); counts[r] = (counts[r] ?? 0) + 1; await new Promise((r) => setTimeout(r, 3)) } })()
+  const loop = (async () => {
+    // eslint-disable-next-line no-unmodified-loop-condition -- set by the restart loop below
+    while (!stop) {
+      const r = await get(port)
+      counts[r] = (counts[r] ?? 0) + 1
+      await new Promise((resolve) => setTimeout(resolve, 3))
+    }
+  })()
   for (let i = 1; i <= 5; i++) {
     demo.kill('SIGHUP')
     const [line] = await waitFor(new RegExp(`restart #${i} done in \\d+ ms`))

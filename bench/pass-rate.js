@@ -78,7 +78,6 @@ async function main () {
     }
   })
 
-
   const m = (key, field) => median(results[key].map((r) => r[field]))
   const range = (key) => {
     const v = results[key].map((r) => r.rate)

@@ -63,7 +63,7 @@ async function main () {
       ['checkpoint', 'handoffs', 'web app RSS', 'web app fds', 'sibling RSS', 'sibling fds', 'sibling live conns', 'web app handed off', 'web app failed'],
       rows,
       [`RSS from /proc/<pid>/status (VmRSS), descriptors from /proc/<pid>/fd, each sampled 300 ms after its chunk ended.${lastError ? ` Last client error: ${lastError}.` : ''}`])
- 
+
     const rssGrowth = (p, from) => (last[p].rss - from[p].rss) / from[p].rss
     const fdGrowth = (p) => last[p].fds - first[p].fds
     const pct = (x) => `${x >= 0 ? '+' : ''}${fmt(x * 100, 1)} %`

@@ -89,6 +89,9 @@ export interface HandoffDecorator {
 }
 
 declare module 'fastify' {
+  // Declaration merging repeats every type parameter of Fastify's own
+  // declaration, used or not.
+  /* eslint-disable @typescript-eslint/no-unused-vars */
   interface RouteShorthandOptions<
     RawServer extends RawServerBase = RawServerDefault,
     RawRequest extends RawRequestDefaultExpression<RawServer> = RawRequestDefaultExpression<RawServer>,
@@ -98,7 +101,7 @@ declare module 'fastify' {
     SchemaCompiler extends FastifySchema = FastifySchema,
     TypeProvider extends FastifyTypeProvider = FastifyTypeProviderDefault,
     Logger extends FastifyBaseLogger = FastifyBaseLogger
-  > {
+  > { /* eslint-enable @typescript-eslint/no-unused-vars */
     /** Hand WebSocket upgrades of this GET route to a sibling process, after the app's hooks. */
     handoff?: HandoffRouteOption
   }

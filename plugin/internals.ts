@@ -608,7 +608,8 @@ function loadWs (): WsInternals {
       Array.isArray(receiver._fragments) && receiver._bufferedBytes === 0, 'Receiver _state/_buffers/_fragmented/_fragments')
     const sender = new ws.Sender({})
     need(sender._state === SENDER_DEFAULT && Array.isArray(sender._queue), 'Sender _state/_queue')
-    const socket = new ws(null, undefined, {}) as unknown as WsSocketInternals
+    const WebSocket = ws
+    const socket = new WebSocket(null, undefined, {}) as unknown as WsSocketInternals
     need(socket._readyState === 0 && typeof socket.setSocket === 'function' && socket._protocol === '' &&
       typeof socket._extensions === 'object' && socket._isServer && socket._paused === false,
     'WebSocket _readyState/_protocol/_extensions/_paused/setSocket')

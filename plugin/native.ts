@@ -117,7 +117,6 @@ function load (): Binding {
     throw new ERR_HANDOFF_UNSUPPORTED_PLATFORM(process.platform)
   }
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const build = require('node-gyp-build') as (dir: string) => Binding
     return build(path.join(__dirname, '..'))
   } catch (err) {

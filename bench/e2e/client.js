@@ -32,6 +32,7 @@ function firstByte ({ port, concurrency, count, seconds, samples = false, stages
       resolve({ n: done, errors, lastError, seconds, rate: done / seconds, p50: percentile(sorted, 50), p99: percentile(sorted, 99), ...(samples ? { samples: lat.map((x) => Math.round(x * 10) / 10) } : {}) })
     }
     const next = () => {
+      // eslint-disable-next-line no-unmodified-loop-condition -- the calls in the loop change it (closures)
       while (active < concurrency && started < count && nowNs() < deadline) one()
       if (active === 0) finish()
     }

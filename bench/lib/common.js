@@ -197,7 +197,7 @@ function serveControl (handlers = {}, { beforeExit } = {}) {
       const result = await h(msg)
       process.send({ ...result, reply: msg.seq })
     } catch (err) {
-      process.send({ reply: msg.seq, error: String(err && err.stack || err) })
+      process.send({ reply: msg.seq, error: String((err && err.stack) || err) })
     }
   })
 }
@@ -326,6 +326,33 @@ function runsLabel (done, reps) {
 function sleep (ms) { return new Promise((resolve) => setTimeout(resolve, ms)) }
 
 module.exports = {
-  ROOT, DIST, parseArgs, num, cpuMicros, procCpuMicros, procMemFds, nowNs, nowMs, percentile, median, medianOf,
-  fmt, fmtRatio, fmtBytes, table, verdict, tempDir, run, runNode, serveControl, Peer, tryRequire, fastifyPlugin, machine, sleep, sortNum, repeatWithin, runsLabel
+  ROOT,
+  DIST,
+  parseArgs,
+  num,
+  cpuMicros,
+  procCpuMicros,
+  procMemFds,
+  nowNs,
+  nowMs,
+  percentile,
+  median,
+  medianOf,
+  fmt,
+  fmtRatio,
+  fmtBytes,
+  table,
+  verdict,
+  tempDir,
+  run,
+  runNode,
+  serveControl,
+  Peer,
+  tryRequire,
+  fastifyPlugin,
+  machine,
+  sleep,
+  sortNum,
+  repeatWithin,
+  runsLabel
 }

@@ -20,6 +20,7 @@ function createMeter (sendOne) {
       const pump = () => {
         const done = acked - base
         if ((done & 63) === 0 && nowNs() > deadline) stop = true
+        // eslint-disable-next-line no-unmodified-loop-condition -- the calls in the loop change it (closures)
         while (!stop && sent < max && sent - done < window) {
           sendOne()
           sent++

@@ -145,6 +145,5 @@ export async function queryStatus (address: UnixAddress, options: { timeout?: nu
       }
       finish(null, { address: where, hello, credentials, report: message.body })
     }
-
   })
 }

@@ -22,6 +22,7 @@ export async function watch (options: Options, io: Io): Promise<number> {
   process.on('SIGINT', onSigint)
   let status: number = EXIT.ok
   try {
+    // eslint-disable-next-line no-unmodified-loop-condition -- the calls in the loop change it (closures)
     for (let refreshes = 0; !stopped;) {
       const started = Date.now()
       try {

@@ -321,7 +321,10 @@ function validateHello (obj: JsonObject, fail: Fail): Hello {
 export function encodeHello (init: HelloInit): Buffer {
   const obj = asObject(init, 'HELLO')
   const hello = validateHello({
-    ...obj, protocol: PROTOCOL_NAME, version: PROTOCOL_VERSION, minVersion: PROTOCOL_VERSION,
+    ...obj,
+    protocol: PROTOCOL_NAME,
+    version: PROTOCOL_VERSION,
+    minVersion: PROTOCOL_VERSION,
     maxFrameSize: obj.maxFrameSize ?? MAX_FRAME_SIZE
   }, encoderFail('HELLO'))
   return encodeControl(FrameType.Hello, 0, compact([

@@ -150,8 +150,15 @@ class DetachedConnection implements Detached {
   private readonly req: IncomingMessage
 
   constructor (init: {
-    kind: HandoffKind, socket: net.Socket, fd: number, head: Buffer, upgradeHead: Buffer, drained: Buffer[],
-    keepAlive: boolean, hold: ReadHold, req: IncomingMessage
+    kind: HandoffKind,
+    socket: net.Socket,
+    fd: number,
+    head: Buffer,
+    upgradeHead: Buffer,
+    drained: Buffer[],
+    keepAlive: boolean,
+    hold: ReadHold,
+    req: IncomingMessage
   }) {
     this.kind = init.kind
     this.socket = init.socket

@@ -580,7 +580,7 @@ export class Link extends EventEmitter<LinkEvents> {
         this.lastError = new ERR_HANDOFF_PEER_ERROR('receiver', message.body.reason, message.body.message)
         this.dropChannel(this.lastError, 'lost')
         this.scheduleReconnect()
-        return
+        break
       default:
         // HELLO again, or HANDOFF: caught by outOfPlace() before decoding.
     }

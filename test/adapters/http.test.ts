@@ -27,7 +27,6 @@ async function setup (t: Test, receiverUp = true): Promise<Setup> {
   const decisions: string[] = []
   const local = new WebSocketServer({ noServer: true })
   local.on('connection', (ws) => ws.send(JSON.stringify({ pid: process.pid, local: true })))
-  let handoff: UpgradeHandoff
   const server = http.createServer((req, res) => {
     if (req.url === '/sse') {
       void handoffResponse(handoff.sender, req, res, { target: 'chat', context: { user: 'erin', via: 'node:http' }, laterRequests: 'sibling' })
@@ -36,7 +35,7 @@ async function setup (t: Test, receiverUp = true): Promise<Setup> {
     res.setHeader('content-type', 'application/json')
     res.end(JSON.stringify({ pid: process.pid, local: true }))
   })
-  handoff = handoffUpgrades(server, {
+  const handoff: UpgradeHandoff = handoffUpgrades(server, {
     sender: { targets: { chat: { path: sockPath, retryAfter: 3, timeout: 600000 } } },
     // The app's own checks: authentication, then routing.
     route: async (req) => {

@@ -30,7 +30,7 @@ export function startCli (args: string[], options: { asUser?: number } = {}): Cl
   const child = options.asUser === undefined
     ? spawn(process.execPath, [BIN, ...args], { env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
     : spawn('setpriv', [`--reuid=${id}`, `--regid=${id}`, '--clear-groups', 'env', '-u', 'NODE_OPTIONS', '-u', 'NODE_V8_COVERAGE',
-        process.execPath, BIN, ...args], { env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
+      process.execPath, BIN, ...args], { env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
   let waiters: Array<() => void> = []

@@ -110,7 +110,6 @@ t.test('demo: handoff, restarts by r + Enter, SIGHUP and the page\'s request, th
 t.test('demo: 5 SIGHUP restarts under load refuse no connection (listener takeover)', async (t) => {
   checkFdLeaks(t)
   const demo = await startDemo(t)
-  const port = Number(new URL(demo.url).port)
   const cookie = await login(demo.base, 'loader')
   // New connections, one request each, and keep-alive ones (undici), all the
   // way through the restarts; the page's own poll (/api/whoami) included.

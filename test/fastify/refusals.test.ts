@@ -46,7 +46,6 @@ t.test('TLS: the upgrade and the SSE request are refused (ERR_HANDOFF_TLS) and a
   t.ok(upgradeRefusal?.reqId !== undefined, 'through request.log (it carries the request id)')
 
   const sse = await new Promise<{ status: number, retryAfter: string | undefined }>((resolve, reject) => {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const https = require('node:https') as typeof import('node:https')
     https.get({ host: '127.0.0.1', port, path: '/sse', rejectUnauthorized: false, agent: false }, (res) => {
       res.resume()

@@ -125,14 +125,12 @@ export class WsClient {
   send (data: string | Buffer): void { this.ws.send(data) }
 }
 
-
 export function upgradeRequest (pathname: string, port: number, extra = ''): { text: string, key: string } {
   const key = crypto.randomBytes(16).toString('base64')
   const text = `GET ${pathname} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
     `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n${extra}\r\n`
   return { text, key }
 }
-
 
 /** Unmasked server frames after the handshake response in `data`; stops at an incomplete one. */
 export function serverFrames (data: Buffer): Array<{ opcode: number, payload: Buffer }> {

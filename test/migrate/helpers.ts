@@ -148,8 +148,7 @@ export class SplitEcho extends EchoClient {
         // As a browser does: the close frame echoed, then the end.
         this.onClose(payload.length >= 2 ? payload.readUInt16BE(0) : 1005)
         if (!this.socket.destroyed) this.socket.end(clientFrame(8, payload))
-      }
-      else if (opcode === 1) this.echo(payload.toString())
+      } else if (opcode === 1) this.echo(payload.toString())
       else this.frames.push({ opcode, payload })
     }
   }

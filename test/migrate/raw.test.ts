@@ -39,6 +39,7 @@ t.test('raw connections handed on with their unread bytes and state', async (t) 
   // Each line goes out in two writes (the move finds partial lines in the parsers).
   let stopped = false
   const pump = clients.map(async (c) => {
+    // eslint-disable-next-line no-unmodified-loop-condition -- the calls in the loop change it (closures)
     while (!stopped && !c.closed) {
       const line = `${++c.sent}\n`
       c.socket.write(line.slice(0, 1))

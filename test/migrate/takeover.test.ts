@@ -28,6 +28,7 @@ t.test('a new sibling takes over the path; handoffs never fail; WebSockets move'
   const fresh: EchoClient[] = []
   let opening = true
   const opener = (async () => {
+    // eslint-disable-next-line no-unmodified-loop-condition -- the calls in the loop change it (closures)
     while (opening) {
       const c = new WsEcho(url, false)
       fresh.push(c)

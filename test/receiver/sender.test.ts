@@ -94,4 +94,3 @@ t.test('REJECT "capacity" and "draining" become the sender\'s 503; live connecti
   await stopChild(t, webapp)
   await stopChild(t, receiver, 'close')
 })
-

@@ -5,7 +5,7 @@ import fs from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
 import { checkFdLeaks } from '../helpers/fds.js'
-import { exitsWith, listeningPort, node, tmpDir } from '../fixtures/seed-procs.js'
+import { exitsWith, node, tmpDir } from '../fixtures/seed-procs.js'
 
 for (const protocol of ['seed', 'full']) {
   t.test(`run.js --protocol ${protocol}: exits 0, every client got hello and uds-server every HELLO, socket file removed`, async (t) => {

@@ -51,7 +51,7 @@ t.test('a slow decision with data piling up in Node\'s buffer and the kernel: th
 
   const client = rawClient(port)
   await client.connected
-  const head = `GET /stream HTTP/1.1\r\nHost: x\r\nUpgrade: test-stream\r\nConnection: Upgrade\r\nX-Order: first\r\nx-order: second\r\n\r\n`
+  const head = 'GET /stream HTTP/1.1\r\nHost: x\r\nUpgrade: test-stream\r\nConnection: Upgrade\r\nX-Order: first\r\nx-order: second\r\n\r\n'
   const payload = crypto.randomBytes(300 * 1024)
   // The head and the first bytes in one packet, the rest in pieces.
   client.socket.write(Buffer.concat([Buffer.from(head), payload.subarray(0, 1000)]))

@@ -34,16 +34,16 @@ async function setup (t: Test, handle: (sender: Sender, req: http.IncomingMessag
   const sibling = await startSibling(t, { path: sockPath }, 'raw')
   const sender = new Sender({ targets: { chat: sockPath } })
   let resolve: (r: HandoffResult[]) => void = () => {}
-  const results = new Promise<HandoffResult[]>((r) => { resolve = r })
+  const results = new Promise<HandoffResult[]>((_resolve) => { resolve = _resolve })
   const server = http.createServer({ maxHeaderSize: 256 * 1024 }, (req, res) => res.end())
   server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
     void handle(sender, req, socket, head).then(resolve)
   })
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   t.teardown(async () => {
     await sender.close()
     server.closeAllConnections()
-    await new Promise<void>((r) => server.close(() => r()))
+    await new Promise<void>((resolve) => server.close(() => resolve()))
   })
   await sibling.event('peer')
   await sender.ready('chat')

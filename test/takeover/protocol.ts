@@ -9,12 +9,12 @@ import { checkFdLeaks } from '../helpers/fds.js'
 import { tmpDir } from '../helpers/tmp.js'
 import { forkFixture, stopChild } from '../helpers/child.js'
 import { startGen } from './helpers.js'
-/* eslint-disable @typescript-eslint/no-require-imports */
+
 const messages = require('../../dist/takeover/messages.js')
 const { Conversation } = require('../../dist/takeover/conversation.js')
 const { connectUnix } = require('../../dist/unix.js')
 const { closeFds } = require('../../dist/channel.js')
-/* eslint-enable @typescript-eslint/no-require-imports */
+
 const { TakeoverType, encode, decode, takeoverFramer } = messages
 
 const offer = { type: TakeoverType.Offer, body: { pid: 1, generation: 1, listeners: [{ name: 'http', kind: 'tcp', address: '127.0.0.1:1' }] } }

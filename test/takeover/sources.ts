@@ -12,7 +12,7 @@ import { tmpDir } from '../helpers/tmp.js'
 import { Child, FIXTURES, childEnv, stopChild } from '../helpers/child.js'
 import { getJson } from '../examples/helpers.js'
 import { listeningInode, socketInodes, startGen } from './helpers.js'
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+
 const { listeningFd } = require('../../dist/internals.js') as { listeningFd: (server: net.Server) => number }
 
 t.test('systemd socket activation: the first generation serves on the inherited socket, its successor takes it over', async (t) => {
