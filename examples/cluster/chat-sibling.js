@@ -6,7 +6,7 @@
 //
 //   node examples/cluster/chat-sibling.js /path/to/chat.sock HOSTNAME
 const Fastify = require('fastify')
-const { handoffReceiver } = require('../../dist/index.js')
+const { handoffReceiver } = require('fastify-handoff')
 const { createBus } = require('./bus.js')
 const { serveUntilStopped } = require('./lifecycle.js')
 

@@ -8,7 +8,7 @@
 const { fork } = require('node:child_process')
 const path = require('node:path')
 const Fastify = require('fastify')
-const { fastifyHandoff } = require('../../dist/index.js')
+const fastifyHandoff = require('fastify-handoff')
 const { createExample } = require('../lib/example.js')
 
 const nameAt = process.argv.indexOf('--name')

@@ -7,7 +7,7 @@
 //   node examples/cluster/io-sibling.js /path/to/io.sock HOSTNAME
 const http = require('node:http')
 const { Server } = require('socket.io')
-const { createReceiver, handoffInfo } = require('../../dist/index.js')
+const { createReceiver, handoffInfo } = require('fastify-handoff/receiver')
 const { serveUntilStopped } = require('./lifecycle.js')
 
 async function adapter (url) {
