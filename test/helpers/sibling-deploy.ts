@@ -3,7 +3,7 @@
 // through the web app, and the descriptor counts of all three processes.
 import path from 'node:path'
 import type { Test } from 'tap'
-import { forkFixture, type Child } from './child.js'
+import { forkFixture, stopChild, type Child } from './child.js'
 import { openFds } from './fds.js'
 import { tmpDir } from './tmp.js'
 
@@ -44,6 +44,17 @@ export async function startDeploy (t: Test, config: SiblingConfig, nextConfig: S
     await new Promise((resolve) => setTimeout(resolve, 10))
   }
   return { web, port, old, next, oldPath, nextPath, baseline: { web: openFds(web.pid).length, old: openFds(old.pid).length, next: openFds(next.pid).length } }
+}
+
+/**
+ * Ends the three processes of a deploy the way their fixtures expect and
+ * checks each exits on its own, with code 0 (which is also when Node writes
+ * a child's coverage: a child killed at teardown leaves none).
+ */
+export async function finishDeploy (t: Test, d: Pick<Deploy, 'web' | 'old' | 'next'>): Promise<void> {
+  await stopChild(t, d.web, 'exit')
+  await stopChild(t, d.old, 'exit')
+  await stopChild(t, d.next, 'exit')
 }
 
 /** Waits (bounded, polling /proc: a process emits nothing when it closes a descriptor) until `pid` has `count` descriptors. */

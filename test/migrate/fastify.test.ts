@@ -6,7 +6,7 @@ import t from 'tap'
 import { forkFixture } from '../helpers/child.js'
 import { checkFdLeaks, openFds } from '../helpers/fds.js'
 import { tmpDir } from '../helpers/tmp.js'
-import { fdsBackTo } from '../helpers/sibling-deploy.js'
+import { fdsBackTo, finishDeploy } from '../helpers/sibling-deploy.js'
 import { WsEcho, openAll, summary, traffic, until } from './helpers.js'
 
 t.test('@fastify/websocket routes: WebSockets move with their route state, resumed by wsResume', async (t) => {
@@ -38,4 +38,5 @@ t.test('@fastify/websocket routes: WebSockets move with their route state, resum
   for (const c of clients) c.end()
   await until(() => clients.every((c) => c.closed !== null), () => 'clients closing')
   t.equal(await fdsBackTo(next.pid, nextBaseline), nextBaseline, 'new sibling: no descriptor left')
+  await finishDeploy(t, { web, old, next })
 })

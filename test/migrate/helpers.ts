@@ -7,7 +7,7 @@ import WebSocket from 'ws'
 import type { Test } from 'tap'
 import { clientFrame, upgradeRequest } from '../helpers/clients.js'
 import { checkFdLeaks } from '../helpers/fds.js'
-import { fdsBackTo, startDeploy, type SiblingConfig } from '../helpers/sibling-deploy.js'
+import { fdsBackTo, finishDeploy, startDeploy, type SiblingConfig } from '../helpers/sibling-deploy.js'
 
 let waiters: Array<() => void> = []
 /** Wakes every until() to check its condition again (call it on each event a test waits on). */
@@ -248,4 +248,5 @@ export async function deployUnderTraffic (t: Test, config: SiblingConfig, make: 
   await until(() => clients.every((c) => c.closed !== null), () => 'clients closing')
   t.equal(await fdsBackTo(d.next.pid, d.baseline.next), d.baseline.next, 'the new sibling is back to its descriptors once the clients left')
   t.equal(await fdsBackTo(d.web.pid, d.baseline.web), d.baseline.web, 'the web app holds no descriptor of a handed-off connection')
+  await finishDeploy(t, d)
 }

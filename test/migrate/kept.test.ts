@@ -3,7 +3,8 @@
 // that dies in the middle of a move takes only what it had ACCEPTed.
 import t from 'tap'
 import { checkFdLeaks } from '../helpers/fds.js'
-import { fdsBackTo, startDeploy } from '../helpers/sibling-deploy.js'
+import { stopChild } from '../helpers/child.js'
+import { fdsBackTo, finishDeploy, startDeploy } from '../helpers/sibling-deploy.js'
 import { SplitEcho, WsEcho, openAll, summary, traffic, until } from './helpers.js'
 
 const FLOOD = 48 * 1024 * 1024
@@ -43,6 +44,7 @@ t.test('two clients that stop reading are kept (write backlog), served, then clo
   t.equal(await fdsBackTo(d.old.pid, d.baseline.old), d.baseline.old, 'old sibling: no descriptor left')
   t.equal(await fdsBackTo(d.next.pid, d.baseline.next), d.baseline.next, 'new sibling: no descriptor left')
   t.equal(await fdsBackTo(d.web.pid, d.baseline.web), d.baseline.web, 'web app: no descriptor left')
+  await finishDeploy(t, d)
 })
 
 t.test('a new sibling that dies during the move: the old one keeps every connection it had not ACCEPTed', async (t) => {
@@ -74,4 +76,6 @@ t.test('a new sibling that dies during the move: the old one keeps every connect
   await until(() => clients.every((c) => c.closed !== null), () => 'clients closing')
   t.equal(await fdsBackTo(d.old.pid, d.baseline.old), d.baseline.old, 'old sibling: no descriptor left')
   t.equal(await fdsBackTo(d.web.pid, d.baseline.web), d.baseline.web, 'web app: no descriptor left')
+  await stopChild(t, d.web, 'exit')
+  await stopChild(t, d.old, 'exit')
 })

@@ -4,7 +4,7 @@
 import net from 'node:net'
 import path from 'node:path'
 import t from 'tap'
-import { forkFixture } from '../helpers/child.js'
+import { forkFixture, stopChild } from '../helpers/child.js'
 import { checkFdLeaks, openFds } from '../helpers/fds.js'
 import { tmpDir } from '../helpers/tmp.js'
 import { fdsBackTo } from '../helpers/sibling-deploy.js'
@@ -62,4 +62,7 @@ t.test('raw connections handed on with their unread bytes and state', async (t) 
   t.same({ adopted: n.adopted, handedOff: n.handedOff }, { adopted: 40, handedOff: 40 }, 'the new one took each through \'handoff\'')
   t.equal(await fdsBackTo(old.pid, oldBaseline), oldBaseline, 'old sibling: no descriptor left')
   for (const c of clients) c.socket.destroy()
+  // Ended as the fixture expects: a clean exit is also when Node writes their coverage.
+  await stopChild(t, old, 'exit')
+  await stopChild(t, next, 'exit')
 })

@@ -7,7 +7,7 @@ import t from 'tap'
 import { forkFixture } from '../helpers/child.js'
 import { checkFdLeaks, openFds } from '../helpers/fds.js'
 import { tmpDir } from '../helpers/tmp.js'
-import { fdsBackTo } from '../helpers/sibling-deploy.js'
+import { fdsBackTo, finishDeploy } from '../helpers/sibling-deploy.js'
 import { WsEcho, openAll, summary, traffic, until, type EchoClient } from './helpers.js'
 
 t.test('a new sibling takes over the path; handoffs never fail; WebSockets move', async (t) => {
@@ -66,6 +66,7 @@ t.test('a new sibling takes over the path; handoffs never fail; WebSockets move'
   await until(() => all.every((c) => c.closed !== null), () => 'clients closing')
   t.equal(await fdsBackTo(web.pid, webBaseline), webBaseline, 'web app: no descriptor left')
   t.equal(await fdsBackTo(next.pid, nextServing - all.length), nextServing - all.length, 'new sibling: no descriptor left')
+  await finishDeploy(t, { web, old, next })
 })
 
 t.test('a new sibling that dies during the move: the old one serves the path again, with what it kept', async (t) => {
@@ -102,4 +103,5 @@ t.test('a new sibling that dies during the move: the old one serves the path aga
   t.same(web.seen('result').filter((r) => r.outcome !== 'accepted').map((r) => r.outcome), [], 'no handoff fell back')
   for (const c of [...held, ...fresh]) c.end()
   await until(() => [...held, ...fresh].every((c) => c.closed !== null), () => 'clients closing')
+  await finishDeploy(t, { web, old, next })
 })
