@@ -110,7 +110,10 @@ function stopProc (proc) {
   if (proc.stopped) return proc.stopped
   if (proc.exitInfo) return Promise.resolve(proc.exitInfo)
   if (proc.child.connected) proc.child.send({ cmd: 'stop' })
-  else proc.child.kill('SIGTERM')
+  // A retired web app has closed its IPC channel and is exiting by itself
+  // (its last requests answered): wait for that, bounded below, rather than
+  // cut it short with a signal.
+  else if (!retired.has(proc)) proc.child.kill('SIGTERM')
   const timer = setTimeout(() => {
     log(`${proc.name} ${proc.pid} did not stop within ${STOP_TIMEOUT_MS} ms: killing it`)
     proc.child.kill('SIGKILL')
