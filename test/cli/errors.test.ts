@@ -10,12 +10,12 @@ import fs from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
 import { spawnSync } from 'node:child_process'
-import { checkFdLeaks } from '../helpers/fds.js'
+import { checkFdLeaks, fdsBackTo } from '../helpers/fds.js'
 import { hasCommand, prerequisite } from '../helpers/prereq.js'
 import { tmpDir } from '../helpers/tmp.js'
 import { startReceiver } from '../receiver/helpers.js'
 import { encodeHello } from '../../plugin/protocol/index.js'
-import { cli, settles } from './helpers.js'
+import { cli } from './helpers.js'
 
 const NOBODY = 65534
 const OWN_UID = process.getuid?.() ?? -1
@@ -100,7 +100,7 @@ t.test('a receiver that does not trust this uid, as uid 65534: exit 4', async (t
   t.match(untrusted, { peer: { uid: NOBODY }, code: 'ERR_HANDOFF_UNTRUSTED_SENDER' })
   t.equal((await receiver.request('stats')).stats.untrustedPeers, 2, 'both queries dropped, counted as untrusted peers')
   t.equal(receiver.seen('peer').length, 0)
-  t.equal(await settles(() => receiver.fds(), fds), fds, 'the receiver holds no descriptor of the untrusted queries')
+  t.equal(await fdsBackTo(receiver.pid, fds, 10000), fds, 'the receiver holds no descriptor of the untrusted queries')
 })
 
 t.test('not a fastify-handoff receiver: garbage, silence, a close, a HELLO and nothing more: exit 5', async (t) => {

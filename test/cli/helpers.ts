@@ -64,18 +64,3 @@ export async function cli (args: string[], options: { asUser?: number } = {}): P
   if (run.signal === 'SIGKILL') throw new Error(`fastify-handoff ${args.join(' ')} did not end within ${RUN_LIMIT_MS} ms:\n${run.stdout}\n${run.stderr}`)
   return run
 }
-
-/**
- * Waits until `count()` (a child's open descriptors) is `expected` again,
- * looking every 10 ms for at most `limitMs`: the receiver closes an
- * observer's channel in its own time, after the tool has exited. Returns the
- * last count (the caller asserts it).
- */
-export async function settles (count: () => number, expected: number, limitMs = 10000): Promise<number> {
-  const deadline = Date.now() + limitMs
-  for (;;) {
-    const now = count()
-    if (now === expected || Date.now() >= deadline) return now
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
-}

@@ -6,13 +6,13 @@ import t, { type Test } from 'tap'
 import path from 'node:path'
 import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import { checkFdLeaks } from '../helpers/fds.js'
+import { checkFdLeaks, fdsBackTo } from '../helpers/fds.js'
 import { hasCommand, prerequisite } from '../helpers/prereq.js'
 import { rawClient, startReceiver, startSender, tmpDir, type Child } from '../receiver/helpers.js'
 import { Channel } from '../../plugin/channel.js'
 import { connectUnix } from '../../plugin/unix.js'
 import { FrameType, encodeHandoff, encodeStatusRequest, decodeMessage, protocolFramer } from '../../plugin/protocol/index.js'
-import { cli, settles, startCli } from './helpers.js'
+import { cli, startCli } from './helpers.js'
 
 interface Setup {
   sockPath: string
@@ -85,7 +85,7 @@ t.test('status --json: the receiver\'s figures after a known sequence of handoff
   t.same(stats, { live: 1, total: 3, rejected: 1, peers: 2, untrustedPeers: 0, draining: false }, 'the receiver\'s own stats agree')
   t.equal(receiver.seen('peer').length, 2, 'no peer event for the query')
   t.equal(receiver.seen('peerClose').length, 0, 'no peerClose for the query')
-  t.equal(await settles(() => receiver.fds(), fds), fds, 'the receiver holds no descriptor of the query')
+  t.equal(await fdsBackTo(receiver.pid, fds, 10000), fds, 'the receiver holds no descriptor of the query')
 })
 
 t.test('status (text), check, and a draining receiver', async (t) => {
@@ -112,7 +112,7 @@ t.test('status (text), check, and a draining receiver', async (t) => {
   await receiver.event('draining')
   const draining = await cli(['status', sockPath])
   t.match(draining.stdout, /state +draining \(new handoffs are refused\)\n/)
-  t.equal(await settles(() => receiver.fds(), fds), fds, 'the receiver holds no descriptor of the queries')
+  t.equal(await fdsBackTo(receiver.pid, fds, 10000), fds, 'the receiver holds no descriptor of the queries')
 })
 
 t.test('watch --count 2 refreshes twice and stops; SIGINT stops an unbounded watch', async (t) => {
@@ -137,7 +137,7 @@ t.test('watch --count 2 refreshes twice and stops; SIGINT stops an unbounded wat
   watching.signal('SIGINT')
   const ended = await watching.done
   t.same({ code: ended.code, signal: ended.signal }, { code: 0, signal: null }, 'SIGINT ends the watch cleanly')
-  t.equal(await settles(() => receiver.fds(), fds - 1), fds - 1, 'the receiver holds no descriptor of the queries')
+  t.equal(await fdsBackTo(receiver.pid, fds - 1, 10000), fds - 1, 'the receiver holds no descriptor of the queries')
 })
 
 t.test('a status channel can hand off nothing: a HANDOFF after the request is never read', async (t) => {
@@ -160,7 +160,7 @@ t.test('a status channel can hand off nothing: a HANDOFF after the request is ne
   client.socket.destroy()
   await client.closed
   // The receiver never read the HANDOFF: its descriptor died with the channel in the kernel.
-  t.equal(await settles(() => receiver.fds(), fds), fds, 'no descriptor left in the receiver')
+  t.equal(await fdsBackTo(receiver.pid, fds, 10000), fds, 'no descriptor left in the receiver')
   t.equal(receiver.seen('error').length, 0, 'nothing to report either')
 })
 
@@ -175,5 +175,5 @@ t.test('§13: the Python observer of PROTOCOL.md reads a live receiver', async (
   const run = spawnSync('python3', ['-c', sketch[1], sockPath], { encoding: 'utf8', timeout: 20000 })
   t.equal(run.status, 0, 'the sketch ran', { stderr: run.stderr })
   t.same(JSON.parse(run.stdout), { role: 'receiver', live: 1, total: 3, peers: 2 })
-  t.equal(await settles(() => receiver.fds(), fds), fds)
+  t.equal(await fdsBackTo(receiver.pid, fds, 10000), fds)
 })

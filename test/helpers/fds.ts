@@ -74,3 +74,13 @@ export function checkFdLeaks (t: Test): void {
     }
   })
 }
+
+/** Waits (bounded, polling /proc: a process emits nothing when it closes a descriptor) until `pid` has `count` descriptors. */
+export async function fdsBackTo (pid: number, count: number, limitMs = 15000): Promise<number> {
+  const deadline = Date.now() + limitMs
+  for (let turn = 0; ; turn++) {
+    const now = openFds(pid).length
+    if (now === count || Date.now() >= deadline) return now
+    await new Promise((resolve) => setTimeout(resolve, turn < 10 ? 1 : 20))
+  }
+}

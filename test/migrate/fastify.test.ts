@@ -4,9 +4,9 @@
 import path from 'node:path'
 import t from 'tap'
 import { forkFixture } from '../helpers/child.js'
-import { checkFdLeaks, openFds } from '../helpers/fds.js'
+import { checkFdLeaks, fdsBackTo, openFds } from '../helpers/fds.js'
 import { tmpDir } from '../helpers/tmp.js'
-import { fdsBackTo, finishDeploy } from '../helpers/sibling-deploy.js'
+import { finishDeploy } from '../helpers/sibling-deploy.js'
 import { WsEcho, openAll, summary, traffic, until } from './helpers.js'
 
 t.test('@fastify/websocket routes: WebSockets move with their route state, resumed by wsResume', async (t) => {

@@ -6,8 +6,8 @@ import net from 'node:net'
 import WebSocket from 'ws'
 import type { Test } from 'tap'
 import { clientFrame, upgradeRequest } from '../helpers/clients.js'
-import { checkFdLeaks } from '../helpers/fds.js'
-import { fdsBackTo, finishDeploy, startDeploy, type SiblingConfig } from '../helpers/sibling-deploy.js'
+import { checkFdLeaks, fdsBackTo } from '../helpers/fds.js'
+import { finishDeploy, startDeploy, type SiblingConfig } from '../helpers/sibling-deploy.js'
 
 let waiters: Array<() => void> = []
 /** Wakes every until() to check its condition again (call it on each event a test waits on). */

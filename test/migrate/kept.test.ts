@@ -2,9 +2,9 @@
 // served there until the hard stop closes it with 1012; and a new sibling
 // that dies in the middle of a move takes only what it had ACCEPTed.
 import t from 'tap'
-import { checkFdLeaks } from '../helpers/fds.js'
+import { checkFdLeaks, fdsBackTo } from '../helpers/fds.js'
 import { stopChild } from '../helpers/child.js'
-import { fdsBackTo, finishDeploy, startDeploy } from '../helpers/sibling-deploy.js'
+import { finishDeploy, startDeploy } from '../helpers/sibling-deploy.js'
 import { SplitEcho, WsEcho, openAll, summary, traffic, until } from './helpers.js'
 
 const FLOOD = 48 * 1024 * 1024

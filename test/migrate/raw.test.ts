@@ -5,9 +5,8 @@ import net from 'node:net'
 import path from 'node:path'
 import t from 'tap'
 import { forkFixture, stopChild } from '../helpers/child.js'
-import { checkFdLeaks, openFds } from '../helpers/fds.js'
+import { checkFdLeaks, fdsBackTo, openFds } from '../helpers/fds.js'
 import { tmpDir } from '../helpers/tmp.js'
-import { fdsBackTo } from '../helpers/sibling-deploy.js'
 import { until, wake } from './helpers.js'
 
 t.test('raw connections handed on with their unread bytes and state', async (t) => {

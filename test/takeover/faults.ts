@@ -5,10 +5,10 @@
 // load see nothing of it.
 import t from 'tap'
 import path from 'node:path'
-import { checkFdLeaks, openFds } from '../helpers/fds.js'
+import { checkFdLeaks, fdsBackTo, openFds } from '../helpers/fds.js'
 import { tmpDir } from '../helpers/tmp.js'
 import { forkFixture, stopChild } from '../helpers/child.js'
-import { Agent, Loop, keepAlive, listeningInode, perConnection, settledCount, socketInodes, startGen } from './helpers.js'
+import { Agent, Loop, keepAlive, listeningInode, perConnection, socketInodes, startGen } from './helpers.js'
 
 const READY_TIMEOUT_MS = 1500
 
@@ -80,6 +80,6 @@ t.test('a successor that crashes before ready, one that never reports ready, one
     t.equal(tally.failed, 0, `${name}: ${tally.ok} succeeded, none failed`, { errors: tally.errors })
   }
   await agent.close()
-  t.equal(await settledCount(second.pid, firstFds), firstFds, 'generation 2 holds as many descriptors as generation 1 did at start')
+  t.equal(await fdsBackTo(second.pid, firstFds, 10000), firstFds, 'generation 2 holds as many descriptors as generation 1 did at start')
   await stopChild(t, second.child, 'close')
 })

@@ -6,7 +6,6 @@ import http from 'node:http'
 import type { Test } from 'tap'
 import { Agent, request as undiciRequest } from 'undici'
 import { forkFixture, type Child } from '../helpers/child.js'
-import { openFds } from '../helpers/fds.js'
 import { WsClient } from '../examples/helpers.js'
 
 export interface Gen { child: Child, port: number, generation: number, source: string, pid: number }
@@ -118,19 +117,6 @@ export function wsHandoffs (port: number, kept: WsClient[]): () => Promise<numbe
     await ws.opened
     const hello = await ws.next((m) => typeof m.pid === 'number')
     return hello.pid
-  }
-}
-
-/**
- * How many descriptors `pid` holds, once that is `expected` (another process
- * closes on its own schedule), or after a bounded wait, to report what it is.
- */
-export async function settledCount (pid: number, expected: number): Promise<number> {
-  const deadline = Date.now() + 10000
-  for (;;) {
-    const n = openFds(pid).length
-    if (n === expected || Date.now() > deadline) return n
-    await new Promise((resolve) => setTimeout(resolve, 20))
   }
 }
 

@@ -5,11 +5,11 @@
 // open; every generation listens on the same socket (same inode).
 import t from 'tap'
 import path from 'node:path'
-import { checkFdLeaks, openFds } from '../helpers/fds.js'
+import { checkFdLeaks, fdsBackTo, openFds } from '../helpers/fds.js'
 import { tmpDir } from '../helpers/tmp.js'
 import { forkFixture, stopChild } from '../helpers/child.js'
 import type { WsClient } from '../examples/helpers.js'
-import { Agent, Loop, keepAlive, listeningInode, perConnection, settledCount, socketInodes, startGen, wsHandoffs, type Gen } from './helpers.js'
+import { Agent, Loop, keepAlive, listeningInode, perConnection, socketInodes, startGen, wsHandoffs, type Gen } from './helpers.js'
 
 const RESTARTS = 5
 
@@ -85,8 +85,8 @@ t.test('5 restarts under load: zero failed, zero refused, zero reset; the same l
   // No descriptor left behind: the last generation is back to what the first
   // held when it started (its listener, control socket and channel), the sibling
   // to its own count once the WebSockets are gone.
-  t.equal(await settledCount(current.pid, genFds), genFds, 'the last generation holds as many descriptors as the first did at start')
-  t.equal(await settledCount(sibling.pid, siblingFdsBefore), siblingFdsBefore, 'the sibling is back to its descriptors before the first handoff (one web app\'s channel)')
+  t.equal(await fdsBackTo(current.pid, genFds, 10000), genFds, 'the last generation holds as many descriptors as the first did at start')
+  t.equal(await fdsBackTo(sibling.pid, siblingFdsBefore, 10000), siblingFdsBefore, 'the sibling is back to its descriptors before the first handoff (one web app\'s channel)')
   await stopChild(t, current.child, 'close')
   await stopChild(t, sibling, 'close')
 })
