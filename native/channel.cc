@@ -139,6 +139,12 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
       // read it first, then report the socket's own error.
       if (!ReadSome()) return;
       if (IsClosed() || !reading_ || ended_) return;
+      if (deferred_error_ != 0) {
+        // The error is taken (ReadSome reports it after the data); libuv
+        // stopped the handle on POLLERR: poll again for the rest of the data.
+        UpdatePoll();
+        return;
+      }
       int so_error = 0;
       socklen_t len = sizeof(so_error);
       getsockopt(watcher_->fd(), SOL_SOCKET, SO_ERROR, &so_error, &len);
@@ -386,7 +392,17 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
     }
     int count;
     do { count = recvmmsg(watcher_->fd(), msgs, kMaxReadsPerEvent, kRecvFlags, nullptr); } while (count < 0 && errno == EINTR);
-    if (count < 0 && errno != EAGAIN && errno != EWOULDBLOCK) error = errno;
+    if (count < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+      // Unlike recvmsg, recvmmsg reports a pending socket error (ECONNRESET
+      // when the peer closed with our bytes unread) BEFORE the data still
+      // queued, and clears it. A peer that wrote its verdicts or ERROR and
+      // then went would lose them (a sender would then doubt connections the
+      // receiver had accepted). Read on: the data first, the error after,
+      // in recvmsg's order.
+      if (deferred_error_ == 0) deferred_error_ = errno;
+      do { count = recvmmsg(watcher_->fd(), msgs, kMaxReadsPerEvent, kRecvFlags, nullptr); } while (count < 0 && errno == EINTR);
+      if (count < 0 && errno != EAGAIN && errno != EWOULDBLOCK) error = errno;
+    }
     for (int i = 0; i < count; i++) {
       if (!TakeRead(&msgs[i].msg_hdr, msgs[i].msg_len, read_buffer_.data() + i * slice, &filled)) {
         // The end of the stream; the kernel filled every entry after it with
@@ -444,7 +460,11 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
       // channel still holds.
       if (IsClosed() || !reading_) return true;
     }
-    if (end) {
+    // Once the data is read, the error recvmmsg reported ahead of it is the
+    // way this stream ended (recvmsg would have said it here).
+    if ((end || error != 0) && deferred_error_ != 0) {
+      ReportError(deferred_error_, "recvmmsg");
+    } else if (end) {
       ended_ = true;
       UpdatePoll();
       if (!CallJs(env, on_end_, {})) {
@@ -639,6 +659,9 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
   std::vector<char> control_;
   bool reading_ = true;
   bool ended_ = false;
+  // An error recvmmsg reported before the data still queued (see ReadSome):
+  // reported once that data is read.
+  int deferred_error_ = 0;
   // A write failed (the peer is gone or shut its end): nothing more is
   // written, but reading goes on to the end of the stream, because what the
   // peer wrote before it went (an ACCEPT, an ERROR) still has to be read:

@@ -217,6 +217,27 @@ t.test('a write that fails (the peer is gone) does not drop what the peer wrote 
   await once(a, 'close')
 })
 
+t.test('a peer that goes with our bytes unread (a reset pending): what it wrote before it went is still delivered, then ECONNRESET', async (t) => {
+  checkFdLeaks(t)
+  const [a, b] = Channel.pair(framer)
+  a.pause()
+  b.pause()
+  await a.send(encodeTestFrame('a HANDOFF the peer never reads'))
+  await b.send(encodeTestFrame('a verdict written just before the peer went'))
+  // b closes with a's frame unread: the kernel marks a's socket ECONNRESET,
+  // which recvmmsg reports ahead of the verdict still queued.
+  await closeAll(b)
+  const events: string[] = []
+  a.on('message', (frame) => events.push(`message: ${testFrameBody(frame).toString()}`))
+  const failed = once(a, 'error')
+  a.resume()
+  const [err] = await failed as [any]
+  events.push(`error: ${err.code}`)
+  t.same(events, ['message: a verdict written just before the peer went', 'error: ECONNRESET'],
+    'the verdict first, then the reset')
+  await once(a, 'close')
+})
+
 t.test('a header declaring more than maxFrameSize is fatal: ERR_HANDOFF_PROTOCOL frame-too-large', async (t) => {
   checkFdLeaks(t)
   const strict = Channel.pair(createTestFramer(1024))
