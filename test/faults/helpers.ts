@@ -9,7 +9,7 @@ import path from 'node:path'
 import type { Test } from 'tap'
 import { Child, forkFixture, stopChild } from '../helpers/child.js'
 import { clientFrame, serverFrames, upgradeRequest } from '../helpers/clients.js'
-import { describeFds } from '../helpers/fds.js'
+import { describeFds, fdsBackTo } from '../helpers/fds.js'
 import { tmpDir } from '../helpers/tmp.js'
 import { parseResponse } from '../sender/helpers.js'
 
@@ -184,13 +184,8 @@ export function assertInvariants (t: Test, outcomes: Outcome[], total: number, e
  * listing them if not.
  */
 export async function expectFds (t: Test, pid: number, baseline: number, label: string, limitMs = 10000): Promise<void> {
-  const deadline = Date.now() + limitMs
-  let now = describeFds(pid)
-  while (now.length !== baseline && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 20))
-    now = describeFds(pid)
-  }
-  t.equal(now.length, baseline, `${label}: descriptors back to baseline (${baseline})`, now.length === baseline ? {} : { open: now })
+  const count = await fdsBackTo(pid, baseline, limitMs)
+  t.equal(count, baseline, `${label}: descriptors back to baseline (${baseline})`, count === baseline ? {} : { open: describeFds(pid) })
 }
 
 /** The real receiver (createReceiver in a node:http + ws sibling, test/fixtures/receiver-ws.js), once it listens. */
