@@ -40,8 +40,22 @@ inline std::string Describe(const Napi::Value& v) {
   return "a symbol";
 }
 
+// Thrown with Node's own codes, so that a caller can tell a bad argument
+// from a system error ({ code, errno, syscall }) without reading messages.
+inline void ThrowTypeError(Napi::Env env, const std::string& message) {
+  Napi::Error e = Napi::TypeError::New(env, message);
+  e.Set("code", Napi::String::New(env, "ERR_INVALID_ARG_TYPE"));
+  e.ThrowAsJavaScriptException();
+}
+
+inline void ThrowRangeError(Napi::Env env, const std::string& message) {
+  Napi::Error e = Napi::RangeError::New(env, message);
+  e.Set("code", Napi::String::New(env, "ERR_OUT_OF_RANGE"));
+  e.ThrowAsJavaScriptException();
+}
+
 inline bool Fail(const Napi::CallbackInfo& info, const char* usage, const std::string& what) {
-  Napi::TypeError::New(info.Env(), std::string(usage) + ": " + what).ThrowAsJavaScriptException();
+  ThrowTypeError(info.Env(), std::string(usage) + ": " + what);
   return false;
 }
 

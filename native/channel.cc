@@ -93,8 +93,7 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
     for (int i = 0; i < 4; i++) {
       Napi::Value v = cbs.Get(names[i]);
       if (!v.IsFunction()) {
-        Napi::TypeError::New(env, std::string("callbacks.") + names[i] + " must be a function")
-            .ThrowAsJavaScriptException();
+        args::ThrowTypeError(env, std::string("callbacks.") + names[i] + " must be a function");
         return;
       }
       *refs[i] = Napi::Persistent(v.As<Napi::Function>());
@@ -514,13 +513,13 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
     }
     Napi::Buffer<char> buf = info[0].As<Napi::Buffer<char>>();
     if (buf.Length() == 0) {
-      Napi::RangeError::New(env, "a message must not be empty").ThrowAsJavaScriptException();
+      args::ThrowRangeError(env, "a message must not be empty");
       return env.Undefined();
     }
     OutMessage m;
     if (info.Length() > 1 && !info[1].IsUndefined()) {
       if (info[1].IsArray() && info[1].As<Napi::Array>().Length() > static_cast<uint32_t>(kMaxFdsPerMessage)) {
-        Napi::RangeError::New(env, "at most 253 descriptors per message").ThrowAsJavaScriptException();
+        args::ThrowRangeError(env, "at most 253 descriptors per message");
         return env.Undefined();
       }
       if (!args::FdArray(info, 1, "fds", usage, &m.fds)) return env.Undefined();

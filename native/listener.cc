@@ -89,8 +89,7 @@ class NativeListener : public Napi::ObjectWrap<NativeListener> {
         ino = file.Get("ino").As<Napi::BigInt>().Uint64Value(&lossless);
       }
       if (!ok || dir_fd < 0 || name.empty()) {
-        Napi::TypeError::New(env, "file must be { dirFd: number, name: string, dev: bigint, ino: bigint }")
-            .ThrowAsJavaScriptException();
+        args::ThrowTypeError(env, "file must be { dirFd: number, name: string, dev: bigint, ino: bigint }");
         return;
       }
     }
@@ -98,8 +97,7 @@ class NativeListener : public Napi::ObjectWrap<NativeListener> {
     Napi::Value on_connection = cbs.Get("onConnection");
     Napi::Value on_error = cbs.Get("onError");
     if (!on_connection.IsFunction() || !on_error.IsFunction()) {
-      Napi::TypeError::New(env, "callbacks.onConnection and callbacks.onError must be functions")
-          .ThrowAsJavaScriptException();
+      args::ThrowTypeError(env, "callbacks.onConnection and callbacks.onError must be functions");
       return;
     }
     on_connection_ = Napi::Persistent(on_connection.As<Napi::Function>());

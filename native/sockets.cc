@@ -255,7 +255,7 @@ Napi::Value CloseFd(const Napi::CallbackInfo& info) {
 Napi::Value SetCloexecFd(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsNumber()) {
-    Napi::TypeError::New(env, "setCloexec(fd: number)").ThrowAsJavaScriptException();
+    args::ThrowTypeError(env, "setCloexec(fd: number)");
     return env.Undefined();
   }
   int fd = info[0].As<Napi::Number>().Int32Value();

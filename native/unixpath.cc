@@ -125,7 +125,7 @@ bool IsNameArg(const Napi::Value& v) {
 }
 
 Napi::Value TypeError(Napi::Env env, const char* usage) {
-  Napi::TypeError::New(env, usage).ThrowAsJavaScriptException();
+  args::ThrowTypeError(env, usage);
   return env.Undefined();
 }
 

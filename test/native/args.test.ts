@@ -20,6 +20,7 @@ function rejects (t: Test, calls: Array<[string, Call, RegExp]>, usage: string):
       caught = err
     }
     t.type(caught, TypeError, `${label}: a TypeError`)
+    t.equal((caught as { code?: string } | undefined)?.code, 'ERR_INVALID_ARG_TYPE', `${label}: Node's code for it`)
     t.match((caught as Error | undefined)?.message, usage, `${label}: names the signature`)
     t.match((caught as Error | undefined)?.message, what, `${label}: says what was wrong`)
   }
