@@ -77,12 +77,15 @@ async function main () {
     ['p50/p99 over every latency sample of every round; conn/s and CPU: medians over rounds. Server CPU = web app + sibling, each from its own process.cpuUsage() over the rate phase ÷ connections answered.'])
 
   const rows = []
+  // What bench/run.js charts (bench/lib/charts.js): the figures of the table below.
+  const summary = { added: {} }
   for (const r of routes) {
     if (r.key === 'direct') continue
     const added = per(r.key, 'direct', (a, b) => a.p50 - b.p50)
     const rate = per(r.key, 'direct', (a, b) => a.rate / b.rate)
     const cpu = per(r.key, 'direct', (a, b) => a.serverCpu / b.serverCpu)
     const ours = r.key !== 'childsend'
+    summary.added[r.key] = { name: r.name, p50: added, rate, cpu }
     const v = (x, ok) => !Number.isFinite(x) ? 'n/a' : ours ? verdict(ok) : (ok ? '(would meet)' : '(would miss)')
     rows.push([r.name, `${added >= 0 ? '+' : ''}${fmt(added, 0)} µs`, '≤ +60 µs', v(added, added <= 60),
       fmtRatio(rate), '≥ 0.85', v(rate, rate >= 0.85), fmtRatio(cpu), '≤ 1.5', v(cpu, cpu <= 1.5)])
@@ -94,7 +97,7 @@ async function main () {
 
   if (args.json) {
     const slim = Object.fromEntries(Object.entries(results).map(([k, v]) => [k, { ...v, samples: v.samples.length }]))
-    fs.writeFileSync(args.json, JSON.stringify({ bench: 'e2e', rounds, P, results: slim }, null, 2))
+    fs.writeFileSync(args.json, JSON.stringify({ bench: 'e2e', rounds, P, results: slim, summary }, null, 2))
   }
   if (Object.values(results).some((r) => r.errors > 0 || r.rounds.length === 0)) process.exitCode = 1
 }

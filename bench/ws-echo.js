@@ -22,7 +22,7 @@ const path = require('node:path')
 const {
   parseArgs, num, median, percentile, fmt, fmtRatio, table, verdict, fastifyPlugin, repeatWithin, tempDir
 } = require('./lib/common.js')
-const { startSibling, startWebapp, startClient, stopAll } = require('./lib/topology.js')
+const { startSibling, startWebapp, startClient, stopAll, rotated } = require('./lib/topology.js')
 
 const args = parseArgs()
 const quick = args.quick
@@ -31,12 +31,14 @@ const BUDGET_MS = num(args.budget, 75) * 1000
 const CONNECTIONS = num(args.connections, quick ? 5 : 50)
 const SIZES = [64, 16 * 1024]
 const P = quick ? { warmup: 0.05, seconds: 0.15, max: 2000 } : { warmup: 0.3, seconds: 0.6, max: 1000000 }
+const OPEN_BATCH = 10
 const label = (size) => size >= 1024 ? `${size / 1024} KiB` : `${size} B`
 
 async function main () {
   const sockPath = path.join(tempDir(), 'sibling.sock')
   const procs = []
   const results = {}
+  const opens = {} // route -> [per pass: { p50, p99 } of new WebSocket -> 'open', µs]
   let routes
   let rounds = 0
   try {
@@ -62,8 +64,17 @@ async function main () {
     ]
     for (const r of routes) {
       results[r.key] = Object.fromEntries(SIZES.map((size) => [size, { rounds: [], samples: [] }]))
-      const open = await client.request('wsOpen', { port: r.port, path: '/echo', connections: CONNECTIONS, parallel: 10, seconds: 20, set: r.key })
-      if (open.opened !== CONNECTIONS) throw new Error(`${r.name}: opened ${open.opened} of ${CONNECTIONS} WebSockets: ${open.lastError}`)
+      opens[r.key] = []
+    }
+    // Opened 10 at a time, the routes taking turns (the order rotating), so
+    // that the open times compare like the echo phases do.
+    for (let pass = 0, left = CONNECTIONS; left > 0; pass++, left -= OPEN_BATCH) {
+      for (const r of rotated(routes, pass)) {
+        const n = Math.min(OPEN_BATCH, left)
+        const open = await client.request('wsOpen', { port: r.port, path: '/echo', connections: n, parallel: OPEN_BATCH, seconds: 20, set: r.key })
+        if (open.opened !== n) throw new Error(`${r.name}: opened ${open.opened} of ${n} WebSockets: ${open.lastError}`)
+        opens[r.key].push({ p50: open.p50, p99: open.p99 })
+      }
     }
     for (const size of SIZES) {
       for (const r of routes) await client.request('wsEcho', { size, seconds: P.warmup, max: P.max, set: r.key })
@@ -133,9 +144,32 @@ async function main () {
     trows,
     ['Ratios: median over rounds of the ratio within the round. The noise row compares two identical sets of direct connections: how far apart two routes that do the same thing land in this run. What a handoff web app still spends is its idle loop and the IPC of the measurement itself, spread over the messages.'])
 
+  // The opening of the WebSockets, before any echo: the one connection-setup
+  // figure that includes the proxy (bench/e2e.js's upgrade is not a WebSocket
+  // handshake, which @fastify/http-proxy needs). The first pass warms every
+  // route up and is left out when there are more.
+  const counted = (key) => opens[key].length > 1 ? opens[key].slice(1) : opens[key]
+  const openP50 = (key) => median(counted(key).map((x) => x.p50))
+  const openAdded = (key) => median(counted(key).map((x, i) => x.p50 - counted('direct')[i].p50))
+  table(`WebSocket open, before the echo (new WebSocket -> 'open'; ${OPEN_BATCH} at a time, the routes taking turns, ${opens.direct.length} pass${opens.direct.length === 1 ? '' : 'es'})`,
+    ['route', 'open p50 µs', 'p50 added over direct'],
+    routes.map((r) => {
+      const added = openAdded(r.key)
+      return [r.name, fmt(openP50(r.key), 0), r.key === 'direct' ? '' : `${added >= 0 ? '+' : ''}${fmt(added, 0)} µs`]
+    }),
+    ['Medians over the passes (the first left out: a warm-up) of each pass\'s p50, and of its difference with direct in the same pass.'])
+
+  // What bench/run.js charts (bench/lib/charts.js): the figures of the tables above.
+  const summary = {
+    open: Object.fromEntries(routes.map((r) => [r.key, { name: r.name, p50: openP50(r.key), added: openAdded(r.key) }])),
+    echo: Object.fromEntries(SIZES.map((size) => [label(size), Object.fromEntries(routes.map((r) => [r.key, {
+      name: r.name, rate: m(r.key, size, 'rate'), vsDirect: per(r.key, 'direct', size, (a, b) => a.rate / b.rate)
+    }]))]))
+  }
+
   if (args.json) {
     const slim = Object.fromEntries(Object.entries(results).map(([k, v]) => [k, Object.fromEntries(Object.entries(v).map(([s, x]) => [s, { ...x, samples: x.samples.length }]))]))
-    fs.writeFileSync(args.json, JSON.stringify({ bench: 'ws-echo', rounds, P, CONNECTIONS, results: slim }, null, 2))
+    fs.writeFileSync(args.json, JSON.stringify({ bench: 'ws-echo', rounds, P, CONNECTIONS, results: slim, summary }, null, 2))
   }
   if (rounds === 0) process.exitCode = 1
 }
