@@ -1,14 +1,21 @@
 'use strict'
 // npm run bench [-- --quick] [-- --only pass-rate,e2e] [-- --json-dir DIR] [-- --wait-quiet SECONDS]
+//                [-- --charts-dir DIR] [-- --progress]
 //
 // Runs each benchmark of issue 7 in a process of its own, one after the
 // other, each killed if it runs over its time bound, and prints their tables
 // (Markdown). --quick runs tiny counts: a smoke test, the figures mean nothing.
+// Then draws the charts (bench/lib/charts.js) into --charts-dir (default
+// bench/results/; a --quick run draws them only when given one). Progress
+// goes to stderr (bench/lib/progress.js): live on a terminal or with
+// --progress, else a line as each benchmark starts and ends.
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const { spawn } = require('node:child_process')
-const { parseArgs, machine } = require('./lib/common.js')
+const { parseArgs, machine, tempDir } = require('./lib/common.js')
+const { createProgress, lineSplitter } = require('./lib/progress.js')
+const { writeCharts } = require('./lib/charts.js')
 
 const BENCHMARKS = [
   { name: 'pass-rate', file: 'pass-rate.js', what: '1. descriptor pass rate and cost' },
@@ -25,6 +32,15 @@ const args = parseArgs()
 const quick = args.quick
 const only = typeof args.only === 'string' ? new Set(args.only.split(',')) : null
 const LIMIT_MS = quick ? 60000 : 120000
+// The charts read the benchmarks' JSON: into a temporary directory unless kept (--json-dir).
+const jsonDir = typeof args['json-dir'] === 'string' ? args['json-dir'] : tempDir('handoff-bench-json-')
+const chartsDir = typeof args['charts-dir'] === 'string' ? args['charts-dir'] : quick ? null : path.join(__dirname, 'results')
+const progress = createProgress({
+  stream: process.stderr,
+  live: process.stderr.isTTY === true,
+  verbose: args.progress === true,
+  total: BENCHMARKS.filter((b) => only === null || only.has(b.name)).length
+})
 
 function loadavg () { return os.loadavg().map((x) => x.toFixed(2)).join(' ') }
 
@@ -60,13 +76,24 @@ function runOne (b) {
   return new Promise((resolve) => {
     const childArgs = [path.join(__dirname, b.file)]
     if (quick) childArgs.push('--quick')
-    if (typeof args['json-dir'] === 'string') childArgs.push('--json', path.join(args['json-dir'], `${b.name}.json`))
+    childArgs.push('--json', path.join(jsonDir, `${b.name}.json`))
     const started = Date.now()
-    const child = spawn(process.execPath, childArgs, { stdio: ['ignore', 'inherit', 'inherit'] })
+    // Its output comes through here so that a status line on the terminal
+    // never lands inside a table; the bytes of stdout are passed on unchanged.
+    const child = spawn(process.execPath, childArgs, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, BENCH_PROGRESS: '1' } })
+    const err = lineSplitter((done, total) => progress.round(done, total), (text) => progress.passOn(text))
+    child.stdout.setEncoding('utf8')
+    child.stderr.setEncoding('utf8')
+    child.stdout.on('data', (text) => progress.passOn(text, process.stdout))
+    child.stderr.on('data', (text) => err.push(text))
     let timedOut = false
     const timer = setTimeout(() => { timedOut = true; child.kill('SIGKILL') }, LIMIT_MS)
+    // A killed benchmark's own children may still hold the pipes: 'close'
+    // would wait for them, so the pipes are let go 5 s after its exit.
+    child.on('exit', () => { setTimeout(() => { child.stdout.destroy(); child.stderr.destroy() }, 5000).unref() })
     child.on('close', (code, signal) => {
       clearTimeout(timer)
+      err.flush()
       resolve({ code, signal, timedOut, seconds: (Date.now() - started) / 1000 })
     })
   })
@@ -77,16 +104,19 @@ async function main () {
     console.error('dist/ is missing: run `npm install` (or `npm run compile`) first')
     process.exit(1)
   }
-  if (typeof args['json-dir'] === 'string') fs.mkdirSync(args['json-dir'], { recursive: true })
+  fs.mkdirSync(jsonDir, { recursive: true })
   const m = machine()
+  const startLoad = loadavg()
   console.log(`# fastify-handoff benchmarks${quick ? ' (--quick: smoke run, tiny counts, figures mean nothing)' : ''}`)
   console.log('')
   console.log(`machine: ${m.nproc} CPUs, ${m.model}, Linux ${m.kernel}, Node ${m.node}`)
-  console.log(`load average at start: ${loadavg()}`)
+  console.log(`load average at start: ${startLoad}`)
   console.log('')
   const summary = []
+  let index = 0
   for (const b of BENCHMARKS) {
     if (only && !only.has(b.name)) continue
+    index++
     console.log(`## ${b.what} (bench/${b.file})`)
     console.log('')
     if (!quick) {
@@ -95,8 +125,10 @@ async function main () {
       console.log(`(machine ${(b0 * 100).toFixed(0)} % busy with other work just before; load average ${loadavg()})`)
       console.log('')
     }
+    progress.start(index, b.name, LIMIT_MS)
     const r = await runOne(b)
     const status = r.timedOut ? `KILLED after ${LIMIT_MS / 1000} s` : r.code === 0 ? 'ok' : `FAILED (exit ${r.code ?? r.signal})`
+    progress.end(status, r.seconds)
     summary.push([b.name, status, r.seconds.toFixed(1)])
     console.log(`(${b.name}: ${status}, ${r.seconds.toFixed(1)} s; load average ${loadavg()})`)
     console.log('')
@@ -106,6 +138,19 @@ async function main () {
   console.log('| benchmark | status | seconds |')
   console.log('| --- | --- | --- |')
   for (const [n, s, t] of summary) console.log(`| ${n} | ${s} | ${t} |`)
+  if (chartsDir !== null) {
+    const note = `${new Date().toISOString().slice(0, 10)}, ${m.nproc} CPUs, load average ${startLoad} at start${quick ? '; --quick: figures mean nothing' : ''}`
+    const charts = writeCharts(jsonDir, chartsDir, { note })
+    if (charts.length > 0) {
+      console.log('')
+      console.log('## Charts')
+      console.log('')
+      for (const c of charts) {
+        const rel = path.relative(process.cwd(), c.file)
+        console.log(`![${c.title}](${rel.startsWith('..') ? c.file : rel})`)
+      }
+    }
+  }
   if (summary.some(([, s]) => s !== 'ok')) process.exitCode = 1
 }
 

@@ -1,10 +1,15 @@
 // Smoke test of the benchmark suite (issue 7): `node bench/run.js --quick`
 // runs every benchmark with tiny counts and must exit 0 and print its tables.
 // No figure is checked: on a shared machine they mean nothing at these counts.
+// It also draws the charts (issue 16, item 6) into a directory of its own and
+// reports its progress on stderr, never on stdout.
 import t from 'tap'
 import { spawn } from 'node:child_process'
+import fs from 'node:fs'
 import path from 'node:path'
 import { checkFdLeaks } from './helpers/fds.js'
+import { parseSvg } from './helpers/svg.js'
+import { tmpDir } from './helpers/tmp.js'
 
 const ROOT = path.join(__dirname, '..')
 // Every benchmark once, tiny: about a minute on a quiet machine, more than
@@ -13,7 +18,8 @@ t.setTimeout(300000)
 
 t.test('npm run bench -- --quick runs every benchmark and prints its tables', async (t) => {
   checkFdLeaks(t)
-  const child = spawn(process.execPath, [path.join(ROOT, 'bench', 'run.js'), '--quick'], {
+  const charts = path.join(tmpDir(t, 'handoff-bench-charts-'), 'charts')
+  const child = spawn(process.execPath, [path.join(ROOT, 'bench', 'run.js'), '--quick', '--charts-dir', charts], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe']
   })
@@ -32,6 +38,7 @@ t.test('npm run bench -- --quick runs every benchmark and prints its tables', as
     'Connection setup, stage by stage',
     'WebSocket echo after the handoff',
     'After the handoff: ratios and targets',
+    'WebSocket open, before the echo',
     'Stability:',
     'Scale: one sibling holding',
     'Handoffs through a pool of',
@@ -44,4 +51,22 @@ t.test('npm run bench -- --quick runs every benchmark and prints its tables', as
   t.match(stdout, /\| fastify-handoff Channel, raw\s+\| \d+/, 'the channel ran')
   t.notMatch(stdout, /failed: /, 'no contender failed')
   t.match(stdout, /\| scale\s+\| ok /, 'the summary lists every benchmark as ok')
+
+  // Progress: stderr not being a terminal, a line as each benchmark starts and ends.
+  for (const name of ['pass-rate', 'e2e', 'ws-echo', 'migrate']) {
+    t.match(stderr, new RegExp(`^\\[\\d/\\d\\] ${name}: started$`, 'm'), `stderr: ${name} started`)
+    t.match(stderr, new RegExp(`^\\[\\d/\\d\\] ${name}: ok, [\\d.]+ s$`, 'm'), `stderr: ${name} ended`)
+  }
+  t.notMatch(stdout, /^\[\d\/\d\]|@@bench-progress/m, 'no progress on stdout')
+  t.notMatch(stderr, /@@bench-progress/, 'the round markers are taken out of stderr')
+
+  // The charts, from this run's figures, linked from stdout.
+  for (const [file, bars] of [['setup-cost.svg', 6], ['echo-rate.svg', 8]] as const) {
+    const f = path.join(charts, file)
+    t.ok(fs.existsSync(f), `${file} written`)
+    if (!fs.existsSync(f)) continue
+    const p = parseSvg(fs.readFileSync(f, 'utf8'))
+    t.equal(p.bars.length, bars, `${file}: well-formed, ${bars} bars`)
+    t.match(stdout, `](${f})`, `${file} linked from stdout`)
+  }
 })

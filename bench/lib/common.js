@@ -5,6 +5,7 @@ const { spawn, fork } = require('node:child_process')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
+const { roundLine } = require('./progress.js')
 
 const ROOT = path.join(__dirname, '..', '..')
 const DIST = path.join(ROOT, 'dist')
@@ -313,6 +314,8 @@ async function repeatWithin (reps, budgetMs, body) {
     await body(rep)
     longest = Math.max(longest, Date.now() - t)
     done++
+    // bench/run.js's progress (bench/lib/progress.js): set by it only.
+    if (process.env.BENCH_PROGRESS === '1') process.stderr.write(roundLine(done, reps))
   }
   return done
 }
