@@ -66,12 +66,13 @@ async function main () {
       results[r.key] = Object.fromEntries(SIZES.map((size) => [size, { rounds: [], samples: [] }]))
       opens[r.key] = []
     }
-    // Opened 10 at a time, the routes taking turns (the order rotating), so
-    // that the open times compare like the echo phases do.
+    // Opened in passes of 10, one at a time (latency at concurrency 1, as in
+    // bench/e2e.js), the routes taking turns (the order rotating), so that the
+    // open times compare like the echo phases do.
     for (let pass = 0, left = CONNECTIONS; left > 0; pass++, left -= OPEN_BATCH) {
       for (const r of rotated(routes, pass)) {
         const n = Math.min(OPEN_BATCH, left)
-        const open = await client.request('wsOpen', { port: r.port, path: '/echo', connections: n, parallel: OPEN_BATCH, seconds: 20, set: r.key })
+        const open = await client.request('wsOpen', { port: r.port, path: '/echo', connections: n, parallel: 1, seconds: 20, set: r.key })
         if (open.opened !== n) throw new Error(`${r.name}: opened ${open.opened} of ${n} WebSockets: ${open.lastError}`)
         opens[r.key].push({ p50: open.p50, p99: open.p99 })
       }
@@ -151,7 +152,7 @@ async function main () {
   const counted = (key) => opens[key].length > 1 ? opens[key].slice(1) : opens[key]
   const openP50 = (key) => median(counted(key).map((x) => x.p50))
   const openAdded = (key) => median(counted(key).map((x, i) => x.p50 - counted('direct')[i].p50))
-  table(`WebSocket open, before the echo (new WebSocket -> 'open'; ${OPEN_BATCH} at a time, the routes taking turns, ${opens.direct.length} pass${opens.direct.length === 1 ? '' : 'es'})`,
+  table(`WebSocket open, before the echo (new WebSocket -> 'open', one at a time; passes of ${OPEN_BATCH}, the routes taking turns, ${opens.direct.length} pass${opens.direct.length === 1 ? '' : 'es'})`,
     ['route', 'open p50 µs', 'p50 added over direct'],
     routes.map((r) => {
       const added = openAdded(r.key)

@@ -6,6 +6,9 @@
 //                   child.send (bench/e2e.js) and against the proxy (bench/ws-echo.js)
 //   echo-rate.svg   WebSocket echo messages/s after the handoff, against
 //                   direct connections to the sibling and the proxy
+// Where the benchmark has one, the noise control (a second, identical set of
+// direct connections) is drawn too: how far apart two routes that do the same
+// thing land in the run, the yardstick for every other difference.
 const fs = require('node:fs')
 const path = require('node:path')
 const { barChart } = require('./svg.js')
@@ -34,8 +37,8 @@ function setupCostChart ({ e2e, wsEcho, note }) {
   }
   if (wsEcho && wsEcho.open) {
     groups.push({
-      title: 'WebSocket open, new WebSocket → \'open\' (bench/ws-echo.js), 10 at a time',
-      bars: barsOf(wsEcho.open, ['fastify', 'handoff', 'proxy'], (x) => ({ label: x.name, value: x.added, text: signedUs(x.added) }))
+      title: 'WebSocket open, new WebSocket → \'open\' (bench/ws-echo.js), one at a time',
+      bars: barsOf(wsEcho.open, ['fastify', 'handoff', 'proxy', 'direct2'], (x) => ({ label: x.name, value: x.added, text: signedUs(x.added) }))
     })
   }
   if (groups.length === 0) return null
@@ -51,7 +54,7 @@ function echoRateChart ({ wsEcho, note }) {
   if (!wsEcho || !wsEcho.echo) return null
   const groups = Object.entries(wsEcho.echo).map(([size, routes]) => ({
     title: `${size} messages, messages/s (× direct)`,
-    bars: barsOf(routes, ['direct', 'fastify', 'handoff', 'proxy'], (x, k) => ({
+    bars: barsOf(routes, ['direct', 'fastify', 'handoff', 'proxy', 'direct2'], (x, k) => ({
       label: x.name,
       value: x.rate,
       text: k === 'direct' ? fmt(x.rate, 0) : `${fmt(x.rate, 0)} (${fmtRatio(x.vsDirect)})`
