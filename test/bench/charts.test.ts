@@ -6,7 +6,8 @@
 import t from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
-import { parseSvg } from '../helpers/svg.js'
+import { parseSvg, PYTHON3 } from '../helpers/svg.js'
+import { prerequisite } from '../helpers/prereq.js'
 import { tmpDir } from '../helpers/tmp.js'
 
 interface Bar { label: string, value: number | null, text?: string, kind?: string }
@@ -39,7 +40,7 @@ function sink (): { stream: NodeJS.WritableStream, text: () => string } {
   return { stream, text: () => out }
 }
 
-t.test('barChart: well-formed SVG, one bar per figure, lengths proportional to the figures', async (t) => {
+t.test('barChart: well-formed SVG, one bar per figure, lengths proportional to the figures', { skip: prerequisite(t, PYTHON3) }, async (t) => {
   const svg = barChart({
     title: 'A & B <test>',
     subtitle: 'a "subtitle"',
@@ -64,7 +65,7 @@ t.test('barChart: well-formed SVG, one bar per figure, lengths proportional to t
   t.notMatch(svg, /<script|href=/, 'no script, no external reference (GitHub shows it as an image)')
 })
 
-t.test('barChart: a negative figure is a bar left of the zero line', async (t) => {
+t.test('barChart: a negative figure is a bar left of the zero line', { skip: prerequisite(t, PYTHON3) }, async (t) => {
   const p = parseSvg(barChart({ title: 'signed', groups: [{ bars: [{ label: 'plus', value: 300 }, { label: 'minus', value: -100 }] }] }))
   const [plus, minus] = p.bars
   t.ok(Math.abs(minus.x + minus.width - plus.x) < 0.2, 'the negative bar ends where the positive one starts (zero)')
@@ -102,7 +103,7 @@ const wsEcho = {
   }
 }
 
-t.test('setupCostChart: added p50 of the plugin, the Sender, child.send and the proxy', async (t) => {
+t.test('setupCostChart: added p50 of the plugin, the Sender, child.send and the proxy', { skip: prerequisite(t, PYTHON3) }, async (t) => {
   const p = parseSvg(setupCostChart({ e2e, wsEcho, note: 'a note' }) ?? '')
   t.same(p.bars.map((b) => [b.label, b.value]), [
     ['fastify-handoff (Fastify plugin)', 510],
@@ -120,7 +121,7 @@ t.test('setupCostChart: added p50 of the plugin, the Sender, child.send and the 
   t.equal(setupCostChart({ e2e: null, wsEcho: null }), null, 'nothing to draw without either')
 })
 
-t.test('echoRateChart: messages/s of direct, the handoffs and the proxy, per message size', async (t) => {
+t.test('echoRateChart: messages/s of direct, the handoffs and the proxy, per message size', { skip: prerequisite(t, PYTHON3) }, async (t) => {
   const p = parseSvg(echoRateChart({ wsEcho }) ?? '')
   t.same(p.groups, ['64 B messages, messages/s (× direct)', '16 KiB messages, messages/s (× direct)'])
   t.same(p.bars.map((b) => [b.label, b.value]), [

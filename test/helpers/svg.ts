@@ -2,6 +2,10 @@
 // on every machine the tests run on) and returns what the charts' tests check:
 // it throws on anything that is not well-formed XML.
 import { spawnSync } from 'node:child_process'
+import { hasCommand, type Prerequisite } from './prereq.js'
+
+/** The parser's prerequisite, for prerequisite() (test/helpers/prereq.ts). */
+export const PYTHON3: Prerequisite = { name: 'python3', available: hasCommand('python3'), install: 'apt-get install python3' }
 
 export interface ParsedBar { label: string, value: number, x: number, width: number, title: string }
 export interface ParsedSvg { root: string, width: number, height: number, bars: ParsedBar[], labels: string[], values: string[], groups: string[] }
