@@ -133,6 +133,13 @@ t.test('echoRateChart: messages/s of direct, the handoffs and the proxy, per mes
   t.equal(echoRateChart({ wsEcho: null }), null, 'nothing to draw without ws-echo')
 })
 
+t.test('a figure a benchmark could not compute (NaN, null in its JSON) is "n/a", without a bar', { skip: prerequisite(t, PYTHON3) }, async (t) => {
+  const p = parseSvg(setupCostChart({ e2e: { added: { handoff: { name: 'Sender', p50: null }, childsend: { name: 'child.send', p50: 250 } } } }) ?? '')
+  t.same(p.labels, ['Sender', 'child.send'], 'both routes are listed')
+  t.same(p.values, ['n/a', '+250 µs'])
+  t.same(p.bars.map((b) => b.label), ['child.send'], 'a bar for the figure only')
+})
+
 t.test('writeCharts: reads the benchmarks\' JSON, writes the charts it can', async (t) => {
   const dir = tmpDir(t, 'handoff-charts-')
   const out = path.join(dir, 'out')
