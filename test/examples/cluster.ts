@@ -12,7 +12,7 @@ import { io, type Socket } from 'socket.io-client'
 import WebSocket from 'ws'
 import { checkFdLeaks, fdsBackTo, openFds } from '../helpers/fds.js'
 import { hasCommand, prerequisite } from '../helpers/prereq.js'
-import { alive, exitsWith, node, request, waitExit, wsClient, WsClient, type Proc } from './helpers.js'
+import { alive, exitsWith, node, request, waitExit, within, wsClient, WsClient, type Proc } from './helpers.js'
 
 // Three clusters of up to ten processes each start and stop here; on a
 // loaded machine the file needs more than the runner's default limit.
@@ -27,13 +27,6 @@ function needs (t: Test): string | false {
   return prerequisite(t, { name: 'haproxy', available: hasCommand('haproxy', ['-v']), install: 'apt-get install haproxy' }) ||
     prerequisite(t, { name: 'redis-server', available: hasCommand('redis-server', ['--version']), install: 'apt-get install redis-server' }) ||
     prerequisite(t, { name: 'python3', available: hasCommand('python3'), install: 'apt-get install python3' })
-}
-
-/** Rejects after `limitMs` with what was awaited: a hang becomes a failure that says what it waited for. */
-function within<T> (what: string, promise: Promise<T>, limitMs = WAIT_LIMIT_MS): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const limit = new Promise<never>((resolve, reject) => { timer = setTimeout(() => reject(new Error(`no ${what} within ${limitMs} ms`)), limitMs) })
-  return Promise.race([promise, limit]).finally(() => clearTimeout(timer))
 }
 
 /** Every pid the cluster printed: redis-server, haproxy, the hosts, their web apps and siblings, and what restarts started. */
