@@ -20,9 +20,13 @@ function haproxyConfig ({ port, hosts }) {
     `  bind 127.0.0.1:${port}`,
     '  default_backend hosts',
     'backend hosts',
+    // pool-max-conn 0: no idle keep-alive connections kept open to a host's
+    // web app. A web app restarted by takeover retires once the connections
+    // it holds have ended (docs/zero-downtime.md); an idle pooled one would
+    // keep it until its drainTimeout and then be closed under HAProxy.
     '  balance leastconn',
     '  option httpchk GET /health',
-    ...hosts.map(({ name, port }) => `  server ${name} 127.0.0.1:${port} check inter 2s`),
+    ...hosts.map(({ name, port }) => `  server ${name} 127.0.0.1:${port} check inter 2s pool-max-conn 0`),
     ''
   ].join('\n')
 }

@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
 import http from 'node:http'
+import net from 'node:net'
 import path from 'node:path'
 import readline from 'node:readline'
 import type { Test } from 'tap'
@@ -248,4 +249,23 @@ export function wsClient (t: Test, url: string, headers: Record<string, string> 
   const client = new WsClient(url, headers)
   t.teardown(() => client.stop())
   return client
+}
+
+/** Rejects after `limitMs` with what was awaited: a hang becomes a failure that says what it waited for. */
+export function within<T> (what: string, promise: Promise<T>, limitMs = 20000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const limit = new Promise<never>((resolve, reject) => { timer = setTimeout(() => reject(new Error(`no ${what} within ${limitMs} ms`)), limitMs) })
+  return Promise.race([promise, limit]).finally(() => clearTimeout(timer))
+}
+
+/** A loopback port that was free a moment ago (for a process that needs a number: pm2's app, haproxy). */
+export function freePort (): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer()
+    probe.once('error', reject)
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as net.AddressInfo
+      probe.close(() => resolve(port))
+    })
+  })
 }
