@@ -175,6 +175,8 @@ export class Link extends EventEmitter<LinkEvents> {
   private loadValue: LinkLoad = { live: 0, max: null, draining: false }
   /** The receiver said GOODBYE "handover": reconnect at once once nothing is in flight. */
   private handingOver = false
+  /** Connecting to the new sibling after a handover (see handingOverNow). */
+  private rejoining = false
   private readonly waiters: Array<() => void> = []
 
   constructor (options: LinkOptions) {
@@ -233,6 +235,13 @@ export class Link extends EventEmitter<LinkEvents> {
 
   /** Reconnecting to the same path because its receiver handed the socket over (GOODBYE "handover"). */
   get reconnecting (): boolean { return this.stateValue === 'draining' && this.handingOver }
+
+  /**
+   * Between a GOODBYE "handover" and the new sibling's HELLO (or a failure to
+   * reach it): handoffs wait for it instead of falling back, so health says
+   * the receiver still takes them, and a probe does not flap during a deploy.
+   */
+  get handingOverNow (): boolean { return this.reconnecting || this.rejoining }
 
   /** Resolves once the link is no longer connecting (ready, down or closed). */
   settled (): Promise<void> {
@@ -323,6 +332,7 @@ export class Link extends EventEmitter<LinkEvents> {
 
   private setState (state: LinkState): void {
     this.stateValue = state
+    if (state !== 'connecting') this.rejoining = false
     if (state !== 'connecting') this.wake()
   }
 
@@ -397,6 +407,7 @@ export class Link extends EventEmitter<LinkEvents> {
       this.handingOver = false
       this.dropChannel(new Error('the receiver handed its socket over to a new sibling'), 'lost', false)
       this.start()
+      this.rejoining = this.stateValue === 'connecting'
       return
     }
     if (this.stateValue === 'draining' || (this.stateValue === 'ready' && !this.responsiveValue)) {

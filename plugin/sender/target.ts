@@ -146,8 +146,9 @@ export class Target {
     for (const link of this.links) link.start()
   }
 
+  /** A receiver takes handoffs now, or is handing its socket over to a new sibling (handoffs wait for it). */
   get healthy (): boolean {
-    return this.links.some((link) => link.usable)
+    return this.links.some((link) => link.usable || link.handingOverNow)
   }
 
   /** Resolves once a receiver of the pool takes handoffs (at once if one does now). */
