@@ -407,7 +407,7 @@ export class Link extends EventEmitter<LinkEvents> {
       this.handingOver = false
       this.dropChannel(new Error('the receiver handed its socket over to a new sibling'), 'lost', false)
       this.start()
-      this.rejoining = this.stateValue === 'connecting'
+      this.rejoining = (this.stateValue as LinkState) === 'connecting' // start() changed it
       return
     }
     if (this.stateValue === 'draining' || (this.stateValue === 'ready' && !this.responsiveValue)) {
