@@ -13,6 +13,7 @@ import { Registry } from 'prom-client'
 import { Sender, type HandoffResult } from '../../plugin/sender/index.js'
 import { deployStats } from '../../plugin/metrics/deploy.js'
 import { checkFdLeaks } from '../helpers/fds.js'
+import { samples } from './helpers.js'
 import {
   forkFixture, listenClosing, openRaw, offerRaw, startFaulty, stopChild, tmpDir, type Child
 } from '../sender/helpers.js'
@@ -39,11 +40,6 @@ async function app (t: Test, sender: Sender): Promise<{ port: number, settled: (
       return results
     }
   }
-}
-
-/** The sample lines of a Prometheus text exposition (no # HELP / # TYPE). */
-function samples (text: string): string[] {
-  return text.split('\n').filter((line) => line.length > 0 && !line.startsWith('#'))
 }
 
 t.test('a known sequence of handoffs: every value of both sides\' stats and Prometheus text', async (t) => {
