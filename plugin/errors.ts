@@ -177,3 +177,6 @@ export const ERR_HANDOFF_STATUS_NOT_RECEIVER = createError<[string, string]>(
 export const ERR_HANDOFF_STATUS_UNSUPPORTED = createError<[string, string]>(
   'ERR_HANDOFF_STATUS_UNSUPPORTED',
   'the fastify-handoff receiver at %s does not answer status requests (%s): it runs a version older than this tool')
+// Metrics (docs/metrics.md)
+export const ERR_HANDOFF_METRICS_OPTION = createError<[string, string]>(
+  'ERR_HANDOFF_METRICS_OPTION', 'invalid metrics option "%s": %s', 500, TypeError)

@@ -22,6 +22,7 @@ import type {
 } from 'fastify'
 import { Sender, type HandoffResult, type LaterRequests, type SenderOptions } from './sender/handoff.js'
 import type { TargetHealth } from './sender/target.js'
+import type { SenderStats } from './metrics/sender-stats.js'
 import { ERR_HANDOFF_NOT_UPGRADE, ERR_HANDOFF_UNKNOWN_TARGET } from './errors.js'
 import { websocketUpgradeOf } from './internals.js'
 import { handOff, routeUpgrade, upgradeOf as routedUpgradeOf, upgradeRequired, type Upgrade } from './sender/front.js'
@@ -82,6 +83,8 @@ export interface HandoffDecorator {
   readonly sender: Sender
   /** Every target's health: receivers, their state, load and errors. */
   health (): Record<string, TargetHealth>
+  /** Handoffs counted by target and outcome, latency, receivers' load and reconnects (docs/metrics.md). */
+  stats (): SenderStats
   /** Whether `target` (or every target) has a receiver taking handoffs now. */
   healthy (target?: string): boolean
   /** Resolves once `target` (or every target) has a receiver taking handoffs; never rejects. */
@@ -159,6 +162,7 @@ const handoffPlugin: FastifyPluginCallback<FastifyHandoffOptions> = (fastify, op
   const decorator: HandoffDecorator = {
     sender,
     health: () => sender.health(),
+    stats: () => sender.stats(),
     healthy: (target?: string) => {
       if (target !== undefined) return sender.target(target).healthy
       return sender.names().every((name) => sender.target(name).healthy)

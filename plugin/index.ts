@@ -43,6 +43,8 @@ declare namespace fastifyHandoff {
   export type TargetHealth = import('./sender/target.js').TargetHealth
   export type BalancePolicy = import('./sender/target.js').BalancePolicy
   export type Allowlist = import('./credentials.js').Allowlist
+  export type SenderStats = import('./metrics/sender-stats.js').SenderStats
+  export type MetricsOptions = import('./metrics/prometheus.js').MetricsOptions
 }
 
 export = fastifyHandoff

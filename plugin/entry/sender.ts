@@ -11,3 +11,6 @@ export type { TargetOptions, TargetHealth, BalancePolicy } from '../sender/targe
 export type { LinkHealth, LinkState, LinkLoad } from '../sender/link.js'
 export type { UnavailableOptions } from '../sender/fallback.js'
 export type { Allowlist } from '../credentials.js'
+export type { SenderStats, TargetStats, ReceiverLinkStats } from '../metrics/sender-stats.js'
+export type { HistogramSnapshot } from '../metrics/histogram.js'
+export type { MetricsOptions, MetricsRegistry } from '../metrics/prometheus.js'

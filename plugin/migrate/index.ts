@@ -6,3 +6,5 @@ export type { ResumeHook, ResumeInfo } from './adopt.js'
 export { handoffMigration, type HandoffMigrationOptions } from './fastify.js'
 export { RawMover, rawMover, type HandOnOptions } from './raw.js'
 export { startSibling, Sibling, type SiblingOptions, type SiblingEvents } from './sibling.js'
+// The process's deploy figures (takeovers, connections moved / kept / closed): docs/metrics.md.
+export { deployStats, type DeployStats } from '../metrics/deploy.js'

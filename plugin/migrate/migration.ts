@@ -13,6 +13,7 @@ import { createResumer, type ResumeHook } from './adopt.js'
 import { moveAll, resolveMoveOptions, type MigrationReport, type MoveOptions, type StateOf } from './move.js'
 import type { ResumePayload } from './payload.js'
 import { Registry } from './registry.js'
+import { countMigration } from '../metrics/deploy.js'
 
 /**
  * How permessage-deflate connections move: 'no-context' (default) makes the
@@ -132,10 +133,12 @@ export class Migration extends EventEmitter<MigrationEvents> {
     if (this.running) throw new ERR_HANDOFF_MIGRATE_BUSY()
     this.running = true
     try {
-      return await moveAll(this.registry, address, this.stateOf, { ...this.defaults, ...options }, (ws) => {
+      const report = await moveAll(this.registry, address, this.stateOf, { ...this.defaults, ...options }, (ws) => {
         ws.emit('migrated')
         this.emit('migrated', ws)
       })
+      countMigration(report)
+      return report
     } finally {
       this.running = false
     }

@@ -23,6 +23,9 @@ import { isRejection, rejection, type Rejection } from './rejection.js'
 import { replayToListener, replayToServer } from './replay.js'
 import { stageChannel } from '../trace.js'
 import { statusReport } from './status-report.js'
+import { ReceiverCounts, type ReceiverCountsSnapshot } from '../metrics/receiver-stats.js'
+import { registryOf, type MetricsOptions } from '../metrics/prometheus.js'
+import { registerReceiverMetrics } from '../metrics/receiver-prometheus.js'
 
 /**
  * Who serves HANDOFFs of kind 'websocket' (live migration, plugin/migrate/):
@@ -70,9 +73,12 @@ export interface ReceiverOptions {
    * (which must name the same socket): the path never stops answering.
    */
   listener?: UnixListener
+  /** Register Prometheus collectors of `stats` with this prom-client registry (docs/metrics.md). */
+  metrics?: MetricsOptions
 }
 
-export interface ReceiverStats {
+/** rejectedBy, liveByTarget, senderConnections, decision: docs/metrics.md. */
+export interface ReceiverStats extends ReceiverCountsSnapshot {
   /** Handed-off connections open now. */
   live: number
   /** Handoffs accepted since the start. */
@@ -179,6 +185,8 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements PeerHost {
   private total = 0
   private rejected = 0
   private untrustedPeers = 0
+  /** The counts of stats beyond the fields above (docs/metrics.md). */
+  private readonly counts = new ReceiverCounts()
   private isDraining = false
   private closing: Promise<void> | null = null
   private statusPending: NodeJS.Immediate | null = null
@@ -272,7 +280,8 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements PeerHost {
       rejected: this.rejected,
       peers: this.peers.size,
       untrustedPeers: this.untrustedPeers,
-      draining: this.isDraining
+      draining: this.isDraining,
+      ...this.counts.snapshot()
     }
   }
 
@@ -351,6 +360,7 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements PeerHost {
       // Accepted just before the listener went to the successor.
       if (this.handingOver) peer.goodbye('handover', 'a new sibling took over this socket')
       this.peerLogs.set(peer, this.logger.child({ peer: peer.identity }))
+      this.counts.senderConnections++
       this.logOf(peer).info({}, 'sender connected')
       this.emit('peer', peer.identity)
     })
@@ -421,6 +431,7 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements PeerHost {
    */
   handoff (peer: Peer, id: number, request: HandoffRequest, fd: number): void {
     const receivedAt = Date.now()
+    const started = performance.now()
     let socket: net.Socket | null = null
     try {
       socket = this.adopt(request, fd)
@@ -434,7 +445,7 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements PeerHost {
     }
     const adopted = socket
     // Counted from now: it takes a place under maxConnections while its ACCEPT is on the way.
-    this.track(adopted)
+    this.track(adopted, request.meta.target)
     peer.accept(id, { live: this.connections.size, max: this.max }, (err) => {
       if (err !== null) {
         // The sender will read the end of the channel with this handoff in
@@ -445,6 +456,7 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements PeerHost {
         return
       }
       this.total++
+      this.counts.decided((performance.now() - started) / 1000)
       this.logOf(peer).debug({ id, kind: request.meta.kind, target: request.meta.target }, 'handoff accepted')
       if (stageChannel.hasSubscribers) stageChannel.publish({ stage: 'answered', port: request.meta.remotePort })
       this.serve(adopted, this.infoFor(peer, id, request, adopted, receivedAt), request)
@@ -531,6 +543,7 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements PeerHost {
   /** PeerHost: every REJECT goes through here, to be counted and reported. */
   reject (peer: Peer, id: number, decision: Rejection, request?: HandoffRequest): void {
     this.rejected++
+    this.counts.rejected(decision.reason)
     peer.reject(id, decision)
     const event: RejectEvent = {
       id,
@@ -572,10 +585,12 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements PeerHost {
     return info
   }
 
-  private track (socket: net.Socket): void {
+  private track (socket: net.Socket, target: string | undefined): void {
     this.connections.add(socket)
+    this.counts.opened(target)
     socket.once('close', () => {
       if (!this.connections.delete(socket)) return
+      this.counts.closed(target)
       this.scheduleStatus()
       if (this.connections.size === 0 && this.drainWaiters.length > 0) {
         const waiters = this.drainWaiters.splice(0)
@@ -619,6 +634,7 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements PeerHost {
 export function checkReceiverOptions (options: ReceiverOptions): { address: UnixAddress, max: number | null, policy: CredentialPolicy } {
   const { address, max } = validate(options)
   const policy = credentialPolicy(options.allow, 'allow', (name, reason) => new ERR_HANDOFF_RECEIVER_OPTION(name, reason))
+  if (options.metrics !== undefined) registryOf(options.metrics)
   return { address, max, policy }
 }
 
@@ -655,7 +671,7 @@ export async function createReceiver (options: ReceiverOptions): Promise<Receive
     if (options.listener.closed || options.listener.address !== address) {
       throw new ERR_HANDOFF_RECEIVER_OPTION('listener', 'expected an open listener on the receiver\'s own path')
     }
-    return new Receiver(options.listener, options, policy, max, server)
+    return await withMetrics(new Receiver(options.listener, options, policy, max, server), options.metrics)
   }
   if (typeof address === 'string') refuseNonSocket(address)
   const listener = await listenUnix(address, {
@@ -663,5 +679,17 @@ export async function createReceiver (options: ReceiverOptions): Promise<Receive
     ...(options.backlog === undefined ? {} : { backlog: options.backlog }),
     ...(options.sharedDirectory === undefined ? {} : { sharedDirectory: options.sharedDirectory })
   })
-  return new Receiver(listener, options, policy, max, server)
+  return await withMetrics(new Receiver(listener, options, policy, max, server), options.metrics)
+}
+
+/** Registers the receiver's collectors; a registry that refuses them closes the receiver before saying why. */
+async function withMetrics (receiver: Receiver, metrics: MetricsOptions | undefined): Promise<Receiver> {
+  if (metrics === undefined) return receiver
+  try {
+    registerReceiverMetrics(receiver, metrics)
+  } catch (err) {
+    await receiver.close()
+    throw err
+  }
+  return receiver
 }

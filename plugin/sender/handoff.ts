@@ -16,6 +16,9 @@ import type { Verdict } from './link.js'
 import { MAX_NAME_LENGTH, isProtocolName, type HandoffMeta } from '../protocol/index.js'
 import { defaultLogger, type HandoffLogger } from '../logger.js'
 import { stageChannel } from '../trace.js'
+import { SenderCounters, type SenderStats, type TargetCounters } from '../metrics/sender-stats.js'
+import { registerSenderMetrics } from '../metrics/sender-prometheus.js'
+import type { MetricsOptions } from '../metrics/prometheus.js'
 
 /** The 0.1 name of HandoffLogger (plugin/logger.ts): pino's, fastify.log, request.log. */
 export type SenderLogger = HandoffLogger
@@ -40,6 +43,8 @@ export interface SenderOptions {
    * silent, or NODE_DEBUG=handoff.
    */
   log?: HandoffLogger
+  /** Register Prometheus collectors of stats() with this prom-client registry (docs/metrics.md). */
+  metrics?: MetricsOptions
 }
 
 export type HandoffOutcome =
@@ -123,6 +128,8 @@ export class Sender {
   private readonly active = new Set<Promise<unknown>>()
   /** Connections between detach and verdict: a second handoff of one of them is refused. */
   private readonly busy = new WeakSet<net.Socket>()
+  /** stats(): counted where each handoff ends, read by stats() and the Prometheus collectors. */
+  private readonly counters: SenderCounters
 
   constructor (options: SenderOptions) {
     if (typeof options !== 'object' || options === null || typeof options.targets !== 'object' || options.targets === null) {
@@ -148,9 +155,14 @@ export class Sender {
       if (name.length === 0) throw new ERR_HANDOFF_SENDER_OPTION('targets', 'a target needs a name')
       this.targets.set(name, new Target(name, resolveTargetOptions(name, target, defaults)))
     }
+    this.counters = new SenderCounters([...this.targets].map(([name, target]) => [name, target.links.map((link) => link.label)]))
+    // Before any receiver is connected: a bad option leaves nothing running.
+    if (options.metrics !== undefined) registerSenderMetrics(this, options.metrics)
     for (const target of this.targets.values()) {
+      const counters = this.counters.targets.get(target.name) as TargetCounters
       for (const link of target.links) {
         const log = this.log.child({ target: target.name, receiver: link.label })
+        link.on('ready', () => counters.connects.set(link.label, (counters.connects.get(link.label) ?? 0) + 1))
         link.on('down', (err) => {
           // An untrusted receiver is logged once, by 'untrusted', not on every reconnect that finds it.
           if (err instanceof ERR_HANDOFF_UNTRUSTED_RECEIVER) return
@@ -192,6 +204,13 @@ export class Sender {
     return out
   }
 
+  /** What this sender counted since it was built, and its receivers' load now (docs/metrics.md). */
+  stats (): SenderStats {
+    return this.counters.snapshot((name) => (this.targets.get(name) as Target).links.map((link) => ({
+      label: link.label, live: link.load.live, up: link.usable
+    })))
+  }
+
   /**
    * The core: offers a detached connection to `target` and settles it:
    * ACCEPT → released (our copy closed); doubt → released unanswered;
@@ -199,16 +218,21 @@ export class Sender {
    */
   async send (detached: Detached, options: HandoffOptions & { laterRequests?: LaterRequests }): Promise<HandoffResult> {
     const name = options.target
+    const counters = this.counters.targets.get(name)
     if (this.closing) {
       detached.restore()
+      if (counters === undefined) this.counters.unknownTarget++
+      else counters.ended('closed')
       return { handedOff: false, outcome: 'closed', target: name, error: new ERR_HANDOFF_SENDER_CLOSED() }
     }
     const target = this.targets.get(name)
     if (target === undefined) {
       // Detached already: give it back before saying why.
       detached.restore()
+      this.counters.unknownTarget++
       throw new ERR_HANDOFF_UNKNOWN_TARGET(name)
     }
+    const count = counters as TargetCounters
     this.busy.add(detached.socket)
     const { address } = detached
     // One literal with every key (one object shape), not spreads: once per handoff.
@@ -225,16 +249,21 @@ export class Sender {
       family: address.family,
       context: options.context
     }
+    const started = performance.now()
+    count.inFlight++
     const work = target.send({ meta, head: detached.head, buffered: detached.buffered }, detached.fd)
     this.active.add(work)
     let result
     try {
       result = await work
     } finally {
+      count.inFlight--
       this.active.delete(work)
       this.busy.delete(detached.socket)
     }
     const { verdict, receiver } = result
+    count.latency.observe((performance.now() - started) / 1000)
+    count.ended(verdict.outcome, verdict.outcome === 'rejected' ? verdict.reason : undefined)
     if (stageChannel.hasSubscribers) stageChannel.publish({ stage: 'verdict', port: address.remotePort })
     const base = {
       target: name,
@@ -251,6 +280,7 @@ export class Sender {
       // Nobody can say whether the receiver took it (PROTOCOL.md §7, sender
       // 8): close our copy without writing; never risk two writers.
       detached.release()
+      count.fallbacks.none++
       return { handedOff: false, outcome: 'doubt', ...base, error, fallback: 'none' }
     }
     detached.restore()
@@ -311,12 +341,18 @@ export class Sender {
       if (stageChannel.hasSubscribers) stageChannel.publish({ stage: 'detached', port: detached.address.remotePort })
     } catch (err) {
       const result: HandoffResult = { handedOff: false, outcome: 'refused', target: options.target, error: err as Error }
+      const counters = this.counters.targets.get(options.target)
+      if (counters === undefined) this.counters.unknownTarget++
+      else counters.ended('refused')
       // One line for the failure: the connection is named by the request's
       // logger (request.log's reqId) or, outside Fastify, by its client.
       // (error: the app routed a connection that can never be handed off).
       log.error({ err, outcome: 'refused', target: options.target, client: clientOf(client) },
         'connection cannot be handed off')
-      if (inProgress(err)) return { ...result, fallback: 'none' }
+      if (inProgress(err)) {
+        if (counters !== undefined) counters.fallbacks.none++
+        return { ...result, fallback: 'none' }
+      }
       return await this.fallBack(result, options.fallback, unavailable, log)
     }
     const result = await this.send(detached, options)
@@ -357,7 +393,9 @@ export class Sender {
 
   private async fallBack (result: HandoffResult, fallback: UpgradeHandoffOptions['fallback'],
     unavailable: () => unknown, log: HandoffLogger): Promise<HandoffResult> {
+    const counters = this.counters.targets.get(result.target)
     if (typeof fallback === 'function') {
+      if (counters !== undefined) counters.fallbacks.local++
       result.fallback = 'local'
       try {
         await fallback(result)
@@ -367,6 +405,7 @@ export class Sender {
       }
       return result
     }
+    if (counters !== undefined) counters.fallbacks.unavailable++
     result.fallback = 'unavailable'
     void unavailable()
     return result

@@ -10,6 +10,7 @@ import { credentialPolicy, type Allowlist } from '../credentials.js'
 import { ERR_HANDOFF_TAKEOVER_OPTION } from '../errors.js'
 import { askPredecessor, type Inheritance, type Inherited } from './successor.js'
 import { Running, type OfferSource } from './running.js'
+import { countTakeover } from '../metrics/deploy.js'
 import { systemdListeners, type ActivatedListener } from './systemd.js'
 
 export interface TakeoverOptions {
@@ -133,8 +134,8 @@ export class Generation extends EventEmitter<GenerationEvents> {
       readyTimeout: this.readyTimeout,
       sources: () => [...this.sources.values()],
       log: this.log,
-      onCommit: (pid) => this.emit('handover', pid),
-      onRollback: (pid, why) => this.emit('rollback', pid, why)
+      onCommit: (pid) => { countTakeover('handedOver'); this.emit('handover', pid) },
+      onRollback: (pid, why) => { countTakeover('rolledBack'); this.emit('rollback', pid, why) }
     })
     this.control = control
   }

@@ -6,3 +6,5 @@ export { takeover, Generation, type TakeoverOptions, type Claimed, type Listener
 export type { OfferSource } from './running.js'
 export { systemdListeners, type ActivatedListener } from './systemd.js'
 export { TAKEOVER_PROTOCOL, TAKEOVER_VERSION, TakeoverType } from './messages.js'
+// The process's deploy figures (takeovers, connections moved / kept / closed): docs/metrics.md.
+export { deployStats, type DeployStats } from '../metrics/deploy.js'

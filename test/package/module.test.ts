@@ -32,10 +32,10 @@ const SUBPATHS = {
   channel: ['Channel', 'UnixListener', 'closeFds', 'connectUnix', 'listenUnix'],
   express: ['createSender', 'expressHandoff', 'upgradeOf'],
   http: ['createSender', 'handoffResponse', 'handoffUpgrades'],
-  migrate: ['Migration', 'RawMover', 'Sibling', 'handoffMigration', 'rawMover', 'startSibling', 'wsMigration'],
+  migrate: ['Migration', 'RawMover', 'Sibling', 'deployStats', 'handoffMigration', 'rawMover', 'startSibling', 'wsMigration'],
   receiver: ['createReceiver', 'handoffInfo'],
   sender: ['createSender'],
-  takeover: ['Generation', 'TAKEOVER_PROTOCOL', 'TAKEOVER_VERSION', 'TakeoverType', 'listen', 'listenOn', 'systemdListeners', 'takeover']
+  takeover: ['Generation', 'TAKEOVER_PROTOCOL', 'TAKEOVER_VERSION', 'TakeoverType', 'deployStats', 'listen', 'listenOn', 'systemdListeners', 'takeover']
 }
 
 t.test("require('fastify-handoff') is the plugin, registered three ways; the subpaths carry their faces", async (t) => {

@@ -102,7 +102,10 @@ t.test('in-process: address, stats, close', async (t) => {
   const sockPath = path.join(tmpDir(t), 'r.sock')
   const receiver = await createReceiver({ path: sockPath, maxConnections: 3 })
   t.equal(receiver.address, sockPath)
-  t.same(receiver.stats, { live: 0, total: 0, rejected: 0, peers: 0, untrustedPeers: 0, draining: false })
+  t.same({ ...receiver.stats, decision: undefined }, {
+    live: 0, total: 0, rejected: 0, peers: 0, untrustedPeers: 0, draining: false, rejectedBy: {}, liveByTarget: {}, senderConnections: 0, decision: undefined
+  })
+  t.match(receiver.stats.decision, { sum: 0, count: 0 })
   await receiver.drain()
   t.equal(receiver.stats.draining, true, 'drain() with nothing live resolves at once')
   await receiver.close()

@@ -9,6 +9,7 @@ import { fastifyHandoff, type HandoffDecorator, type HandoffRouteConfig } from '
 import type { HandoffResult, TargetHealth } from '../../plugin/sender/index.js'
 import type { HandoffLogger } from '../../plugin/logger.js'
 import type { Logger as PinoLogger } from 'pino'
+import { Registry } from 'prom-client'
 
 async function main (): Promise<void> {
   const app = Fastify()
@@ -70,6 +71,17 @@ async function main (): Promise<void> {
   void decorator; void healthy; void state; void readiness
   // @ts-expect-error health() takes no target
   app.handoff.health('chat')
+  // Metrics: a prom-client Registry as it is; the stats' shape.
+  await app.register(fastifyHandoff, { targets: { chat: '/run/chat.sock' }, metrics: { registry: new Registry() } })
+  // @ts-expect-error the registry goes in { registry }
+  await app.register(fastifyHandoff, { targets: { chat: '/run/chat.sock' }, metrics: new Registry() })
+  const stats = app.handoff.stats()
+  const accepted: number = stats.targets.chat.outcomes.accepted
+  const p99: Array<[number, number]> = stats.targets.chat.latency.buckets
+  const reconnects: number = stats.targets.chat.receivers['/run/chat.sock'].reconnects
+  void accepted; void p99; void reconnects
+  // @ts-expect-error no such outcome
+  void stats.targets.chat.outcomes.handedOff
 
   const config: HandoffRouteConfig = { target: 'chat' }
   void config

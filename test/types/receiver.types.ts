@@ -5,6 +5,7 @@ import Fastify from 'fastify'
 import websocket from '@fastify/websocket'
 import { handoffReceiver } from '../../plugin/receiver/fastify.js'
 import type { HandoffInfo, Receiver, ReceiverStats } from '../../plugin/receiver/index.js'
+import { Registry } from 'prom-client'
 
 async function main (): Promise<void> {
   const app = Fastify()
@@ -26,7 +27,11 @@ async function main (): Promise<void> {
   await app.ready()
   const receiver: Receiver | null = app.handoffReceiver
   const stats: ReceiverStats | undefined = receiver?.stats
-  void stats
+  const byReason: Record<string, number> | undefined = stats?.rejectedBy
+  void byReason
+  await app.register(handoffReceiver, { path: '/run/chat.sock', metrics: { registry: new Registry() } })
+  // @ts-expect-error the registry goes in { registry }
+  await app.register(handoffReceiver, { path: '/run/chat.sock', metrics: new Registry() })
   // @ts-expect-error read-only: the plugin owns it
   app.handoffReceiver = null
 }
