@@ -3,6 +3,8 @@
 // throws, a state too large for a HANDOFF, a frame cut in half by the client;
 // and a new sibling that refuses every WebSocket (no resume hook). Each is
 // reported by its reason and served on by the old sibling; the others move.
+// A new sibling whose resume hook throws has taken the connection (moved):
+// it ends it and emits 'error'; the old side's "close" logic never runs.
 import t from 'tap'
 import { checkFdLeaks, fdsBackTo } from '../helpers/fds.js'
 import { clientFrame } from '../helpers/clients.js'
@@ -96,5 +98,26 @@ t.test('a new sibling that refuses every WebSocket (no resume hook): each kept a
     'the old sibling still tracks all ten; neither "close" nor "migrated" ran')
   t.equal((await d.next.request('stats')).resumed, 0, 'the new sibling resumed none')
   t.equal(await fdsBackTo(d.next.pid, d.baseline.next), d.baseline.next, 'new sibling: no descriptor of a refused connection')
+  await endDeploy(t, d, clients)
+})
+
+t.test('a new sibling whose resume hook throws: the WebSocket moved, and the new side ends it and says why', async (t) => {
+  checkFdLeaks(t)
+  const d = await startDeploy(t, {}, { resumeThrows: true })
+  const clients = Array.from({ length: 5 }, () => new WsEcho(`ws://127.0.0.1:${d.port}/ws`, false))
+  await openAll(clients)
+  for (const c of clients) c.next()
+  await until(() => clients.every((c) => c.received === 1), () => JSON.stringify(summary(clients)))
+  const { report } = await d.old.request('move', { address: d.nextPath })
+  t.same({ moved: report.moved, kept: report.kept, closed: report.closed }, { moved: 5, kept: {}, closed: 0 },
+    'each was ACCEPTed before its hook ran: moved')
+  for (let i = 0; i < clients.length; i++) {
+    t.match((await d.next.event('resumeError')).message, 'this app cannot resume it', `the new side's 'error' ${i + 1}`)
+  }
+  await until(() => clients.every((c) => c.closed !== null), () => `closes: ${JSON.stringify(summary(clients))}`)
+  t.same(clients.map((c) => c.closed?.code), [1006, 1006, 1006, 1006, 1006], 'terminated by the new side (no close frame)')
+  const stats = await d.old.request('stats')
+  t.same({ closes: stats.closes, migrated: stats.migrated, tracked: stats.tracked }, { closes: 0, migrated: 5, tracked: 0 },
+    'the old side: "migrated", not "close"')
   await endDeploy(t, d, clients)
 })
