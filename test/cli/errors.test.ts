@@ -7,15 +7,14 @@
 // none leaves a descriptor behind.
 import t, { type Test } from 'tap'
 import fs from 'node:fs'
-import net from 'node:net'
 import path from 'node:path'
 import { spawnSync } from 'node:child_process'
 import { checkFdLeaks, fdsBackTo } from '../helpers/fds.js'
 import { hasCommand, prerequisite } from '../helpers/prereq.js'
 import { tmpDir } from '../helpers/tmp.js'
 import { startReceiver } from '../receiver/helpers.js'
-import { FrameType, encodeError, encodeFrame, encodeHello, encodeStatus } from '../../plugin/protocol/index.js'
-import { cli } from './helpers.js'
+import { encodeHello } from '../../plugin/protocol/index.js'
+import { cli, fails, plainServer } from './helpers.js'
 
 const NOBODY = 65534
 const OWN_UID = process.getuid?.() ?? -1
@@ -23,35 +22,6 @@ const OWN_UID = process.getuid?.() ?? -1
 function asNobody (t: Test): string | false {
   return prerequisite(t, { name: 'root', available: OWN_UID === 0, install: 'run the tests as root: the tool runs as uid 65534 through setpriv' }) ||
     prerequisite(t, { name: 'setpriv', available: hasCommand('setpriv'), install: 'apt-get install util-linux' })
-}
-
-/** A plain Unix socket server (not a receiver) that treats each connection with `serve`; closed at teardown. */
-async function plainServer (t: Test, serve: (socket: net.Socket) => void): Promise<string> {
-  const sockPath = path.join(tmpDir(t, 'cli-plain-'), 'plain.sock')
-  const sockets = new Set<net.Socket>()
-  const server = net.createServer((socket) => {
-    sockets.add(socket)
-    socket.on('error', () => {})
-    socket.once('close', () => sockets.delete(socket))
-    serve(socket)
-  })
-  await new Promise<void>((resolve) => server.listen(sockPath, resolve))
-  t.teardown(async () => {
-    for (const socket of sockets) socket.destroy()
-    await new Promise<void>((resolve) => server.close(() => resolve()))
-  })
-  return sockPath
-}
-
-/** Checks a failed run: its exit status, its message on stderr, and the --json form of the same error. */
-async function fails (t: Test, args: string[], status: number, code: string, message: RegExp, options: { asUser?: number } = {}): Promise<void> {
-  const run = await cli(args, options)
-  t.equal(run.code, status, `exit ${status}`, { stdout: run.stdout, stderr: run.stderr })
-  t.match(run.stderr, message)
-  t.equal(run.stdout, '', 'nothing on stdout without --json')
-  const json = await cli([...args, '--json'], options)
-  t.equal(json.code, status, `--json: exit ${status}`)
-  t.match(JSON.parse(json.stdout), { ok: false, error: { code, message } }, `--json: ${code}`)
 }
 
 t.test('no such socket (ENOENT): exit 3', async (t) => {
@@ -130,43 +100,6 @@ t.test('not a fastify-handoff receiver: garbage, silence, a close, a HELLO and n
   // A sender's HELLO is no receiver's.
   const sender = await plainServer(t, (socket) => socket.write(encodeHello({ role: 'sender', pid: process.pid })))
   await fails(t, ['check', sender], 5, 'ERR_HANDOFF_STATUS_NOT_RECEIVER', /its first frame is a HELLO of a sender, not a receiver's HELLO/)
-})
-
-t.test('a peer that answers ERROR, a frame that does not decode, or something other than a STATUS_REPORT', async (t) => {
-  checkFdLeaks(t)
-  // ERROR in place of a HELLO: whatever it is, it is no receiver.
-  const errs = await plainServer(t, (socket) => socket.end(encodeError({ reason: 'internal', message: 'not now' })))
-  await fails(t, ['check', errs], 5, 'ERR_HANDOFF_STATUS_NOT_RECEIVER', /is not a fastify-handoff receiver: it answered ERROR internal: not now/)
-
-  // ERROR unauthorized: a receiver that does not trust this process (exit 4), even before its HELLO.
-  const refuses = await plainServer(t, (socket) => socket.end(encodeError({ reason: 'unauthorized', message: 'uid not allowed' })))
-  await fails(t, ['status', refuses], 4, 'ERR_HANDOFF_STATUS_UNTRUSTED',
-    new RegExp(`does not trust this process \\(uid ${OWN_UID}, gid ${process.getgid?.() ?? -1};`))
-
-  // A receiver's HELLO, then ERROR for the request: a receiver that will not answer it.
-  const helloThenError = await plainServer(t, (socket) => {
-    socket.write(encodeHello({ role: 'receiver', pid: process.pid }))
-    socket.once('data', () => socket.end(encodeError({ reason: 'bad-type', message: 'type 32' })))
-  })
-  await fails(t, ['check', helloThenError], 5, 'ERR_HANDOFF_STATUS_UNSUPPORTED',
-    /does not answer status requests \(ERROR bad-type: type 32\)/)
-
-  // A receiver's HELLO, then a STATUS (type 5) in place of the STATUS_REPORT.
-  const wrongAnswer = await plainServer(t, (socket) => {
-    socket.write(encodeHello({ role: 'receiver', pid: process.pid }))
-    socket.once('data', () => socket.write(encodeStatus({ live: 0, max: null, draining: false })))
-  })
-  await fails(t, ['check', wrongAnswer], 5, 'ERR_HANDOFF_STATUS_UNSUPPORTED',
-    /does not answer status requests \(it answered a frame of type 5, not a STATUS_REPORT\)/)
-
-  // A well-framed HELLO whose body is not JSON.
-  const undecodable = await plainServer(t, (socket) => socket.write(encodeFrame(FrameType.Hello, 0, Buffer.from('{not json'))))
-  await fails(t, ['check', undecodable], 5, 'ERR_HANDOFF_STATUS_NOT_RECEIVER', /is not a fastify-handoff receiver: it sent a frame that does not decode: /)
-
-  // A receiver's HELLO, then silence: it took the request and never answered.
-  const mute = await plainServer(t, (socket) => socket.write(encodeHello({ role: 'receiver', pid: process.pid })))
-  await fails(t, ['check', mute, '--timeout', '300'], 5, 'ERR_HANDOFF_STATUS_UNSUPPORTED',
-    /does not answer status requests \(it sent its HELLO, then sent nothing for 300 ms without a STATUS_REPORT\)/)
 })
 
 t.test('usage errors: exit 2, with the usage', async (t) => {
