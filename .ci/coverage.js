@@ -31,8 +31,13 @@ const FLOORS = { lines: 95, branches: 88 }
 // counted in FLOORS: their branches (rollbacks, kept connections, refusals)
 // need more fault tests before they can join the common floors, which is the
 // plan; these floors too are only ever raised.
+// Raised (2026-12-03, hardening: fault tests of kept reasons, refusals,
+// successor-side protocol faults, the status tool's wrong peers): test/migrate,
+// test/takeover and test/cli alone reach lines 96.77 %, branches 83.31 % of
+// these modules (the whole suite adds to that); branches are still short of
+// the common 88 (migrate/'s fastify.ts, payload.ts, raw.ts, window.ts).
 const NEW = ['migrate', 'takeover', 'cli'].map((dir) => path.join(__dirname, '..', 'plugin', dir) + path.sep)
-const NEW_FLOORS = { lines: 94, branches: 75 }
+const NEW_FLOORS = { lines: 95, branches: 82 }
 
 const root = path.join(__dirname, '..')
 const plugin = path.join(root, 'plugin') + path.sep

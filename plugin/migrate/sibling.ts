@@ -15,6 +15,7 @@ import { createReceiver, type Receiver, type ReceiverOptions } from '../receiver
 import { takeover, type Generation, type TakeoverOptions } from '../takeover/index.js'
 import type { Migration } from './migration.js'
 import type { MigrationReport, MoveOptions } from './move.js'
+import { logLine } from '../takeover/log.js'
 
 export interface SiblingOptions extends Omit<TakeoverOptions, 'log'> {
   /** The receiver's options; `path` is required (the socket taken over, generation after generation). */
@@ -57,7 +58,7 @@ export async function startSibling (options: SiblingOptions): Promise<Sibling> {
   const path = options.receiver?.path
   if (typeof path !== 'string' || path.length === 0) throw new ERR_HANDOFF_MIGRATE_OPTION('receiver.path', 'expected the receiver\'s socket path')
   const hardStop = options.hardStop ?? 30000
-  const log = options.log ?? (() => {})
+  const log = logLine(options.log) ?? (() => {})
   const generation = await takeover({ ...options, log })
   let receiver: Receiver
   try {

@@ -12,6 +12,7 @@ import { askPredecessor, type Inheritance, type Inherited } from './successor.js
 import { Running, type OfferSource } from './running.js'
 import { countTakeover } from '../metrics/deploy.js'
 import { systemdListeners, type ActivatedListener } from './systemd.js'
+import { logLine, type TakeoverLog, type TakeoverLogLine } from './log.js'
 
 export interface TakeoverOptions {
   /** Path of the control socket (mode 0600, in a directory only this user can write). Every generation uses the same path. */
@@ -24,7 +25,11 @@ export interface TakeoverOptions {
   askTimeout?: number
   /** A label for the logs of the other side. */
   name?: string
-  log?: (level: 'info' | 'warn', msg: string) => void
+  /**
+   * Where takeover logs: a HandoffLogger (pino, fastify.log). A
+   * `(level, message)` function still works (deprecated: until the next minor).
+   */
+  log?: TakeoverLog
 }
 
 export type ListenerSource = 'takeover' | 'systemd' | 'bind'
@@ -58,7 +63,7 @@ export class Generation extends EventEmitter<GenerationEvents> {
   private control: UnixListener | null = null
   private closed = false
 
-  constructor (private readonly options: TakeoverOptions, private inheritance: Inheritance | null, private readonly log: NonNullable<TakeoverOptions['log']>) {
+  constructor (private readonly options: TakeoverOptions, private inheritance: Inheritance | null, private readonly log: TakeoverLogLine) {
     super()
     this.generation = inheritance?.generation ?? 1
     this.predecessorPid = inheritance?.predecessorPid ?? null
@@ -162,7 +167,7 @@ function fromInherited (l: Inherited): Omit<Claimed, 'source'> {
  */
 export async function takeover (options: TakeoverOptions): Promise<Generation> {
   if (typeof options?.control !== 'string' || options.control === '') throw new ERR_HANDOFF_TAKEOVER_OPTION('control', 'expected the path of the control socket')
-  const log = options.log ?? (() => {})
+  const log = logLine(options.log) ?? (() => {})
   const policy = credentialPolicy(options.allow, 'allow', (n, r) => new ERR_HANDOFF_TAKEOVER_OPTION(n, r))
   const inheritance = await askPredecessor(options.control, {
     policy, askTimeout: timeout(options.askTimeout, 30000, 'askTimeout'), ...(options.name !== undefined ? { name: options.name } : {})

@@ -13,6 +13,7 @@ import { listeningFd } from '../internals.js'
 import { drainer } from './drain.js'
 import { defaultLogger } from '../logger.js'
 import { takeover, type Generation, type ListenerSource, type TakeoverOptions } from './generation.js'
+import { logLine, type TakeoverLogLine } from './log.js'
 
 /** What listen() needs of a Fastify instance (no import of fastify: it is an optional peer). */
 interface FastifyLike {
@@ -70,7 +71,7 @@ function listenServer (server: HttpServer, how: { fd?: number, port?: number, ho
  * With several servers, call takeover() once and listenOn() for each.
  */
 export async function listen (target: FastifyLike | HttpServer, options: ListenOptions): Promise<ListenResult> {
-  const log = options.log ?? defaultLog(target)
+  const log = logLine(options.log) ?? defaultLog(target)
   const generation = await takeover({ ...options, log })
   try {
     const result = await listenOn(generation, target, options)
@@ -105,7 +106,7 @@ export async function listenOn (generation: Generation, target: FastifyLike | Ht
   const kind = typeof server.address() === 'string' ? 'unix' : 'tcp'
   generation.offer({ name, kind, address, fd: () => listeningFd(server), identity: claimed?.identity ?? null })
   server.once('close', () => { generation.withdraw(name); generation.close() })
-  const log = options.log ?? defaultLog(target)
+  const log = logLine(options.log) ?? defaultLog(target)
   generation.once('handover', () => {
     drain.retire(drainTimeout).then(async ({ forced }) => {
       log(forced > 0 ? 'warn' : 'info', `takeover: listener ${name} drained${forced > 0 ? `; ${forced} connection(s) still open after ${drainTimeout} ms were closed` : ''}`)
@@ -122,7 +123,7 @@ function writePidFile (file: string): void {
   fs.renameSync(tmp, file)
 }
 
-function defaultLog (target: FastifyLike | HttpServer): NonNullable<TakeoverOptions['log']> {
+function defaultLog (target: FastifyLike | HttpServer): TakeoverLogLine {
   if (isFastify(target)) return (level, msg) => target.log[level](msg)
   // Outside Fastify: silent unless NODE_DEBUG=handoff (plugin/logger.ts), never console.
   const quiet = defaultLogger()

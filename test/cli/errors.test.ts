@@ -7,7 +7,6 @@
 // none leaves a descriptor behind.
 import t, { type Test } from 'tap'
 import fs from 'node:fs'
-import net from 'node:net'
 import path from 'node:path'
 import { spawnSync } from 'node:child_process'
 import { checkFdLeaks, fdsBackTo } from '../helpers/fds.js'
@@ -15,7 +14,7 @@ import { hasCommand, prerequisite } from '../helpers/prereq.js'
 import { tmpDir } from '../helpers/tmp.js'
 import { startReceiver } from '../receiver/helpers.js'
 import { encodeHello } from '../../plugin/protocol/index.js'
-import { cli } from './helpers.js'
+import { cli, fails, plainServer } from './helpers.js'
 
 const NOBODY = 65534
 const OWN_UID = process.getuid?.() ?? -1
@@ -23,35 +22,6 @@ const OWN_UID = process.getuid?.() ?? -1
 function asNobody (t: Test): string | false {
   return prerequisite(t, { name: 'root', available: OWN_UID === 0, install: 'run the tests as root: the tool runs as uid 65534 through setpriv' }) ||
     prerequisite(t, { name: 'setpriv', available: hasCommand('setpriv'), install: 'apt-get install util-linux' })
-}
-
-/** A plain Unix socket server (not a receiver) that treats each connection with `serve`; closed at teardown. */
-async function plainServer (t: Test, serve: (socket: net.Socket) => void): Promise<string> {
-  const sockPath = path.join(tmpDir(t, 'cli-plain-'), 'plain.sock')
-  const sockets = new Set<net.Socket>()
-  const server = net.createServer((socket) => {
-    sockets.add(socket)
-    socket.on('error', () => {})
-    socket.once('close', () => sockets.delete(socket))
-    serve(socket)
-  })
-  await new Promise<void>((resolve) => server.listen(sockPath, resolve))
-  t.teardown(async () => {
-    for (const socket of sockets) socket.destroy()
-    await new Promise<void>((resolve) => server.close(() => resolve()))
-  })
-  return sockPath
-}
-
-/** Checks a failed run: its exit status, its message on stderr, and the --json form of the same error. */
-async function fails (t: Test, args: string[], status: number, code: string, message: RegExp, options: { asUser?: number } = {}): Promise<void> {
-  const run = await cli(args, options)
-  t.equal(run.code, status, `exit ${status}`, { stdout: run.stdout, stderr: run.stderr })
-  t.match(run.stderr, message)
-  t.equal(run.stdout, '', 'nothing on stdout without --json')
-  const json = await cli([...args, '--json'], options)
-  t.equal(json.code, status, `--json: exit ${status}`)
-  t.match(JSON.parse(json.stdout), { ok: false, error: { code, message } }, `--json: ${code}`)
 }
 
 t.test('no such socket (ENOENT): exit 3', async (t) => {

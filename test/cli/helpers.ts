@@ -3,8 +3,11 @@
 // status collected. A run that does not end within the limit is killed and
 // fails with what it printed: never a hang.
 import { spawn } from 'node:child_process'
+import net from 'node:net'
 import path from 'node:path'
+import type { Test } from 'tap'
 import { childEnv } from '../helpers/child.js'
+import { tmpDir } from '../helpers/tmp.js'
 
 export const BIN = path.join(__dirname, '..', '..', 'dist', 'cli', 'bin.js')
 const RUN_LIMIT_MS = 20000
@@ -63,4 +66,33 @@ export async function cli (args: string[], options: { asUser?: number } = {}): P
   const run = await startCli(args, options).done
   if (run.signal === 'SIGKILL') throw new Error(`fastify-handoff ${args.join(' ')} did not end within ${RUN_LIMIT_MS} ms:\n${run.stdout}\n${run.stderr}`)
   return run
+}
+
+/** A plain Unix socket server (not a receiver) that treats each connection with `serve`; closed at teardown. */
+export async function plainServer (t: Test, serve: (socket: net.Socket) => void): Promise<string> {
+  const sockPath = path.join(tmpDir(t, 'cli-plain-'), 'plain.sock')
+  const sockets = new Set<net.Socket>()
+  const server = net.createServer((socket) => {
+    sockets.add(socket)
+    socket.on('error', () => {})
+    socket.once('close', () => sockets.delete(socket))
+    serve(socket)
+  })
+  await new Promise<void>((resolve) => server.listen(sockPath, resolve))
+  t.teardown(async () => {
+    for (const socket of sockets) socket.destroy()
+    await new Promise<void>((resolve) => server.close(() => resolve()))
+  })
+  return sockPath
+}
+
+/** Checks a failed run: its exit status, its message on stderr, and the --json form of the same error. */
+export async function fails (t: Test, args: string[], status: number, code: string, message: RegExp, options: { asUser?: number } = {}): Promise<void> {
+  const run = await cli(args, options)
+  t.equal(run.code, status, `exit ${status}`, { stdout: run.stdout, stderr: run.stderr })
+  t.match(run.stderr, message)
+  t.equal(run.stdout, '', 'nothing on stdout without --json')
+  const json = await cli([...args, '--json'], options)
+  t.equal(json.code, status, `--json: exit ${status}`)
+  t.match(JSON.parse(json.stdout), { ok: false, error: { code, message } }, `--json: ${code}`)
 }

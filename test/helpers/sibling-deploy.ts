@@ -22,6 +22,10 @@ export interface SiblingConfig {
   deflate?: boolean
   compression?: 'no-context' | 'carry-window'
   dieAfter?: number
+  /** false: the sibling's migration has no resume hook (as a new sibling, it refuses every WebSocket). */
+  resume?: false
+  /** The sibling's resume hook throws. */
+  resumeThrows?: boolean
 }
 
 /** Clients per run: the issue asks 1,000; MIGRATE_CLIENTS lowers it on a machine too loaded for that. */

@@ -7,7 +7,7 @@ import WebSocket from 'ws'
 import type { Test } from 'tap'
 import { clientFrame, upgradeRequest } from '../helpers/clients.js'
 import { checkFdLeaks, fdsBackTo } from '../helpers/fds.js'
-import { finishDeploy, startDeploy, type SiblingConfig } from '../helpers/sibling-deploy.js'
+import { finishDeploy, startDeploy, type Deploy, type SiblingConfig } from '../helpers/sibling-deploy.js'
 
 let waiters: Array<() => void> = []
 /** Wakes every until() to check its condition again (call it on each event a test waits on). */
@@ -248,5 +248,19 @@ export async function deployUnderTraffic (t: Test, config: SiblingConfig, make: 
   await until(() => clients.every((c) => c.closed !== null), () => 'clients closing')
   t.equal(await fdsBackTo(d.next.pid, d.baseline.next), d.baseline.next, 'the new sibling is back to its descriptors once the clients left')
   t.equal(await fdsBackTo(d.web.pid, d.baseline.web), d.baseline.web, 'the web app holds no descriptor of a handed-off connection')
+  await finishDeploy(t, d)
+}
+
+/**
+ * Ends `clients` and waits for their closes, checks that none of the
+ * deploy's three processes holds a descriptor more than before any client,
+ * and ends the deploy.
+ */
+export async function endDeploy (t: Test, d: Deploy, clients: EchoClient[]): Promise<void> {
+  for (const c of clients) c.end()
+  await until(() => clients.every((c) => c.closed !== null), () => 'clients closing')
+  t.equal(await fdsBackTo(d.old.pid, d.baseline.old), d.baseline.old, 'old sibling: no descriptor left')
+  t.equal(await fdsBackTo(d.next.pid, d.baseline.next), d.baseline.next, 'new sibling: no descriptor left')
+  t.equal(await fdsBackTo(d.web.pid, d.baseline.web), d.baseline.web, 'web app: no descriptor left')
   await finishDeploy(t, d)
 }

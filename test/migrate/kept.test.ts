@@ -4,8 +4,8 @@
 import t from 'tap'
 import { checkFdLeaks, fdsBackTo } from '../helpers/fds.js'
 import { stopChild } from '../helpers/child.js'
-import { finishDeploy, startDeploy } from '../helpers/sibling-deploy.js'
-import { SplitEcho, WsEcho, openAll, summary, traffic, until } from './helpers.js'
+import { startDeploy } from '../helpers/sibling-deploy.js'
+import { SplitEcho, WsEcho, endDeploy, openAll, summary, traffic, until } from './helpers.js'
 
 const FLOOD = 48 * 1024 * 1024
 
@@ -39,12 +39,7 @@ t.test('two clients that stop reading are kept (write backlog), served, then clo
   t.same(stuck.map((c) => c.binaryBytes()), [FLOOD, FLOOD], 'after every byte the old sibling had queued for it')
   t.equal((await hardStop).closed, 2, 'the hard stop reports the two')
   t.equal(summary(movers).closed, 0, 'no moved client saw a close')
-  for (const c of [...movers, ...stuck]) c.end()
-  await until(() => movers.every((c) => c.closed !== null), () => 'clients closing')
-  t.equal(await fdsBackTo(d.old.pid, d.baseline.old), d.baseline.old, 'old sibling: no descriptor left')
-  t.equal(await fdsBackTo(d.next.pid, d.baseline.next), d.baseline.next, 'new sibling: no descriptor left')
-  t.equal(await fdsBackTo(d.web.pid, d.baseline.web), d.baseline.web, 'web app: no descriptor left')
-  await finishDeploy(t, d)
+  await endDeploy(t, d, [...movers, ...stuck])
 })
 
 t.test('a new sibling that dies during the move: the old one keeps every connection it had not ACCEPTed', async (t) => {

@@ -9,6 +9,8 @@ import { handoffUpgrades, handoffResponse, type UpgradeDecision } from 'fastify-
 import { expressHandoff, type ExpressHandoff } from 'fastify-handoff/express'
 import { Channel, listenUnix, connectUnix, type UnixAddress } from 'fastify-handoff/channel'
 import * as protocol from 'fastify-handoff/protocol'
+import { takeover } from 'fastify-handoff/takeover'
+import type { HandoffLogger } from 'fastify-handoff/errors'
 import * as senderFace from 'fastify-handoff/sender'
 import * as receiverFace from 'fastify-handoff/receiver'
 
@@ -47,4 +49,10 @@ test('fastify-handoff/channel and /protocol', () => {
   expect(Channel).type.toBeConstructableWith(3, protocol.protocolFramer)
   expect(protocol.encodeReject(1, { reason: 'busy' })).type.toBe<Buffer>()
   expect(protocol).type.not.toHaveProperty('Channel')
+})
+
+test('fastify-handoff/takeover: log is a logger of pino\'s shape, or the (level, message) function of 0.1', () => {
+  expect(takeover).type.toBeCallableWith({ control: '/run/t.sock', log: {} as HandoffLogger })
+  expect(takeover).type.toBeCallableWith({ control: '/run/t.sock', log: (level: 'info' | 'warn', msg: string): void => { void level; void msg } })
+  expect(takeover).type.not.toBeCallableWith({ control: '/run/t.sock', log: 42 })
 })
