@@ -16,10 +16,15 @@ export const STAGE_CHANNEL = 'fastify-handoff:stage'
  * `rebuilt` (the net.Socket on the descriptor), `checked` (every check before
  * the ACCEPT passed), `answered` (the ACCEPT in the kernel; the consumer gets
  * the socket right after).
+ * Live migration (plugin/migrate/), old sibling: `cut-start` (a connection's
+ * turn came: reading stops), `cut` (at a frame boundary, ready to send), then
+ * the sender's `encoded` and `sent`, `verdict` and `released`; new sibling:
+ * the receiver's stages, then `resumed` (the app's resume hook returned).
  */
 export type StageName =
   | 'start' | 'detached' | 'encoded' | 'sent' | 'verdict' | 'released'
   | 'woken' | 'decoded' | 'rebuilt' | 'checked' | 'answered'
+  | 'cut-start' | 'cut' | 'resumed'
 
 /** What is published: the stage and the client's port (the key a benchmark joins the processes' records on). */
 export interface StageEvent {

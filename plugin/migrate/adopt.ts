@@ -9,6 +9,7 @@ import type { HandoffRequest } from '../protocol/index.js'
 import type { HandoffInfo } from '../receiver/info.js'
 import type { Resumer } from '../receiver/receiver.js'
 import { rejection } from '../receiver/rejection.js'
+import { stageChannel } from '../trace.js'
 import { PMD, decodeResume, type ResumePayload } from './payload.js'
 import type { Registry } from './registry.js'
 
@@ -95,6 +96,7 @@ export function createResumer (init: ResumerInit): Resumer {
       } catch (err) {
         init.onError(err as Error, ws)
       }
+      if (stageChannel.hasSubscribers) stageChannel.publish({ stage: 'resumed', port: request.meta.remotePort })
     }
   }
 }

@@ -6,13 +6,14 @@
 import type { EventEmitter } from 'node:events'
 import { ERR_HANDOFF_MIGRATE_OPTION } from '../errors.js'
 import type { HandoffMeta } from '../protocol/index.js'
-import { wsNegotiated } from '../internals.js'
+import { wsNegotiated, wsSocket } from '../internals.js'
 import type { Allowlist } from '../credentials.js'
 import type { UnixAddress } from '../unix.js'
 import { Sender } from '../sender/handoff.js'
 import type { Target, TargetResult } from '../sender/target.js'
 import { cutWebSocket, type Cut, type KeptReason } from './cut.js'
 import { encodeResume } from './payload.js'
+import { stageChannel } from '../trace.js'
 import type { Registry, Tracked } from './registry.js'
 
 export interface MoveOptions {
@@ -86,6 +87,11 @@ function metaOf (entry: Tracked, cut: Cut, state: unknown): HandoffMeta {
   }
 }
 
+/** The client's port (the stage channel's key), before any cut. */
+function wsPort (entry: Tracked): number | undefined {
+  return wsSocket(entry.ws)?.remotePort
+}
+
 /** Reasons that may pass by themselves: worth another try at the end of the move. */
 const PASSING = new Set<KeptReason>(['mid-frame', 'busy', 'write-backlog'])
 
@@ -116,6 +122,7 @@ class Move {
     if (this.down) return this.keep('unavailable')
     entry.moving = true
     try {
+      if (stageChannel.hasSubscribers) stageChannel.publish({ stage: 'cut-start', port: wsPort(entry) })
       const result = await cutWebSocket(entry, this.options)
       if ('closed' in result) {
         this.report.closed++
@@ -123,6 +130,7 @@ class Move {
       }
       if ('kept' in result) return this.stay(entry, result.kept)
       const { cut } = result
+      if (stageChannel.hasSubscribers) stageChannel.publish({ stage: 'cut', port: cut.socket.remotePort })
       let meta: HandoffMeta
       try {
         meta = metaOf(entry, cut, this.stateOf(entry.ws, entry.route))
@@ -133,9 +141,11 @@ class Move {
       }
       const sent = await this.target.send({ meta, head: entry.head, buffered: cut.unread }, cut.fd)
       const outcome = sent.verdict.outcome
+      if (stageChannel.hasSubscribers) stageChannel.publish({ stage: 'verdict', port: meta.remotePort })
       if (outcome === 'accepted') {
         this.registry.delete(entry.ws)
         cut.release()
+        if (stageChannel.hasSubscribers) stageChannel.publish({ stage: 'released', port: meta.remotePort })
         this.report.moved++
         this.onMoved(entry.ws)
         return
