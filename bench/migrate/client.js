@@ -3,7 +3,8 @@
 // message every `interval` ms and time its echo. Driven over IPC:
 //   { cmd: 'open', port, connections, deflate } → { reply: 'open', opened }
 //   { cmd: 'run', ms, interval } → { reply: 'run', echoes, closes, errors, latencies: { p50, p99, max },
-//       perConnectionMax: number[] (each connection's worst echo latency in the window, ms), echoTimes }
+//       perConnectionMax: number[] (each connection's worst echo latency in the window, ms), echoTimes,
+//       ports, maxSentAt (hrtime ns of the worst echo's message) }
 //   { cmd: 'close' }
 const WebSocket = require('ws')
 const { percentile } = require('../lib/common.js')
@@ -19,6 +20,8 @@ async function open (port, n, deflate) {
       const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`, { perMessageDeflate: deflate ? { threshold: 0 } : false })
       const c = { ws, sent: 0, received: 0, pending: new Map(), max: 0, latencies: null, errors: 0, closed: false }
       c.times = null
+      c.port = 0
+      ws.once('upgrade', (res) => { c.port = res.socket.localPort })
       ws.on('message', (data) => {
         const text = data.toString()
         const n = Number(text.slice(0, text.indexOf('@')))
@@ -30,7 +33,7 @@ async function open (port, n, deflate) {
           const ms = Number(process.hrtime.bigint() - at) / 1e6
           c.latencies.push(ms)
           c.times.push(Date.now())
-          if (ms > c.max) c.max = ms
+          if (ms > c.max) { c.max = ms; c.maxSentAt = Number(at) }
         }
       })
       ws.on('close', () => { c.closed = true })
@@ -43,7 +46,7 @@ async function open (port, n, deflate) {
 }
 
 async function run (ms, interval) {
-  for (const c of conns) { c.latencies = []; c.times = []; c.max = 0 }
+  for (const c of conns) { c.latencies = []; c.times = []; c.max = 0; c.maxSentAt = 0 }
   const timers = []
   const start = Date.now()
   conns.forEach((c, i) => {
@@ -67,8 +70,13 @@ async function run (ms, interval) {
     errors: conns.reduce((n, c) => n + c.errors, 0) + conns.filter((c) => c.received !== c.sent).length,
     latencies: { p50: percentile(all, 50), p99: percentile(all, 99), max: Math.max(0, ...conns.map((c) => c.max)) },
     perConnectionMax: conns.map((c) => c.max),
+    /** Each connection's local port (the servers' remotePort) and when (hrtime, ns) it sent the message of its worst echo. */
+    ports: conns.map((c) => c.port),
+    maxSentAt: conns.map((c) => c.maxSentAt),
     /** When each echo arrived (ms since the epoch: the driver counts those inside the move). */
-    echoTimes: conns.flatMap((c) => c.times)
+    echoTimes: conns.flatMap((c) => c.times),
+    /** Each echo's latency (ms), in the order of echoTimes. */
+    echoLatencies: all
   }
   for (const c of conns) { c.latencies = null; c.times = null }
   return result
