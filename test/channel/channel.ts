@@ -7,18 +7,9 @@ import os from 'node:os'
 import { Channel } from '../../plugin/channel.js'
 import { binding } from '../../plugin/native.js'
 import { checkFdLeaks } from '../helpers/fds.js'
-import { createTestFramer, encodeTestFrame, testFrameBody, frameQueue, once } from '../fixtures/channel-common.js'
+import { createTestFramer, encodeTestFrame, testFrameBody, frameQueue, once, closeAll } from '../fixtures/channel-common.js'
 
 const framer = createTestFramer()
-
-async function closeAll (...channels: Channel[]): Promise<void> {
-  await Promise.all(channels.map(async (c) => {
-    if (c.closed) return
-    const closed = once(c, 'close')
-    c.close()
-    await closed
-  }))
-}
 
 function systemError (t: Test, err: any, code: string, syscall: string): void {
   t.match(err, { code, syscall }, `${code} from ${syscall}`)

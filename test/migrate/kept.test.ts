@@ -53,9 +53,13 @@ t.test('a new sibling that dies during the move: the old one keeps every connect
   await until(() => clients.every((c) => c.received >= 2), () => JSON.stringify(summary(clients)))
   const { report } = await d.old.request('move', { address: d.nextPath, options: { concurrency: 8 } })
   await d.next.exited
-  t.equal(report.moved, dieAfter, `the ${dieAfter} it ACCEPTed moved (and died with it)`)
+  // It dies in its dieAfter-th resume hook; the ACCEPTs of the HANDOFFs it
+  // read with that one had left together before any of their hooks ran
+  // (one sendmsg per read): at most one read's worth more (concurrency 8).
+  const moved = report.moved as number
+  t.ok(moved >= dieAfter && moved <= dieAfter + 8, `the ${moved} it ACCEPTed moved (and died with it): ${dieAfter} resumed, + at most 8 ACCEPTed with them`)
   const kept = Object.values(report.kept as Record<string, number>).reduce((a, b) => a + b, 0)
-  t.equal(kept, count - dieAfter, `the other ${count - dieAfter} were kept: ${JSON.stringify(report.kept)}`)
+  t.equal(kept, count - moved, `the other ${count - moved} were kept: ${JSON.stringify(report.kept)}`)
   t.ok(Object.keys(report.kept).every((r) => r === 'lost' || r === 'unavailable'), 'as lost (in flight) or unavailable (not tried)')
   const sentAfter = clients.map((c) => c.sent)
   await until(() => clients.every((c, i) => c.closed !== null || c.received > sentAfter[i]),
@@ -63,7 +67,7 @@ t.test('a new sibling that dies during the move: the old one keeps every connect
   stop()
   await until(() => clients.every((c) => c.closed !== null || c.received === c.sent), () => JSON.stringify(summary(clients)))
   const survivors = clients.filter((c) => c.closed === null)
-  t.equal(survivors.length, count - dieAfter, 'exactly the ACCEPTed ones closed')
+  t.equal(survivors.length, count - moved, 'exactly the ACCEPTed ones closed')
   t.same(summary(survivors).errors, [], 'the kept ones lost, duplicated and reordered nothing')
   t.ok(survivors.every((c) => c.lastPid === d.old.pid), 'and are served by the old sibling')
   t.equal((await d.old.request('stats')).closes, 0, 'the old sibling\'s "close" logic ran for none of them')

@@ -85,8 +85,12 @@ t.test('a new sibling that dies during the move: the old one serves the path aga
   const next = forkFixture('migrate-sibling.js', { ...config, dieAfter: 30 }, 'new sibling', t)
   const { report } = await old.event('moved')
   await next.exited
-  t.equal(report.moved, 30, 'the 30 it ACCEPTed moved (and died with it)')
-  t.ok((report.kept.lost ?? 0) + (report.kept.unavailable ?? 0) === 70, `the other 70 stayed: ${JSON.stringify(report.kept)}`)
+  // It dies in its 30th resume hook; the ACCEPTs read with that one's HANDOFF
+  // had left together before their hooks ran: at most one read's worth more
+  // (the default concurrency, 8).
+  const moved = report.moved as number
+  t.ok(moved >= 30 && moved <= 38, `the ${moved} it ACCEPTed moved (and died with it): 30 resumed, + at most 8 ACCEPTed with them`)
+  t.ok((report.kept.lost ?? 0) + (report.kept.unavailable ?? 0) === 100 - moved, `the other ${100 - moved} stayed: ${JSON.stringify(report.kept)}`)
   // The path answers again: the old sibling accepts on the same socket.
   const fresh = Array.from({ length: 10 }, () => new WsEcho(url, false))
   await openAll(fresh)
@@ -96,7 +100,7 @@ t.test('a new sibling that dies during the move: the old one serves the path aga
   for (const c of survivors) c.next()
   const live = [...survivors, ...fresh]
   await until(() => live.every((c) => c.closed !== null || c.received === c.sent), () => JSON.stringify(summary(live)))
-  t.equal(survivors.length, 70, 'exactly the moved ones closed (their sibling died)')
+  t.equal(survivors.length, 100 - moved, 'exactly the moved ones closed (their sibling died)')
   t.same(summary(live).errors, [], 'every number echoed once, in order')
   t.equal(summary(live).closed, 0, 'none of the others closed')
   t.ok(live.every((c) => c.lastPid === old.pid), 'the old sibling serves them all, new ones included')
