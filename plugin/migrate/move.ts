@@ -17,7 +17,7 @@ import { stageChannel } from '../trace.js'
 import type { Registry, Tracked } from './registry.js'
 
 export interface MoveOptions {
-  /** Connections being cut or awaiting their verdict at once (default 16: a client's pause grows with it, the total time does not shrink beyond it). */
+  /** Connections being cut or awaiting their verdict at once (default 8: a client's pause grows with it, the total time does not shrink beyond it; BENCHMARKS.md). */
   concurrency?: number
   /** ms to reach a frame boundary (default 1000). */
   cutTimeout?: number
@@ -208,7 +208,7 @@ function nonNegativeInteger (name: string, value: number): number {
 }
 
 export function resolveMoveOptions (options: MoveOptions): Required<Omit<MoveOptions, 'allow'>> {
-  const concurrency = positive('concurrency', options.concurrency, 16)
+  const concurrency = positive('concurrency', options.concurrency, 8)
   if (!Number.isInteger(concurrency)) throw new ERR_HANDOFF_MIGRATE_OPTION('concurrency', 'expected an integer')
   return {
     concurrency,
