@@ -13,6 +13,7 @@
 // Targets on a 2-core machine: 1,000 moved in < 1 s, p99 pause <= 50 ms.
 // --stages: also where the pause goes, stage by stage (bench/migrate/breakdown.js);
 // --profile DIR: both siblings' CPU profiles of the window with the move, into DIR.
+const os = require('node:os')
 const path = require('node:path')
 const { fork } = require('node:child_process')
 const { breakdown, printBreakdown } = require('./migrate/breakdown.js')
@@ -21,7 +22,7 @@ const { parseArgs, num, fmt, table, percentile, tempDir, sleep, verdict, procCpu
 const args = parseArgs()
 const quick = args.quick
 const SIZES = typeof args.sizes === 'string' ? args.sizes.split(',').map(Number) : (quick ? [50] : [1000, 10000])
-const CONCURRENCY = num(args.concurrency, 16)
+const CONCURRENCY = num(args.concurrency, 8)
 const FIXTURE = path.join(__dirname, '..', 'test', 'fixtures', 'migrate-sibling.js')
 const PROFILE = typeof args.profile === 'string' ? path.resolve(args.profile) : null
 const STAGES = args.stages === true || PROFILE !== null
@@ -125,10 +126,12 @@ async function main () {
   const rows = []
   const notes = []
   for (const n of SIZES) {
+    const loadBefore = os.loadavg()[0]
     const r = await one(n, dir)
+    r.load = `${loadBefore.toFixed(1)} before, ${os.loadavg()[0].toFixed(1)} after`
     if (r.idle !== undefined) {
       const med = (k) => median(r.idle.map((m) => m[k]))
-      console.log(`idle ${n} x${IDLE} (c ${CONCURRENCY}): median ms ${med('ms')}, cpu from ${med('from')} to ${med('to')}; moved ${r.idle.map((m) => m.moved).join(',')}; ms ${r.idle.map((m) => m.ms).join(',')}`)
+      console.log(`idle ${n} x${IDLE} (c ${CONCURRENCY}, load ${r.load}): median ms ${med('ms')}, cpu from ${med('from')} to ${med('to')}; moved ${r.idle.map((m) => m.moved).join(',')}; ms ${r.idle.map((m) => m.ms).join(',')}`)
       continue
     }
     const kept = Object.entries(r.report.kept).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'
@@ -141,15 +144,15 @@ async function main () {
       `${r.moved.errors} / ${r.moved.closes}`
     ])
     notes.push(`${fmt(n, 0)}: CPU during the move (${fmt(r.report.ms, 0)} ms, echoes included): old sibling ${fmt(r.cpu[0], 0)} ms, new sibling ${fmt(r.cpu[1], 0)} ms.`)
+    const phase = (from, to) => {
+      const l = []
+      r.moved.echoTimes.forEach((t, i) => { if (t >= from && t < to) l.push(r.moved.echoLatencies[i]) })
+      return `${fmt(percentile(l, 50), 2)} / ${fmt(percentile(l, 99), 2)} ms`
+    }
+    notes.push(`${fmt(n, 0)}: echo latency p50 / p99 in the window with the move, before it: ${phase(0, r.moveStart)}; ` +
+      `during it: ${phase(r.moveStart, r.moveEnd)}; after it: ${phase(r.moveEnd, Infinity)}. Load average ${r.load}.`)
     if (r.stages !== null) {
       const { base, old, next } = r.stages
-      const phase = (from, to) => {
-        const l = []
-        r.moved.echoTimes.forEach((t, i) => { if (t >= from && t < to) l.push(r.moved.echoLatencies[i]) })
-        return `${fmt(percentile(l, 50), 2)} / ${fmt(percentile(l, 99), 2)} ms (${l.length} echoes)`
-      }
-      console.log(`Echo latency p50 / p99 before the move: ${phase(0, r.moveStart)}; during: ${phase(r.moveStart, r.moveEnd)}; ` +
-        `after: ${phase(r.moveEnd, Infinity)}`)
       printBreakdown(n, breakdown(old, next, r.moved), [
         ['old sibling, window without a move', base[0].loop], ['old sibling, window with the move', old.loop],
         ['new sibling, window with the move', next.loop]])
@@ -159,6 +162,7 @@ async function main () {
         `p99 pause <= 50 ms: ${verdict(percentile(r.pause, 99) <= 50)} (${fmt(percentile(r.pause, 99), 1)} ms).`)
     }
   }
+  if (rows.length === 0) return
   table(`Live migration: WebSockets moved to a new sibling under traffic (concurrency ${CONCURRENCY}, 5,000 msg/s in all)`,
     ['WebSockets', 'time to move all', 'moved / kept / closed', 'pause of a moved connection p50 / p99 / max', 'over its own worst without a move p50 / p99 / max', 'echo latency without a move p50 / p99 / max', 'echoes/s during the move', 'echo errors / closes'],
     rows,
