@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <netinet/in.h>
 #include <unistd.h>
 #if defined(__APPLE__)
 #include <sys/ucred.h>
@@ -185,6 +186,36 @@ Napi::Value FdInfo(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// isTcpSocket(fd): whether the descriptor is a TCP socket, in one syscall on
+// Linux (SO_PROTOCOL). The receiver's hot path: it wraps a received
+// descriptor in a TCP handle itself, without libuv's uv_guess_handle (fstat,
+// SO_TYPE, getsockname) that new net.Socket({ fd }) runs; anything else is
+// described by fdInfo on the (rare) refusal path. Connected or listening is
+// for the caller's getpeername to tell. false for any error (not a socket,
+// a closed descriptor): the caller then asks fdInfo what it is.
+Napi::Value IsTcpSocket(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* usage = "isTcpSocket(fd: descriptor)";
+  int fd = -1;
+  if (!args::Count(info, 1, 1, usage) || !args::Fd(info, 0, "fd", usage, &fd)) return env.Undefined();
+  bool tcp = false;
+#if defined(SO_PROTOCOL)
+  int protocol = 0;
+  socklen_t plen = sizeof(protocol);
+  tcp = getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &protocol, &plen) == 0 && protocol == IPPROTO_TCP;
+#else
+  int type = 0;
+  socklen_t tlen = sizeof(type);
+  struct sockaddr_storage ss;
+  socklen_t slen = sizeof(ss);
+  memset(&ss, 0, sizeof(ss));
+  tcp = getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) == 0 && type == SOCK_STREAM &&
+        getsockname(fd, reinterpret_cast<struct sockaddr*>(&ss), &slen) == 0 &&
+        (ss.ss_family == AF_INET || ss.ss_family == AF_INET6);
+#endif
+  return Napi::Boolean::New(env, tcp);
+}
+
 // peerCredentials(fd): who is on the other end of a connected AF_UNIX socket.
 Napi::Value PeerCredentials(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -271,6 +302,7 @@ void InitSockets(Napi::Env env, Napi::Object exports) {
   exports.Set("listenAbstract", Napi::Function::New<ListenAbstract>(env, "listenAbstract"));
   exports.Set("connectUnix", Napi::Function::New<ConnectUnix>(env, "connectUnix"));
   exports.Set("fdInfo", Napi::Function::New<FdInfo>(env, "fdInfo"));
+  exports.Set("isTcpSocket", Napi::Function::New<IsTcpSocket>(env, "isTcpSocket"));
   exports.Set("peerCredentials", Napi::Function::New<PeerCredentials>(env, "peerCredentials"));
   exports.Set("setBufferSizes", Napi::Function::New<SetBufferSizes>(env, "setBufferSizes"));
   exports.Set("closeFd", Napi::Function::New<CloseFd>(env, "closeFd"));

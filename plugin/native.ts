@@ -104,6 +104,8 @@ export interface Binding {
   listenUnixAt (dirFd: number, name: string, dirPath: string, backlog: number, mode: number): { fd: number, dev: bigint, ino: bigint }
   connectUnix (name: string, abstract: boolean): number
   fdInfo (fd: number): FdInfo
+  /** Whether `fd` is a TCP socket (one getsockopt on Linux); false for anything else or an error. */
+  isTcpSocket (fd: number): boolean
   peerCredentials (fd: number): PeerCredentials
   closeFd (fd: number): void
   /** FD_CLOEXEC on a descriptor inherited without it (systemd's LISTEN_FDS). */
