@@ -25,6 +25,7 @@
 import { createRequire } from 'node:module'
 import { IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http'
 import net from 'node:net'
+import util from 'node:util'
 import { ERR_HANDOFF_NODE_INTERNAL } from './errors.js'
 
 /** The one way this file loads Node's private modules (`_http_common`, `_http_server`). */
@@ -192,8 +193,12 @@ export interface SocketOnFdOptions {
 
 /** A net.Socket on `fd` that has not read anything yet (ERR_INVALID_FD_TYPE for a descriptor Node cannot wrap). */
 export function socketOnFd (fd: number, options: SocketOnFdOptions): net.Socket {
-  return new net.Socket({
-    fd,
+  return new net.Socket({ fd, ...unreadSocketOptions(options) } as net.SocketConstructorOpts)
+}
+
+/** The constructor options of a socket that reads nothing until it flows (manualStart). */
+function unreadSocketOptions (options: SocketOnFdOptions): Record<string, unknown> {
+  return {
     readable: true,
     writable: true,
     allowHalfOpen: options.allowHalfOpen,
@@ -201,7 +206,62 @@ export function socketOnFd (fd: number, options: SocketOnFdOptions): net.Socket 
     ...(options.highWaterMark === undefined
       ? {}
       : { readableHighWaterMark: options.highWaterMark, writableHighWaterMark: options.highWaterMark })
-  } as net.SocketConstructorOpts)
+  }
+}
+
+// ── setupperf: a received TCP descriptor wrapped without Node's guess ──
+
+// new net.Socket({ fd }) first asks libuv what the descriptor is
+// (uv_guess_handle: fstat, getsockopt SO_TYPE, getsockname) to choose a TCP
+// or a Pipe handle. A receiver knows it wants TCP and checks that itself in
+// one getsockopt (binding.isTcpSocket), so it opens libuv's TCP handle on
+// the descriptor and gives it to net.Socket({ handle }), the way
+// child_process wraps a handle it received (issue 17: 3-4 µs less per
+// handoff, measured in BENCHMARKS.md). Node exports no constructor for that
+// handle: it is taken from the first TCP socket wrapped the public way (one
+// handoff per process), checked there; until then, and on any Node where
+// the check fails, the public way is used.
+internal('the net.Socket option handle', () => Function.prototype.toString.call(net.Socket).includes('options.handle'))
+
+interface TcpHandle extends StreamHandle {
+  open (fd: number): number
+  close (): void
+}
+type TcpConstructor = new (type: number) => TcpHandle
+/** TCPWrap's type for a connection, not a listener (src/tcp_wrap.h: SOCKET = 0, SERVER = 1). */
+const TCP_SOCKET = 0
+/** null: not learnt yet; false: this Node's handle is not the expected one (public way only). */
+let tcpHandle: TcpConstructor | null | false = null
+
+function learnTcpHandle (socket: net.Socket): void {
+  const handle = internalsOf(socket)._handle as Partial<TcpHandle> | null | undefined
+  const ctor = handle?.constructor as (TcpConstructor & { name?: string }) | undefined
+  tcpHandle = ctor !== undefined && ctor.name === 'TCP' && typeof handle?.open === 'function' &&
+    typeof handle.readStart === 'function'
+    ? ctor
+    : false
+}
+
+/**
+ * What socketOnFd returns, for a descriptor the caller has checked is a TCP
+ * socket (binding.isTcpSocket): on a TCP handle opened on it directly. On
+ * failure nothing owns `fd` but the caller.
+ */
+export function tcpSocketOnFd (fd: number, options: SocketOnFdOptions): net.Socket {
+  const Tcp = tcpHandle
+  if (Tcp === null || Tcp === false) {
+    const socket = socketOnFd(fd, options)
+    if (Tcp === null) learnTcpHandle(socket)
+    return socket
+  }
+  const handle = new Tcp(TCP_SOCKET)
+  const err = handle.open(fd)
+  if (err !== 0) {
+    handle.close()
+    const code = util.getSystemErrorName(err)
+    throw Object.assign(new Error(`open ${code}`), { code, errno: err, syscall: 'open' })
+  }
+  return new net.Socket({ handle, ...unreadSocketOptions(options) } as net.SocketConstructorOpts)
 }
 
 /** The private bits of net.Server that its own accept path (onconnection in lib/net.js) maintains. */

@@ -2,9 +2,9 @@
 // byte stream exactly as the client sent it: the bytes the sender had already
 // read (request head + whatever followed) first, then what the kernel holds.
 import type net from 'node:net'
-import { socketOnFd } from '../internals.js'
+import { socketOnFd, tcpSocketOnFd } from '../internals.js'
 import { binding, describeFd, isTcpStream } from '../native.js'
-import { rejection } from './rejection.js'
+import { isRejection, rejection } from './rejection.js'
 
 /**
  * Rejects (reason "bad-descriptor") anything but a connected TCP stream
@@ -31,9 +31,9 @@ export interface RebuildOptions {
 }
 
 /**
- * Wraps `fd` (already checked) in a net.Socket that has not read anything
- * yet. On success the socket owns the descriptor; on failure the caller
- * still does.
+ * Wraps `fd` in a net.Socket that has not read anything yet, if it is a TCP
+ * socket (REJECT "bad-descriptor" otherwise). On success the socket owns the
+ * descriptor; on failure the caller still does.
  *
  * The socket does not read in its constructor (socketOnFd: `manualStart`):
  * nothing may be read from the kernel before our ACCEPT is in the channel
@@ -41,12 +41,20 @@ export interface RebuildOptions {
  * stream's buffer (putBack).
  */
 export function rebuildSocket (fd: number, options: RebuildOptions = {}): net.Socket {
+  const socketOptions = {
+    allowHalfOpen: options.allowHalfOpen ?? false,
+    ...(options.highWaterMark === undefined ? {} : { highWaterMark: options.highWaterMark })
+  }
   try {
-    return socketOnFd(fd, {
-      allowHalfOpen: options.allowHalfOpen ?? false,
-      ...(options.highWaterMark === undefined ? {} : { highWaterMark: options.highWaterMark })
-    })
+    // One getsockopt says TCP, and the socket is built on a TCP handle
+    // directly (tcpSocketOnFd). Anything else is described, and refused,
+    // here; a stream socket of a kind isTcpSocket does not know (but
+    // checkDescriptor accepts) goes the public way, Node's guess included.
+    if (binding.isTcpSocket(fd)) return tcpSocketOnFd(fd, socketOptions)
+    checkDescriptor(fd)
+    return socketOnFd(fd, socketOptions)
   } catch (err) {
+    if (isRejection(err)) throw err
     const code = (err as NodeJS.ErrnoException).code
     throw rejection(code === 'ERR_INVALID_FD_TYPE' ? 'bad-descriptor' : 'internal',
       `the descriptor cannot be wrapped in a net.Socket: ${(err as Error).message}`, { cause: err })

@@ -474,11 +474,10 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements PeerHost {
     const { meta } = request
     let socket: net.Socket | null = null
     try {
-      // The kind of descriptor costs nothing extra to check on the way: Node
-      // asks the kernel (fstat, SO_TYPE, getsockname) to wrap it, and rejects
-      // anything but a stream socket; of those, only a connected TCP socket
-      // has a peer address (a Unix socket, a listening socket and a reset
-      // connection have none). Only then is it inspected again, to say which.
+      // The kind of descriptor costs one getsockopt on the way: the rebuild
+      // wraps TCP sockets only (rebuild.ts); of those, only a connected one
+      // has a peer address (a listening socket and a reset connection have
+      // none). Only then is it inspected again, to say which.
       try {
         socket = rebuildSocket(fd, this.server === null ? {} : socketOptionsOf(this.server))
       } catch (err) {
