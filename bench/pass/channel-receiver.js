@@ -4,13 +4,14 @@
 // on) the descriptor and answers ACCEPT.
 //   argv: path mode   (mode: raw | codec | rebuild)
 const net = require('node:net')
-const { serveControl } = require('../lib/common.js')
+const { serveControl, tryRequire } = require('../lib/common.js')
 const { frames } = require('../lib/frames.js')
 const { Channel, closeFds } = require('../../dist/channel.js')
 const { listenUnix } = require('../../dist/unix.js')
 
 const [path, mode] = process.argv.slice(2)
 const f = frames()
+const rebuild = tryRequire('receiver/rebuild.js')
 const noop = () => {}
 let live = 0
 
@@ -23,8 +24,12 @@ function onFrame (channel, frame, fds) {
   const msg = f.decodeHandoff(frame, fds.length)
   const id = f.id(frame)
   if (mode === 'rebuild') {
-    // What a receiver does with the descriptor: a net.Socket on it (not reading), then gone.
-    const socket = new net.Socket({ fd: fds[0], readable: false, writable: false })
+    // What a receiver does with the descriptor: its rebuild (dist/receiver/rebuild.js: the kind
+    // checked, a net.Socket on it that reads nothing yet), then gone. Node's public way where
+    // the library has no rebuild built.
+    const socket = rebuild === null
+      ? new net.Socket({ fd: fds[0], readable: false, writable: false })
+      : rebuild.rebuildSocket(fds[0])
     socket.destroy()
   } else {
     closeFds(fds)
