@@ -102,7 +102,7 @@ t.test('isTcpSocket: true for TCP sockets only, false for any other descriptor',
   t.equal(binding.isTcpSocket(other.file), false, 'a regular file')
   t.equal(binding.isTcpSocket(closed), false, 'a closed descriptor')
   t.throws(() => (binding.isTcpSocket as (...args: unknown[]) => unknown)(undefined),
-    { name: 'TypeError', message: /isTcpSocket\(fd: descriptor\).*got undefined/ }, 'arguments are checked')
+    { name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', message: /isTcpSocket\(fd: descriptor\).*got undefined/ }, 'arguments are checked')
 
   other.close()
   await closePair(pair)
