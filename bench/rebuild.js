@@ -15,7 +15,7 @@ const { once } = require('node:events')
 const { parseArgs, num, median, tryRequire } = require('./lib/common.js')
 
 const args = parseArgs()
-const N = num(args.n, 2000)
+const N = Math.ceil(num(args.n, 2000) / 100) * 100
 const channelMod = tryRequire('channel.js')
 const internals = tryRequire('internals.js')
 const rebuild = tryRequire('receiver/rebuild.js')
@@ -41,14 +41,18 @@ async function receivedDescriptors (count) {
     fds.push(...got)
     if (fds.length >= count) all()
   })
+  let accepted = 0
+  let batchDone = null
   server.on('connection', (socket) => {
     keep.push(socket)
     a.sendWithCallback(Buffer.alloc(4), [socket._handle.fd], () => {})
+    if (++accepted % 100 === 0 && batchDone !== null) batchDone()
   })
   for (let i = 0; i < count; i++) {
     keep.push(net.connect(server.address().port, '127.0.0.1'))
-    // A hundred at a time: the listen backlog (511) must not overflow (a dropped SYN waits 1 s).
-    if (i % 100 === 99) await once(server, 'connection')
+    // A hundred at a time, each batch accepted before the next: the listen
+    // backlog (511) must not overflow (a dropped SYN is retried seconds later).
+    if (i % 100 === 99 && accepted <= i) await new Promise((resolve) => { batchDone = resolve })
   }
   await allReceived
   return fds
