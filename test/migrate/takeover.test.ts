@@ -3,14 +3,20 @@
 // throughout (no handoff refused, none answered 503), and every WebSocket
 // the old one held moves to the new one, which then serves the path alone.
 import path from 'node:path'
-import t from 'tap'
-import { forkFixture } from '../helpers/child.js'
+import t, { type Test } from 'tap'
+import { forkFixture, type Child } from '../helpers/child.js'
 import { checkFdLeaks, fdsBackTo, openFds } from '../helpers/fds.js'
 import { tmpDir } from '../helpers/tmp.js'
 import { finishDeploy } from '../helpers/sibling-deploy.js'
 import { WsEcho, openAll, summary, traffic, until, type EchoClient } from './helpers.js'
 
-t.test('a new sibling takes over the path; handoffs never fail; WebSockets move', async (t) => {
+interface SiblingOnPath { path: string, control: string, hardStop: number }
+
+/**
+ * An old sibling on the path a new one will take over (with its control
+ * socket beside it), and a web app handing WebSockets off to that path.
+ */
+async function startOnOnePath (t: Test): Promise<{ config: SiblingOnPath, old: Child, web: Child, port: number }> {
   checkFdLeaks(t)
   const dir = tmpDir(t, 'handoff-migrate-')
   const config = { path: path.join(dir, 'sibling.sock'), control: path.join(dir, 'control.sock'), hardStop: 500 }
@@ -18,6 +24,11 @@ t.test('a new sibling takes over the path; handoffs never fail; WebSockets move'
   await old.event('ready')
   const web = forkFixture('receiver-webapp.js', { path: config.path }, 'web app', t)
   const { port } = await web.event('listening')
+  return { config, old, web, port }
+}
+
+t.test('a new sibling takes over the path; handoffs never fail; WebSockets move', async (t) => {
+  const { config, old, web, port } = await startOnOnePath(t)
   const webBaseline = openFds(web.pid).length
   const url = `ws://127.0.0.1:${port}/ws`
   const held = Array.from({ length: 100 }, () => new WsEcho(url, false))
@@ -70,13 +81,7 @@ t.test('a new sibling takes over the path; handoffs never fail; WebSockets move'
 })
 
 t.test('a new sibling that dies during the move: the old one serves the path again, with what it kept', async (t) => {
-  checkFdLeaks(t)
-  const dir = tmpDir(t, 'handoff-migrate-')
-  const config = { path: path.join(dir, 'sibling.sock'), control: path.join(dir, 'control.sock'), hardStop: 500 }
-  const old = forkFixture('migrate-sibling.js', config, 'old sibling', t)
-  await old.event('ready')
-  const web = forkFixture('receiver-webapp.js', { path: config.path }, 'web app', t)
-  const { port } = await web.event('listening')
+  const { config, old, web, port } = await startOnOnePath(t)
   const url = `ws://127.0.0.1:${port}/ws`
   const held = Array.from({ length: 100 }, () => new WsEcho(url, false))
   await openAll(held)
