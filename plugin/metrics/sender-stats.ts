@@ -79,6 +79,13 @@ export class SenderCounters {
   readonly targets = new Map<string, TargetCounters>()
   unknownTarget = 0
 
+  /** A handoff that ended before reaching a receiver: under its target, or as one to an unknown target. */
+  endedEarly (target: string, outcome: CountedOutcome): void {
+    const counters = this.targets.get(target)
+    if (counters === undefined) this.unknownTarget++
+    else counters.ended(outcome)
+  }
+
   constructor (targets: Iterable<[string, readonly string[]]>) {
     for (const [name, receivers] of targets) this.targets.set(name, new TargetCounters(receivers))
   }

@@ -218,11 +218,9 @@ export class Sender {
    */
   async send (detached: Detached, options: HandoffOptions & { laterRequests?: LaterRequests }): Promise<HandoffResult> {
     const name = options.target
-    const counters = this.counters.targets.get(name)
     if (this.closing) {
       detached.restore()
-      if (counters === undefined) this.counters.unknownTarget++
-      else counters.ended('closed')
+      this.counters.endedEarly(name, 'closed')
       return { handedOff: false, outcome: 'closed', target: name, error: new ERR_HANDOFF_SENDER_CLOSED() }
     }
     const target = this.targets.get(name)
@@ -232,7 +230,7 @@ export class Sender {
       this.counters.unknownTarget++
       throw new ERR_HANDOFF_UNKNOWN_TARGET(name)
     }
-    const count = counters as TargetCounters
+    const count = this.counters.targets.get(name) as TargetCounters
     this.busy.add(detached.socket)
     const { address } = detached
     // One literal with every key (one object shape), not spreads: once per handoff.
@@ -341,15 +339,14 @@ export class Sender {
       if (stageChannel.hasSubscribers) stageChannel.publish({ stage: 'detached', port: detached.address.remotePort })
     } catch (err) {
       const result: HandoffResult = { handedOff: false, outcome: 'refused', target: options.target, error: err as Error }
-      const counters = this.counters.targets.get(options.target)
-      if (counters === undefined) this.counters.unknownTarget++
-      else counters.ended('refused')
+      this.counters.endedEarly(options.target, 'refused')
       // One line for the failure: the connection is named by the request's
       // logger (request.log's reqId) or, outside Fastify, by its client.
       // (error: the app routed a connection that can never be handed off).
       log.error({ err, outcome: 'refused', target: options.target, client: clientOf(client) },
         'connection cannot be handed off')
       if (inProgress(err)) {
+        const counters = this.counters.targets.get(options.target)
         if (counters !== undefined) counters.fallbacks.none++
         return { ...result, fallback: 'none' }
       }
