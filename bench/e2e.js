@@ -24,6 +24,10 @@ const { startUpgradeRoutes, stopAll, warmUp, rotated } = require('./lib/topology
 
 const args = parseArgs()
 const quick = args.quick
+// --app ws-hello: Fastify + @fastify/websocket on every server, timed to the first WebSocket message.
+const APP = args.app ?? 'upgrade-hello'
+if (APP !== 'upgrade-hello' && APP !== 'ws-hello') throw new Error(`--app: upgrade-hello or ws-hello, not ${APP}`)
+const WS = APP === 'ws-hello' ? { ws: true } : {}
 const ROUNDS = num(args.rounds, quick ? 1 : 7)
 const BUDGET_MS = num(args.budget, 80) * 1000
 const P = quick
@@ -37,7 +41,7 @@ async function main () {
   let routes
   let rounds = 0
   try {
-    const { sibling, direct, handoff, fastify, child, client } = await startUpgradeRoutes(sockPath, procs)
+    const { sibling, direct, handoff, fastify, child, client } = await startUpgradeRoutes(sockPath, procs, { app: APP })
     routes = [
       { key: 'direct', name: 'direct (web app answers)', port: direct.port, servers: [direct] },
       { key: 'handoff', name: 'fastify-handoff (node:http + Sender)', port: handoff.port, servers: [handoff, sibling] },
@@ -45,8 +49,8 @@ async function main () {
       { key: 'childsend', name: 'Node child.send to a forked sibling', port: child.port, servers: [child, child.child] }
     ]
     for (const r of routes) results[r.key] = { rounds: [], samples: [], errors: 0, lastError: null }
-    const fb = (args) => client.request('firstByte', args)
-    await warmUp(client, routes, P.warmup)
+    const fb = (args) => client.request('firstByte', { ...args, ...WS })
+    await warmUp(client, routes, P.warmup, WS)
     rounds = await repeatWithin(ROUNDS, BUDGET_MS, async (round) => {
       for (const r of rotated(routes, round)) {
         const res = results[r.key]
@@ -67,7 +71,7 @@ async function main () {
 
   const m = (key, field) => median(results[key].rounds.map((x) => x[field]))
   const per = (a, b, f) => median(results[a].rounds.map((x, i) => f(x, results[b].rounds[i])))
-  table(`Connect -> first byte (${rounds} round${rounds === 1 ? '' : 's'} of alternating phases; latency at concurrency 1, rate at ${P.concurrency} concurrent)`,
+  table(`Connect -> first ${WS.ws ? 'WebSocket message, Fastify + @fastify/websocket on every server' : 'byte'} (${rounds} round${rounds === 1 ? '' : 's'} of alternating phases; latency at concurrency 1, rate at ${P.concurrency} concurrent)`,
     ['route', 'p50 µs', 'p99 µs', 'conn/s', 'web app CPU µs/conn', 'sibling CPU µs/conn', 'server CPU µs/conn', 'errors'],
     routes.map((r) => {
       const s = Float64Array.from(results[r.key].samples).sort()
@@ -97,7 +101,7 @@ async function main () {
 
   if (args.json) {
     const slim = Object.fromEntries(Object.entries(results).map(([k, v]) => [k, { ...v, samples: v.samples.length }]))
-    fs.writeFileSync(args.json, JSON.stringify({ bench: 'e2e', rounds, P, results: slim, summary }, null, 2))
+    fs.writeFileSync(args.json, JSON.stringify({ bench: 'e2e', app: APP, rounds, P, results: slim, summary }, null, 2))
   }
   if (Object.values(results).some((r) => r.errors > 0 || r.rounds.length === 0)) process.exitCode = 1
 }

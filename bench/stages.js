@@ -20,6 +20,10 @@ const { startUpgradeRoutes, stopAll, warmUp, rotated } = require('./lib/topology
 
 const args = parseArgs()
 const quick = args.quick
+// --app ws-hello: Fastify + @fastify/websocket on every server, timed to the first WebSocket message.
+const APP = args.app ?? 'upgrade-hello'
+if (APP !== 'upgrade-hello' && APP !== 'ws-hello') throw new Error(`--app: upgrade-hello or ws-hello, not ${APP}`)
+const WS = APP === 'ws-hello' ? { ws: true } : {}
 const ROUNDS = num(args.rounds, quick ? 1 : 5)
 const BUDGET_MS = num(args.budget, 90) * 1000
 const P = quick
@@ -82,7 +86,7 @@ async function main () {
   const results = {}
   let rounds = 0
   try {
-    const { sibling, direct, handoff, fastify, child, client } = await startUpgradeRoutes(sockPath, procs, { stages: true })
+    const { sibling, direct, handoff, fastify, child, client } = await startUpgradeRoutes(sockPath, procs, { stages: true, app: APP })
     const take = (peer, cmd = 'stages') => peer.request(cmd)
     routes.push(
       { key: 'direct', name: 'direct', port: direct.port, records: async () => [['w', await take(direct.peer)]] },
@@ -93,12 +97,12 @@ async function main () {
       { key: 'childsend', name: 'child.send', port: child.port, records: async () => [['w', await take(child.peer)], ['s', await take(child.peer, 'siblingStages')]] }
     )
     for (const r of routes) results[r.key] = { c1: { deltas: new Map(), totals: [], n: 0 }, c100: { deltas: new Map(), totals: [], n: 0, rates: [] }, errors: 0 }
-    const fb = (a) => client.request('firstByte', a)
+    const fb = (a) => client.request('firstByte', { ...a, ...WS })
     const clearAll = async () => {
       await take(client.peer)
       for (const r of routes) await r.records()
     }
-    await warmUp(client, routes, P.warmup)
+    await warmUp(client, routes, P.warmup, WS)
     rounds = await repeatWithin(ROUNDS, BUDGET_MS, async (round) => {
       for (const r of rotated(routes, round)) {
         for (const [conc, p] of [['c1', { ...P.c1, concurrency: 1 }], ['c100', P.c100]]) {
@@ -147,7 +151,7 @@ async function main () {
   })])
   rows.push(['connections measured', ...cols.map(({ r, conc }) => String(results[r.key][conc].n))])
   rows.push(['conn/s (@100: rate phase with tracing on)', ...cols.map(({ r, conc }) => conc === 'c100' ? fmt(median(results[r.key].c100.rates), 0) : '')])
-  table(`Connection setup, stage by stage (${rounds} round${rounds === 1 ? '' : 's'} of alternating phases; @1: concurrency 1, @100: concurrency ${P.c100.concurrency})`,
+  table(`Connection setup, stage by stage${WS.ws ? " (Fastify + @fastify/websocket on every server; first byte: the first WebSocket message)" : ""} (${rounds} round${rounds === 1 ? '' : 's'} of alternating phases; @1: concurrency 1, @100: concurrency ${P.c100.concurrency})`,
     headers, rows,
     ['Each row: the median over every connection of the time from one stage to the next (clocks: process.hrtime.bigint() in each process, one monotonic clock). ' +
       'Medians of stages do not add up to the median total exactly. "sums" and "after" rows span several stages; "after" happens once the first byte is on its way.'])
@@ -160,7 +164,7 @@ async function main () {
         slim[k][conc] = { n: v[conc].n, totals: v[conc].totals, rates: v[conc].rates, rows: Object.fromEntries([...v[conc].deltas].map(([i, d]) => [ROWS[i][0], median(d)])) }
       }
     }
-    fs.writeFileSync(args.json, JSON.stringify({ bench: 'stages', rounds, P, results: slim }, null, 2))
+    fs.writeFileSync(args.json, JSON.stringify({ bench: 'stages', app: APP, rounds, P, results: slim }, null, 2))
   }
   if (Object.values(results).some((r) => r.errors > 0)) process.exitCode = 1
 }

@@ -5,6 +5,9 @@
 //   upgrade-hello: an HTTP server whose 'upgrade' handler answers
 //                  "101 ... hello" and ends the connection (connect -> first byte)
 //   ws-echo:       Fastify + @fastify/websocket, GET /echo echoes every message
+//   ws-hello:      Fastify + @fastify/websocket, GET /first sends "hello" as its
+//                  first message and closes (connect -> first WebSocket message,
+//                  the stack users run on both sides)
 const http = require('node:http')
 
 const HELLO = Buffer.from('HTTP/1.1 101 Switching Protocols\r\nUpgrade: bench\r\nConnection: Upgrade\r\n\r\nhello')
@@ -39,6 +42,22 @@ async function buildApp (name, { mark = null } = {}) {
       app.get('/echo', { websocket: true }, (socket) => {
         socket.on('message', (data, isBinary) => socket.send(data, { binary: isBinary }))
         socket.on('error', noop)
+      })
+    })
+    await app.ready()
+    return { server: app.server, target: app, fastify: app, close: () => app.close() }
+  }
+  if (name === 'ws-hello') {
+    const Fastify = require('fastify')
+    const app = Fastify({ logger: false })
+    await app.register(require('@fastify/websocket'), { options: { perMessageDeflate: false } })
+    app.register(async (app) => {
+      app.get('/first', { websocket: true }, (socket, req) => {
+        if (mark !== null) mark('handler', req.raw.socket)
+        socket.on('error', noop)
+        socket.send('hello')
+        if (mark !== null) mark('first-byte', req.raw.socket)
+        socket.close(1000)
       })
     })
     await app.ready()

@@ -1,7 +1,8 @@
 'use strict'
 // The load generator, a process of its own, driven over IPC:
-//   firstByte { port, concurrency, count, seconds }: connect, send an upgrade
-//       request, time connect() -> first byte of the answer, close; `concurrency`
+//   firstByte { port, concurrency, count, seconds, ws }: connect, send an upgrade
+//       request, time connect() -> first byte of the answer (ws: a WebSocket
+//       handshake, timed to the first whole message after the 101), close; `concurrency`
 //       connections at a time, bounded by count and time
 //   wsOpen { port, path, connections, seconds }: opens WebSockets (bounded by count and time) and keeps them
 //   wsEcho { size, seconds, max }: every open WebSocket sends a message and
@@ -12,9 +13,26 @@ const { serveControl, nowNs, percentile } = require('../lib/common.js')
 const { stagesRecorder, now } = require('../lib/stages.js')
 
 const REQUEST = Buffer.from('GET /first HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: bench\r\n\r\n')
+// A WebSocket opening handshake (RFC 6455 §1.3's sample key): the ws-hello app
+// answers 101 and then its first message, which is what `ws: true` times.
+const WS_REQUEST = Buffer.from('GET /first HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n' +
+  'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n')
+const HEAD_END = Buffer.from('\r\n\r\n')
+
+/**
+ * For `ws: true`: whether `received` holds the 101's head and a whole first
+ * frame after it (an unmasked server frame of under 126 bytes: 2 bytes of
+ * header, then its payload).
+ */
+function firstMessageIn (received) {
+  const end = received.indexOf(HEAD_END)
+  if (end === -1) return false
+  const frame = end + HEAD_END.length
+  return received.length >= frame + 2 && received.length >= frame + 2 + (received[frame + 1] & 0x7f)
+}
 const CONNECT_TIMEOUT_MS = 5000
 
-function firstByte ({ port, concurrency, count, seconds, samples = false, stages = false }) {
+function firstByte ({ port, concurrency, count, seconds, samples = false, stages = false, ws = false }) {
   // bench/stages.js: when the connection began, was connected and got its first byte, by its local port.
   const rec = stages ? stagesRecorder() : null
   return new Promise((resolve) => {
@@ -55,9 +73,19 @@ function firstByte ({ port, concurrency, count, seconds, samples = false, stages
       }
       socket.on('connect', () => {
         if (rec !== null) { rec.markAt('client-start', socket.localPort, startedAt); rec.mark('client-connected', socket, true) }
-        socket.write(REQUEST)
+        socket.write(ws ? WS_REQUEST : REQUEST)
       })
-      socket.once('data', () => { if (rec !== null) rec.mark('client-first-byte', socket, true); settle(null) })
+      if (ws) {
+        let received = Buffer.alloc(0)
+        socket.on('data', (chunk) => {
+          received = Buffer.concat([received, chunk])
+          if (!firstMessageIn(received)) return
+          if (rec !== null) rec.mark('client-first-byte', socket, true)
+          settle(null)
+        })
+      } else {
+        socket.once('data', () => { if (rec !== null) rec.mark('client-first-byte', socket, true); settle(null) })
+      }
       socket.on('error', (err) => settle(err))
       socket.on('close', () => settle(new Error('closed before the first byte')))
     }

@@ -144,9 +144,9 @@ async function startUpgradeRoutes (sockPath, procs, extra = {}) {
 }
 
 /** Warms every route up (the load generator's firstByte at 10 concurrent); throws for a route nobody answers. */
-async function warmUp (client, routes, count) {
+async function warmUp (client, routes, count, extra = {}) {
   for (const r of routes) {
-    const w = await client.request('firstByte', { port: r.port, concurrency: 10, count, seconds: 3 })
+    const w = await client.request('firstByte', { port: r.port, concurrency: 10, count, seconds: 3, ...extra })
     if (w.n === 0) throw new Error(`${r.name}: no connection got an answer: ${w.lastError}`)
   }
 }
