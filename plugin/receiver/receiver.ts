@@ -164,6 +164,9 @@ function validate (options: ReceiverOptions): { address: UnixAddress, max: numbe
 /** How long an untrusted peer's socket stays open for its ERROR frame to go out. */
 const UNTRUSTED_FLUSH_MS = 1000
 
+/** How long closed connections wait to be reported together in one STATUS (scheduleStatus). */
+const STATUS_DELAY_MS = 10
+
 export class Receiver extends EventEmitter<ReceiverEvents> implements PeerHost {
   readonly address: UnixAddress
   readonly helloTimeout: number
@@ -189,7 +192,7 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements PeerHost {
   private readonly counts = new ReceiverCounts()
   private isDraining = false
   private closing: Promise<void> | null = null
-  private statusPending: NodeJS.Immediate | null = null
+  private statusPending: NodeJS.Timeout | null = null
   private drainWaiters: Array<() => void> = []
   private resumer: Resumer | null = null
   private handingOver = false
@@ -326,7 +329,7 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements PeerHost {
       peer.end()
     }))
     this.closing = Promise.all([listenerClosed, ...peersClosed]).then(() => {
-      if (this.statusPending !== null) clearImmediate(this.statusPending)
+      if (this.statusPending !== null) clearTimeout(this.statusPending)
       this.statusPending = null
       this.emit('close')
     })
@@ -599,20 +602,23 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements PeerHost {
   }
 
   /**
-   * One STATUS per loop turn at most, to every sender, whenever the load
-   * changed: the connections that closed in one poll phase are reported
-   * together, in the check phase right after it. The immediate is ref'd on
-   * purpose: an unref'd one does not keep libuv from blocking in epoll, so
-   * the report waited for some unrelated event (seconds, on an idle receiver)
-   * while senders balanced on a stale load.
+   * The connections that closed within STATUS_DELAY_MS are reported
+   * together, in one STATUS to every sender. A rise in load needs no STATUS
+   * (each ACCEPT carries it), and a fall reported a few milliseconds late
+   * only delays a least-connections choice; a STATUS per close would wake
+   * every sender once per connection (issue 17: at one connection at a time
+   * that wake-up landed on the next connection's accept). The timer is
+   * unref'd: unlike an unref'd immediate it still bounds libuv's poll, so
+   * the report never waits for some unrelated event.
    */
   private scheduleStatus (): void {
     if (this.statusPending !== null || this.closing !== null) return
-    this.statusPending = setImmediate(() => {
+    this.statusPending = setTimeout(() => {
       this.statusPending = null
       const status = this.status()
       for (const peer of this.peers) peer.sendStatus(status)
-    })
+    }, STATUS_DELAY_MS)
+    this.statusPending.unref()
   }
 
   private logOf (peer: Peer): HandoffLogger {
