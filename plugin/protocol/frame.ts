@@ -9,8 +9,16 @@ export type { Framer }
 
 /** "HO" */
 export const MAGIC = 0x484f
-/** The version this codec speaks, and the one every HELLO frame is sent with. */
+/**
+ * Version 1: the header version of every HELLO (and of an observer's
+ * STATUS_REQUEST/STATUS_REPORT, §13), whatever the peers speak, and the
+ * version every encoder and decoder of this codec uses unless told another:
+ * code written against version 1 stays a correct version-1 peer.
+ */
 export const PROTOCOL_VERSION = 1
+/** The lowest and highest versions this codec speaks (PROTOCOL.md §5, §14): what our own peers list in their HELLO. */
+export const MIN_PROTOCOL_VERSION = 1
+export const MAX_PROTOCOL_VERSION = 2
 export const PROTOCOL_NAME = 'fastify-handoff'
 
 export enum FrameType {
@@ -104,8 +112,9 @@ function checkMaxFrameSize (maxFrameSize: number): void {
  * a frame over `maxFrameSize` is a (not fatal) 'frame-too-large' protocol error.
  */
 export function encodeFrame (type: FrameType, id: number, body: Buffer, fdCount = 0, flags = 0,
-  maxFrameSize = MAX_FRAME_SIZE): Buffer {
+  maxFrameSize = MAX_FRAME_SIZE, version = PROTOCOL_VERSION): Buffer {
   if (!isFrameType(type)) throw new ERR_HANDOFF_INVALID_ARG(`unknown frame type ${String(type)}`)
+  checkEncodeVersion(type, version)
   if (!isUint32(id)) throw new ERR_HANDOFF_INVALID_ARG(`id must be a uint32, got ${String(id)}`)
   if (isHandoffLevel(type) ? id === 0 : id !== 0) {
     throw new ERR_HANDOFF_INVALID_ARG(`${FRAME_TYPE_NAMES[type]} frames must have ${isHandoffLevel(type) ? 'a non-zero' : 'a zero'} id`)
@@ -123,7 +132,7 @@ export function encodeFrame (type: FrameType, id: number, body: Buffer, fdCount 
   if (frameSize > maxFrameSize) {
     throw frameTooLarge(`${FRAME_TYPE_NAMES[type]} frame`, frameSize, maxFrameSize, { fatal: false, id })
   }
-  const frame = allocFrame(type, id, body.length, fdCount, flags)
+  const frame = allocFrame(type, id, body.length, fdCount, flags, version)
   body.copy(frame, HEADER_SIZE)
   return frame
 }
@@ -133,11 +142,12 @@ export function encodeFrame (type: FrameType, id: number, body: Buffer, fdCount 
  * encoders that write the body in place. No checks: the caller has made
  * exactly the ones encodeFrame makes.
  */
-export function allocFrame (type: FrameType, id: number, bodyLength: number, fdCount: number, flags = 0): Buffer {
+export function allocFrame (type: FrameType, id: number, bodyLength: number, fdCount: number, flags = 0,
+  version = PROTOCOL_VERSION): Buffer {
   const frame = Buffer.allocUnsafe(HEADER_SIZE + bodyLength)
   frame[0] = MAGIC >>> 8
   frame[1] = MAGIC & 0xFF
-  frame[2] = PROTOCOL_VERSION
+  frame[2] = version
   frame[3] = type
   frame[4] = flags
   frame[5] = fdCount
@@ -175,8 +185,9 @@ export function decodeHeader (buf: Buffer, maxFrameSize = MAX_FRAME_SIZE): Frame
       { fatal: true })
   }
   const version = buf.readUInt8(2)
-  if (version !== PROTOCOL_VERSION) {
-    throw protocolError('bad-version', `unsupported frame version ${version} (this peer speaks 1)`, { fatal: true, version })
+  if (version < MIN_PROTOCOL_VERSION || version > MAX_PROTOCOL_VERSION) {
+    throw protocolError('bad-version',
+      `unsupported frame version ${version} (this peer speaks ${MIN_PROTOCOL_VERSION} to ${MAX_PROTOCOL_VERSION})`, { fatal: true, version })
   }
   const type = buf.readUInt8(3)
   if (!isFrameType(type)) throw protocolError('bad-type', `unknown frame type ${type}`, { fatal: true, frameType: type })
@@ -205,6 +216,42 @@ export function decodeHeader (buf: Buffer, maxFrameSize = MAX_FRAME_SIZE): Frame
     throw frameTooLarge(`${name} frame`, frameSize, maxFrameSize, { fatal: true, id: isHandoffLevel(type) ? id : undefined })
   }
   return { version, type, flags, fdCount, id, bodyLength }
+}
+
+/**
+ * The header version a frame of `type` must carry on a channel of
+ * `channelVersion` (§5): 1 for the frames that come before or outside a
+ * negotiation (HELLO, an observer's STATUS_REQUEST and its STATUS_REPORT),
+ * the channel's version for every other.
+ */
+export function frameVersion (type: FrameType, channelVersion: number): number {
+  return type === FrameType.Hello || type === FrameType.StatusRequest || type === FrameType.StatusReport
+    ? PROTOCOL_VERSION
+    : channelVersion
+}
+
+/**
+ * decodeHeader takes any version this codec speaks, so a framer needs no
+ * state; this is the exact check, made in order with the frames, once the
+ * channel's version is known: anything else is fatal 'bad-version'.
+ */
+export function checkFrameVersion (header: FrameHeader, channelVersion: number): void {
+  const expected = frameVersion(header.type, channelVersion)
+  if (header.version !== expected) {
+    throw protocolError('bad-version',
+      `${FRAME_TYPE_NAMES[header.type]}: frame version ${header.version} on a channel of version ${channelVersion} (expected ${expected})`,
+      { fatal: true, version: header.version, id: isHandoffLevel(header.type) ? header.id : undefined })
+  }
+}
+
+/** An encoder's check of the header version it was given: refused with ERR_HANDOFF_INVALID_ARG. */
+export function checkEncodeVersion (type: FrameType, version: number): void {
+  if (!Number.isInteger(version) || version < MIN_PROTOCOL_VERSION || version > MAX_PROTOCOL_VERSION) {
+    throw new ERR_HANDOFF_INVALID_ARG(`version must be ${MIN_PROTOCOL_VERSION} to ${MAX_PROTOCOL_VERSION}, got ${String(version)}`)
+  }
+  if (frameVersion(type, version) !== version) {
+    throw new ERR_HANDOFF_INVALID_ARG(`${FRAME_TYPE_NAMES[type]} frames always carry version ${PROTOCOL_VERSION}`)
+  }
 }
 
 /** Splits a whole frame (exactly header + body, as a Channel delivers it). Fatal errors only. */

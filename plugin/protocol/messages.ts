@@ -3,9 +3,10 @@
 // typed errors of ./errors.ts; an encoder refuses what a decoder would refuse.
 import {
   FrameType, FRAME_TYPE_NAMES, PROTOCOL_NAME, PROTOCOL_VERSION, SENT_BY, encodeFrame, decodeFrame, checkDescriptors,
-  allocFrame, checkHandoffFrame,
+  allocFrame, checkHandoffFrame, checkEncodeVersion, checkFrameVersion, MIN_PROTOCOL_VERSION, MAX_PROTOCOL_VERSION,
   type FrameHeader
 } from './frame.js'
+import { ACCEPT_V2_SIZE, planMetaV2, readAcceptV2, readMetaV2, writeAcceptV2, writeMetaV2, type MetaV2Plan } from './binary.js'
 import {
   FDS_PER_HANDOFF, HANDOFF_PREFIX_SIZE, HEADER_SIZE, MAX_BUFFERED_SIZE, MAX_CONTROL_BODY_SIZE, MAX_FRAME_SIZE, MAX_HEAD_SIZE,
   MAX_MAX_FRAME_SIZE, MAX_META_SIZE, MAX_NAME_LENGTH, MAX_REASON_LENGTH, MIN_MAX_FRAME_SIZE
@@ -40,6 +41,13 @@ export interface HelloInit {
   pid: number
   maxFrameSize?: number
   name?: string
+  /**
+   * The highest and lowest versions to list (default 1 and 1: a version 1
+   * peer, which every encoder and decoder here defaults to). A peer that
+   * lists 2 must pass the negotiated version to them.
+   */
+  version?: number
+  minVersion?: number
 }
 
 // 'websocket' (live migration, PROTOCOL.md §12): an established WebSocket
@@ -277,13 +285,13 @@ function decodeControl (type: FrameType, body: Buffer): JsonObject {
   return parseJsonObject(body, `${FRAME_TYPE_NAMES[type]} body`, controlFail(type))
 }
 
-function encodeControl (type: FrameType, id: number, value: JsonObject): Buffer {
+function encodeControl (type: FrameType, id: number, value: JsonObject, version = PROTOCOL_VERSION): Buffer {
   const body = toJson(value, FRAME_TYPE_NAMES[type])
   if (body.length > MAX_CONTROL_BODY_SIZE) {
     throw frameTooLarge(`${FRAME_TYPE_NAMES[type]} body`, body.length, MAX_CONTROL_BODY_SIZE,
       { fatal: false, id: id === 0 ? undefined : id })
   }
-  return encodeFrame(type, id, body)
+  return encodeFrame(type, id, body, 0, 0, MAX_FRAME_SIZE, version)
 }
 
 /** Drops undefined members so that JSON.stringify and key order are predictable. */
@@ -320,13 +328,18 @@ function validateHello (obj: JsonObject, fail: Fail): Hello {
 /** A whole HELLO frame, always sent with header version 1. */
 export function encodeHello (init: HelloInit): Buffer {
   const obj = asObject(init, 'HELLO')
+  const fail = encoderFail('HELLO')
   const hello = validateHello({
     ...obj,
     protocol: PROTOCOL_NAME,
-    version: PROTOCOL_VERSION,
-    minVersion: PROTOCOL_VERSION,
+    version: obj.version ?? PROTOCOL_VERSION,
+    minVersion: obj.minVersion ?? PROTOCOL_VERSION,
     maxFrameSize: obj.maxFrameSize ?? MAX_FRAME_SIZE
-  }, encoderFail('HELLO'))
+  }, fail)
+  // Listing a version this codec cannot write would make the peer pick it.
+  if (hello.version > MAX_PROTOCOL_VERSION || hello.minVersion < MIN_PROTOCOL_VERSION) {
+    return fail(`this codec speaks versions ${MIN_PROTOCOL_VERSION} to ${MAX_PROTOCOL_VERSION}, not ${hello.minVersion} to ${hello.version}`)
+  }
   return encodeControl(FrameType.Hello, 0, compact([
     ['protocol', hello.protocol], ['version', hello.version], ['minVersion', hello.minVersion],
     ['role', hello.role], ['pid', hello.pid], ['maxFrameSize', hello.maxFrameSize], ['name', hello.name]
@@ -436,22 +449,27 @@ const handoffFail = encoderFail('HANDOFF')
 
 /**
  * A whole HANDOFF frame (fdCount 1; send it with the client's descriptor, in a
- * sendmsg of its own). Section or frame over its limit: 'frame-too-large'
- * (not fatal: nothing was sent, the caller still owns the connection).
- * Written in place: the metadata's JSON goes straight into the frame.
+ * sendmsg of its own) of the channel's `version`: the metadata is JSON in
+ * version 1, binary in version 2 (§14). Section or frame over its limit:
+ * 'frame-too-large' (not fatal: nothing was sent, the caller still owns the
+ * connection). Written in place: the metadata goes straight into the frame.
  */
-export function encodeHandoff (id: number, request: HandoffRequest, maxFrameSize = MAX_FRAME_SIZE): Buffer {
+export function encodeHandoff (id: number, request: HandoffRequest, maxFrameSize = MAX_FRAME_SIZE,
+  version = PROTOCOL_VERSION): Buffer {
+  checkEncodeVersion(FrameType.Handoff, version)
   const { meta, head, buffered } = asObject(request, 'HANDOFF') as unknown as HandoffRequest
   if (!Buffer.isBuffer(head)) return handoffFail('"head" must be a Buffer')
   if (!Buffer.isBuffer(buffered)) return handoffFail('"buffered" must be a Buffer')
   const m = validateMeta(asObject(meta, 'HANDOFF meta'), head, handoffFail)
-  let json: string
+  let json = ''
+  let plan: MetaV2Plan | null = null
   try {
-    json = JSON.stringify(metaObject(m))
+    if (version === 1) json = JSON.stringify(metaObject(m))
+    else plan = planMetaV2(m)
   } catch (err) {
     throw new ERR_HANDOFF_INVALID_ARG(`HANDOFF meta cannot be serialized as JSON: ${(err as Error).message}`, { cause: err })
   }
-  const metaLength = Buffer.byteLength(json, 'utf8')
+  const metaLength = plan === null ? Buffer.byteLength(json, 'utf8') : plan.size
   if (metaLength > MAX_META_SIZE) throw frameTooLarge('HANDOFF meta', metaLength, MAX_META_SIZE, { fatal: false, id })
   if (head.length > MAX_HEAD_SIZE) throw frameTooLarge('HANDOFF head', head.length, MAX_HEAD_SIZE, { fatal: false, id })
   if (buffered.length > MAX_BUFFERED_SIZE) {
@@ -459,9 +477,11 @@ export function encodeHandoff (id: number, request: HandoffRequest, maxFrameSize
   }
   const bodyLength = HANDOFF_PREFIX_SIZE + metaLength + head.length + buffered.length
   checkHandoffFrame(id, HEADER_SIZE + bodyLength, maxFrameSize)
-  const frame = allocFrame(FrameType.Handoff, id, bodyLength, FDS_PER_HANDOFF)
+  const frame = allocFrame(FrameType.Handoff, id, bodyLength, FDS_PER_HANDOFF, 0, version)
   let offset = frame.writeUInt32BE(metaLength, HEADER_SIZE)
-  offset += frame.write(json, offset, metaLength, 'utf8')
+  if (plan === null) frame.write(json, offset, metaLength, 'utf8')
+  else writeMetaV2(frame, offset, plan)
+  offset += metaLength
   offset = frame.writeUInt32BE(head.length, offset)
   offset += head.copy(frame, offset)
   offset = frame.writeUInt32BE(buffered.length, offset)
@@ -470,12 +490,13 @@ export function encodeHandoff (id: number, request: HandoffRequest, maxFrameSize
 }
 
 /**
- * Decodes a HANDOFF body. Errors are never fatal (the frame was well
- * delimited), with the reason "bad-frame" for an inconsistent layout,
- * "frame-too-large" for a section over its limit, "bad-metadata" for bad
- * metadata. head and buffered are copies.
+ * Decodes a HANDOFF body of a channel of `version` (the sections are the
+ * same in both; the metadata is JSON in 1, binary in 2). Errors are never
+ * fatal (the frame was well delimited), with the reason "bad-frame" for an
+ * inconsistent layout, "frame-too-large" for a section over its limit,
+ * "bad-metadata" for bad metadata. head and buffered are copies.
  */
-export function decodeHandoff (body: Buffer): HandoffRequest {
+export function decodeHandoff (body: Buffer, version = PROTOCOL_VERSION): HandoffRequest {
   const metaEnd = handoffSection(body, 0, 'meta', MAX_META_SIZE)
   const headEnd = handoffSection(body, metaEnd, 'head', MAX_HEAD_SIZE)
   const bufferedEnd = handoffSection(body, headEnd, 'buffered', MAX_BUFFERED_SIZE)
@@ -483,7 +504,10 @@ export function decodeHandoff (body: Buffer): HandoffRequest {
     throw protocolError('bad-frame', `HANDOFF: ${body.length - bufferedEnd} byte(s) after the last section`, { fatal: false })
   }
   const head = body.subarray(metaEnd + 4, headEnd)
-  const meta = validateMeta(parseJsonObject(body.subarray(4, metaEnd), 'metadata', metaFail), head, metaFail)
+  const fields = version === 1
+    ? parseJsonObject(body.subarray(4, metaEnd), 'metadata', metaFail)
+    : readMetaV2(body, 4, metaEnd, metaFail)
+  const meta = validateMeta(fields, head, metaFail)
   return { meta, head: Buffer.from(head), buffered: Buffer.from(body.subarray(headEnd + 4, bufferedEnd)) }
 }
 
@@ -516,13 +540,22 @@ function validateAccept (obj: JsonObject, fail: Fail): Accept {
   return { live: getInteger(obj, 'live', fail, 0, Number.MAX_SAFE_INTEGER), max: getLimit(obj, 'max', fail) }
 }
 
-export function encodeAccept (id: number, accept: Accept): Buffer {
-  const a = validateAccept(asObject(accept, 'ACCEPT'), encoderFail('ACCEPT'))
-  return encodeControl(FrameType.Accept, id, { live: a.live, max: a.max })
+/** JSON in version 1; in version 2 (§14) a 16-byte binary body, written in place. */
+export function encodeAccept (id: number, accept: Accept, version = PROTOCOL_VERSION): Buffer {
+  const a = validateAccept(asObject(accept, 'ACCEPT'), acceptFail)
+  if (version === 1) return encodeControl(FrameType.Accept, id, { live: a.live, max: a.max })
+  checkEncodeVersion(FrameType.Accept, version)
+  if (!Number.isInteger(id) || id <= 0 || id > 0xFFFFFFFF) throw new ERR_HANDOFF_INVALID_ARG(`ACCEPT id must be a non-zero uint32, got ${String(id)}`)
+  const frame = allocFrame(FrameType.Accept, id, ACCEPT_V2_SIZE, 0, 0, version)
+  writeAcceptV2(frame, HEADER_SIZE, a)
+  return frame
 }
 
-export function decodeAccept (body: Buffer): Accept {
-  return validateAccept(decodeControl(FrameType.Accept, body), controlFail(FrameType.Accept))
+const acceptFail = encoderFail('ACCEPT')
+
+export function decodeAccept (body: Buffer, version = PROTOCOL_VERSION): Accept {
+  if (version === 1) return validateAccept(decodeControl(FrameType.Accept, body), controlFail(FrameType.Accept))
+  return readAcceptV2(body, controlFail(FrameType.Accept))
 }
 
 function validateReject (obj: JsonObject, fail: Fail): Reject {
@@ -534,7 +567,7 @@ function validateReject (obj: JsonObject, fail: Fail): Reject {
 }
 
 /** `retryable` defaults to DEFAULT_RETRYABLE[reason] (false for a reason v1 does not define); `message` to "". */
-export function encodeReject (id: number, reject: RejectInit): Buffer {
+export function encodeReject (id: number, reject: RejectInit, version = PROTOCOL_VERSION): Buffer {
   const obj = asObject(reject, 'REJECT')
   const reason = obj.reason
   const fallback = typeof reason === 'string' && Object.prototype.hasOwnProperty.call(DEFAULT_RETRYABLE, reason)
@@ -542,7 +575,7 @@ export function encodeReject (id: number, reject: RejectInit): Buffer {
     : false
   const r = validateReject({ ...obj, message: obj.message ?? '', retryable: obj.retryable ?? fallback },
     encoderFail('REJECT'))
-  return encodeControl(FrameType.Reject, id, { reason: r.reason, message: r.message, retryable: r.retryable })
+  return encodeControl(FrameType.Reject, id, { reason: r.reason, message: r.message, retryable: r.retryable }, version)
 }
 
 export function decodeReject (body: Buffer): Reject {
@@ -557,9 +590,9 @@ function validateStatus (obj: JsonObject, fail: Fail): Status {
   }
 }
 
-export function encodeStatus (status: Status): Buffer {
+export function encodeStatus (status: Status, version = PROTOCOL_VERSION): Buffer {
   const s = validateStatus(asObject(status, 'STATUS'), encoderFail('STATUS'))
-  return encodeControl(FrameType.Status, 0, { live: s.live, max: s.max, draining: s.draining })
+  return encodeControl(FrameType.Status, 0, { live: s.live, max: s.max, draining: s.draining }, version)
 }
 
 export function decodeStatus (body: Buffer): Status {
@@ -570,20 +603,20 @@ function validateReasonMessage (obj: JsonObject, fail: Fail): { reason: string, 
   return { reason: getReason(obj, 'reason', fail), message: getString(obj, 'message', fail) }
 }
 
-export function encodeGoodbye (goodbye: { reason: Reason<GoodbyeReason>, message?: string }): Buffer {
+export function encodeGoodbye (goodbye: { reason: Reason<GoodbyeReason>, message?: string }, version = PROTOCOL_VERSION): Buffer {
   const obj = asObject(goodbye, 'GOODBYE')
   const g = validateReasonMessage({ ...obj, message: obj.message ?? '' }, encoderFail('GOODBYE'))
-  return encodeControl(FrameType.Goodbye, 0, { reason: g.reason, message: g.message })
+  return encodeControl(FrameType.Goodbye, 0, { reason: g.reason, message: g.message }, version)
 }
 
 export function decodeGoodbye (body: Buffer): Goodbye {
   return validateReasonMessage(decodeControl(FrameType.Goodbye, body), controlFail(FrameType.Goodbye))
 }
 
-export function encodeError (error: { reason: Reason<ErrorReason>, message?: string }): Buffer {
+export function encodeError (error: { reason: Reason<ErrorReason>, message?: string }, version = PROTOCOL_VERSION): Buffer {
   const obj = asObject(error, 'ERROR')
   const e = validateReasonMessage({ ...obj, message: obj.message ?? '' }, encoderFail('ERROR'))
-  return encodeControl(FrameType.Error, 0, { reason: e.reason, message: e.message })
+  return encodeControl(FrameType.Error, 0, { reason: e.reason, message: e.message }, version)
 }
 
 export function decodeError (body: Buffer): ErrorBody {
@@ -739,6 +772,12 @@ export interface DecodeOptions {
   /** The kernel truncated the descriptors (MSG_CTRUNC). */
   truncated?: boolean
   maxFrameSize?: number
+  /**
+   * The channel's version (default 1): every frame but HELLO, STATUS_REQUEST
+   * and STATUS_REPORT must carry it in its header (fatal 'bad-version'), and
+   * HANDOFF and ACCEPT bodies are read as that version writes them.
+   */
+  version?: number
 }
 
 /**
@@ -749,13 +788,15 @@ export interface DecodeOptions {
 export function decodeMessage (frame: Buffer, options: DecodeOptions = {}): Message {
   const { header, body } = decodeFrame(frame, options.maxFrameSize ?? MAX_FRAME_SIZE)
   const { id } = header
+  const version = options.version ?? PROTOCOL_VERSION
+  checkFrameVersion(header, version)
   try {
     switch (header.type) {
       case FrameType.Hello: return { type: header.type, id, header, body: decodeHello(body) }
       case FrameType.Handoff:
         checkDescriptors(header, options.fds ?? header.fdCount, options.truncated === true)
-        return { type: header.type, id, header, body: decodeHandoff(body) }
-      case FrameType.Accept: return { type: header.type, id, header, body: decodeAccept(body) }
+        return { type: header.type, id, header, body: decodeHandoff(body, version) }
+      case FrameType.Accept: return { type: header.type, id, header, body: decodeAccept(body, version) }
       case FrameType.Reject: return { type: header.type, id, header, body: decodeReject(body) }
       case FrameType.Status: return { type: header.type, id, header, body: decodeStatus(body) }
       case FrameType.Goodbye: return { type: header.type, id, header, body: decodeGoodbye(body) }

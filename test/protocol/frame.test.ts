@@ -58,7 +58,7 @@ t.test('decodeHeader: every malformed header is fatal', async (t) => {
     throwsProtocol(t, () => decodeHeader(rawHeader({ magic })),
       { code: 'ERR_HANDOFF_PROTOCOL', reason: 'bad-magic', ...fatal }, `magic 0x${magic.toString(16)}`)
   }
-  for (const version of [0, 2, 255]) {
+  for (const version of [0, 3, 255]) {
     const err = throwsProtocol(t, () => decodeHeader(rawHeader({ version })),
       { code: 'ERR_HANDOFF_PROTOCOL', reason: 'bad-version', ...fatal }, `version ${version}`)
     t.equal(err.version, version)
@@ -150,7 +150,7 @@ t.test('protocolFramer matches the Framer interface of ARCHITECTURE.md', async (
   t.same(framer.parse(rawHeader({ bodyLength: MAX_FRAME_SIZE - 16 })), { frameSize: MAX_FRAME_SIZE, fdCount: 0 })
   for (const [header, reason] of [
     [rawHeader({ magic: 0x4854 }), 'bad-magic'],
-    [rawHeader({ version: 2 }), 'bad-version'],
+    [rawHeader({ version: 3 }), 'bad-version'],
     [rawHeader({ type: 0 }), 'bad-type'],
     [rawHeader({ reserved: 1 }), 'bad-frame'],
     [rawHeader({ flags: 0x80 }), 'bad-frame'],

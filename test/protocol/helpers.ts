@@ -1,7 +1,22 @@
 // Shared by the protocol tests: catching typed errors and crafting raw frames
 // that no encoder would produce.
 import type { Test } from 'tap'
-import { ERR_HANDOFF_INVALID_ARG, HEADER_SIZE, isProtocolError, type HandoffProtocolError } from '../../plugin/protocol/index.js'
+import { ERR_HANDOFF_INVALID_ARG, HEADER_SIZE, isProtocolError, type HandoffMeta, type HandoffProtocolError } from '../../plugin/protocol/index.js'
+
+/** A request head and metadata with every member of §6.2 (the codec tests of both versions round-trip them). */
+export const HEAD = Buffer.from('GET /ws HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n')
+export const META: HandoffMeta = {
+  kind: 'upgrade',
+  target: 'chat',
+  keepAlive: true,
+  sentAt: 1700000000123,
+  remoteAddress: '2001:db8::1',
+  remotePort: 443,
+  localAddress: '2001:db8::2',
+  localPort: 8443,
+  family: 'IPv6',
+  context: { user: { id: 7, roles: ['a', 'b'] }, note: 'é ✓ \u0000', n: null }
+}
 
 export interface RawHeader {
   magic?: number

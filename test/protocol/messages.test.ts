@@ -8,24 +8,10 @@ import {
   ERR_HANDOFF_INVALID_ARG,
   type Hello, type HandoffRequest, type HandoffMeta, type Message
 } from '../../plugin/protocol/index.js'
-import { rawFrame, caught, caughtInvalid, throwsProtocol } from './helpers.js'
+import { rawFrame, caught, caughtInvalid, throwsProtocol, HEAD, META } from './helpers.js'
 
 const body = (frame: Buffer): Buffer => decodeFrame(frame).body
 const json = (value: unknown): Buffer => Buffer.from(JSON.stringify(value))
-
-const HEAD = Buffer.from('GET /ws HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n')
-const META: HandoffMeta = {
-  kind: 'upgrade',
-  target: 'chat',
-  keepAlive: true,
-  sentAt: 1700000000123,
-  remoteAddress: '2001:db8::1',
-  remotePort: 443,
-  localAddress: '2001:db8::2',
-  localPort: 8443,
-  family: 'IPv6',
-  context: { user: { id: 7, roles: ['a', 'b'] }, note: 'é ✓ \u0000', n: null }
-}
 
 /** A HANDOFF body built by hand, so that lengths can lie. */
 function handoffBody (sections: Array<Buffer | string>, lengths?: number[]): Buffer {
