@@ -6,8 +6,8 @@ import { EventEmitter } from 'node:events'
 import { Channel, closeFds } from '../channel.js'
 import type { PeerCredentials } from '../native.js'
 import {
-  FrameType, HEADER_SIZE, MAX_HANDOFF_FRAME_SIZE, PROTOCOL_VERSION, createFramer,
-  decodeHeader, decodeMessage, negotiateHello, outOfPlace, checkDescriptors, isProtocolError,
+  FrameType, HEADER_SIZE, MAX_HANDOFF_FRAME_SIZE, PROTOCOL_VERSION, MIN_PROTOCOL_VERSION, MAX_PROTOCOL_VERSION, createFramer,
+  checkFrameVersion, decodeHeader, decodeMessage, negotiateHello, outOfPlace, checkDescriptors, isProtocolError,
   encodeHello, encodeAccept, encodeReject, encodeStatus, encodeGoodbye, encodeError,
   type Accept, type ErrorReason, type GoodbyeReason, type Reason, type HandoffRequest, type Hello, type Message,
   type RejectReason, type Status, protocolError, type StatusReport, type StatusRequest, encodeStatusReport
@@ -71,6 +71,8 @@ const receiverFramer = createFramer(RECEIVER_MAX_FRAME_SIZE)
 export class Peer extends EventEmitter<PeerEvents> {
   readonly credentials: PeerCredentials
   hello: Hello | null = null
+  /** The channel's protocol version (§5): 1 until the HELLOs agree on one; every frame we write and read after them carries it. */
+  version = PROTOCOL_VERSION
   private readonly host: PeerHost
   private readonly channel: Channel
   private state: State = 'hello'
@@ -113,6 +115,8 @@ export class Peer extends EventEmitter<PeerEvents> {
       role: 'receiver',
       pid: process.pid,
       maxFrameSize: RECEIVER_MAX_FRAME_SIZE,
+      version: MAX_PROTOCOL_VERSION,
+      minVersion: MIN_PROTOCOL_VERSION,
       ...(this.host.name === undefined ? {} : { name: this.host.name })
     }))
     const timeout = this.host.helloTimeout
@@ -131,11 +135,11 @@ export class Peer extends EventEmitter<PeerEvents> {
    */
   accept (id: number, load: Accept, done: (err: Error | null) => void): void {
     this.told = { live: load.live, max: load.max, draining: this.told?.draining ?? false }
-    this.verdict(id, encodeAccept(id, load), done)
+    this.verdict(id, encodeAccept(id, load, this.version), done)
   }
 
   reject (id: number, decision: Rejection): void {
-    this.verdict(id, encodeReject(id, { reason: decision.reason, message: decision.message, retryable: decision.retryable }))
+    this.verdict(id, encodeReject(id, { reason: decision.reason, message: decision.message, retryable: decision.retryable }, this.version))
   }
 
   /**
@@ -148,14 +152,14 @@ export class Peer extends EventEmitter<PeerEvents> {
     const told = this.told
     if (told !== null && told.live === status.live && told.max === status.max && told.draining === status.draining) return
     this.told = { ...status }
-    this.send(encodeStatus(status))
+    this.send(encodeStatus(status, this.version))
   }
 
   /** "I will accept no more handoffs" (§6.6). The sender closes the channel once it has nothing in flight. */
   goodbye (reason: Reason<GoodbyeReason>, message = ''): void {
     if (this.state !== 'ready' || this.saidGoodbye) return
     this.saidGoodbye = true
-    this.send(encodeGoodbye({ reason, message }))
+    this.send(encodeGoodbye({ reason, message }, this.version))
   }
 
   /**
@@ -220,7 +224,7 @@ export class Peer extends EventEmitter<PeerEvents> {
   private fail (reason: ErrorReason, err: Error): void {
     if (this.state === 'closed' || this.state === 'closing') return
     this.emit('error', err)
-    this.send(encodeError({ reason, message: err.message.slice(0, 1000) }))
+    this.send(encodeError({ reason, message: err.message.slice(0, 1000) }, this.version))
     this.end()
   }
 
@@ -238,7 +242,7 @@ export class Peer extends EventEmitter<PeerEvents> {
     }
     let message: Message
     try {
-      message = decodeMessage(frame, { fds: fds.length })
+      message = decodeMessage(frame, { fds: fds.length, version: this.version })
     } catch (err) {
       closeFds(fds)
       if (isProtocolError(err) && !err.fatal && err.id !== undefined && err.id !== 0 && this.state === 'ready') {
@@ -283,7 +287,7 @@ export class Peer extends EventEmitter<PeerEvents> {
     closeFds(fds)
     if (message.type !== FrameType.Hello) return // caught by outOfPlace() before decoding
     try {
-      negotiateHello({ role: 'receiver', version: PROTOCOL_VERSION, minVersion: PROTOCOL_VERSION }, message.body)
+      this.version = negotiateHello({ role: 'receiver', version: MAX_PROTOCOL_VERSION, minVersion: MIN_PROTOCOL_VERSION }, message.body)
     } catch (err) {
       this.fail(isProtocolError(err) ? err.reason as ErrorReason : 'internal', err as Error)
       return
@@ -329,6 +333,8 @@ export class Peer extends EventEmitter<PeerEvents> {
     let header
     try {
       header = decodeHeader(frame)
+      // A frame of another version is fatal before its descriptors are looked at (§9: the header first).
+      checkFrameVersion(header, this.version)
     } catch (headerErr) {
       this.fail(isProtocolError(headerErr) ? headerErr.reason as ErrorReason : 'bad-frame', headerErr as Error)
       return

@@ -10,7 +10,8 @@ import { credentialPolicy, type CredentialPolicy } from '../credentials.js'
 import { binding, type PeerCredentials } from '../native.js'
 import { connectUnix, describeAddress, type UnixAddress } from '../unix.js'
 import {
-  DEFAULT_FRAME_TIMEOUT_MS, DEFAULT_HELLO_TIMEOUT_MS, FrameType, HEADER_SIZE, PROTOCOL_VERSION, protocolFramer,
+  DEFAULT_FRAME_TIMEOUT_MS, DEFAULT_HELLO_TIMEOUT_MS, FrameType, HEADER_SIZE, PROTOCOL_VERSION, MIN_PROTOCOL_VERSION,
+  MAX_PROTOCOL_VERSION, protocolFramer,
   decodeMessage, encodeError, encodeGoodbye, encodeHandoff, encodeHello, isProtocolError, negotiateHello, outOfPlace, protocolError,
   type ErrorReason, type HandoffMeta, type HandoffRequest, type Message
 } from '../protocol/index.js'
@@ -165,6 +166,8 @@ export class Link extends EventEmitter<LinkEvents> {
   private readonly givenUp = new Map<number, number>()
   private nextId = 1
   private peerMaxFrameSize = 0
+  /** The channel's protocol version (§5): 1 until the HELLOs agree on one; every frame written and read after them carries it. */
+  private version = PROTOCOL_VERSION
   private receiverHello: { name?: string, pid: number } | undefined
   private helloTimer: NodeJS.Timeout | null = null
   private reconnectTimer: NodeJS.Timeout | null = null
@@ -195,6 +198,8 @@ export class Link extends EventEmitter<LinkEvents> {
   get inFlight (): number { return this.pending.size }
   get load (): LinkLoad { return { ...this.loadValue } }
   get responsive (): boolean { return this.responsiveValue }
+  /** The protocol version of the current channel (§5): 1 until the HELLOs agree on one. */
+  get protocolVersion (): number { return this.version }
 
   /** Ready for a new HANDOFF now. */
   get usable (): boolean {
@@ -265,7 +270,7 @@ export class Link extends EventEmitter<LinkEvents> {
     let frame: Buffer
     try {
       frame = encodeHandoff(id, { meta: stampMeta(request.meta, options.target, sentAt, deadline), head: request.head, buffered: request.buffered },
-        this.peerMaxFrameSize)
+        this.peerMaxFrameSize, this.version)
     } catch (err) {
       // Too large for this receiver, or a context that is not JSON: the
       // connection never left, and no other receiver would take it either.
@@ -301,7 +306,7 @@ export class Link extends EventEmitter<LinkEvents> {
     this.clearTimers()
     const channel = this.channel
     if (channel !== null && wasReady) {
-      channel.send(encodeGoodbye({ reason: 'shutdown' })).catch(() => {})
+      channel.send(encodeGoodbye({ reason: 'shutdown' }, this.version)).catch(() => {})
       if (this.pending.size > 0) {
         await new Promise<void>((resolve) => {
           const check = (): void => { if (this.pending.size === 0) resolve() }
@@ -447,13 +452,20 @@ export class Link extends EventEmitter<LinkEvents> {
       return
     }
     this.channel = channel
+    this.version = PROTOCOL_VERSION
     channel.unref()
     channel.on('message', (frame, fds) => this.onFrame(channel, frame, fds))
     channel.on('frameError', (err, frame) => this.onFrameError(channel, err, frame))
     channel.on('frameTimeout', (err) => this.fatal(channel, 'timeout', err))
     channel.on('error', (err) => this.onChannelError(channel, err))
     channel.on('close', () => this.onChannelClose(channel))
-    channel.send(encodeHello({ role: 'sender', pid: process.pid, ...(this.helloName === undefined ? {} : { name: this.helloName }) }))
+    channel.send(encodeHello({
+      role: 'sender',
+      pid: process.pid,
+      version: MAX_PROTOCOL_VERSION,
+      minVersion: MIN_PROTOCOL_VERSION,
+      ...(this.helloName === undefined ? {} : { name: this.helloName })
+    }))
       .catch(() => { /* the channel's own 'error'/'close' say what happened */ })
     this.helloTimer = setTimeout(() => {
       this.helloTimer = null
@@ -538,7 +550,7 @@ export class Link extends EventEmitter<LinkEvents> {
     }
     let message: Message
     try {
-      message = decodeMessage(frame)
+      message = decodeMessage(frame, { version: this.version })
     } catch (err) {
       this.fatal(channel, isProtocolError(err) ? err.reason as ErrorReason : 'internal', err as Error)
       return
@@ -600,7 +612,7 @@ export class Link extends EventEmitter<LinkEvents> {
   private onHello (channel: Channel, message: Message): void {
     if (message.type !== FrameType.Hello) return // caught by outOfPlace() before decoding
     try {
-      negotiateHello({ role: 'sender', version: PROTOCOL_VERSION, minVersion: PROTOCOL_VERSION }, message.body)
+      this.version = negotiateHello({ role: 'sender', version: MAX_PROTOCOL_VERSION, minVersion: MIN_PROTOCOL_VERSION }, message.body)
     } catch (err) {
       this.fatal(channel, isProtocolError(err) ? err.reason as ErrorReason : 'internal', err as Error)
       return
@@ -627,7 +639,7 @@ export class Link extends EventEmitter<LinkEvents> {
     if (channel !== this.channel) return
     this.lastError = err
     this.emit('warning', err)
-    channel.send(encodeError({ reason, message: err.message.slice(0, 1000) })).catch(() => {})
+    channel.send(encodeError({ reason, message: err.message.slice(0, 1000) }, this.version)).catch(() => {})
     // Verdicts after the bad frame can no longer be read: in doubt.
     this.dropChannel(err, 'doubt')
     this.failures++
