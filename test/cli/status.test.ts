@@ -66,7 +66,7 @@ t.test('status --json: the receiver\'s figures after a known sequence of handoff
   const status = JSON.parse(run.stdout)
   t.match(status, {
     address: sockPath,
-    receiver: { pid: receiver.pid, uid: process.getuid?.(), gid: process.getgid?.(), protocol: { minVersion: 1, version: 1 } },
+    receiver: { pid: receiver.pid, uid: process.getuid?.(), gid: process.getgid?.(), protocol: { minVersion: 1, version: 2 } },
     live: 1,
     max: 5,
     draining: false,
@@ -96,7 +96,7 @@ t.test('status (text), check, and a draining receiver', async (t) => {
   t.equal(run.code, 0, 'exit 0', { stderr: run.stderr })
   t.match(run.stdout, `fastify-handoff receiver at ${sockPath}\n`)
   t.match(run.stdout, new RegExp(`process +pid ${receiver.pid} \\(uid ${String(process.getuid?.())}, gid ${String(process.getgid?.())}\\)`))
-  t.match(run.stdout, /version +fastify-handoff \d+\.\d+\.\d+\S* \(node v\d+\.\d+\.\d+\), protocol 1\n/)
+  t.match(run.stdout, /version +fastify-handoff \d+\.\d+\.\d+\S* \(node v\d+\.\d+\.\d+\), protocol 1-2\n/)
   t.match(run.stdout, /state +accepting handoffs\n/)
   t.match(run.stdout, /live +1 connection \(max 5\)\n/)
   t.match(run.stdout, /totals +3 handed off, 1 rejected, 0 untrusted peers dropped\n/)
