@@ -63,13 +63,13 @@ export interface MetaV2Plan {
  * (a BigInt, a cycle in `context`): the caller wraps it.
  */
 export function planMetaV2 (meta: HandoffMeta): MetaV2Plan {
-  const targetLength = meta.target === undefined ? 0 : Buffer.byteLength(meta.target, 'utf8')
-  const remoteAddressLength = meta.remoteAddress === undefined ? 0 : Buffer.byteLength(meta.remoteAddress, 'utf8')
-  const localAddressLength = meta.localAddress === undefined ? 0 : Buffer.byteLength(meta.localAddress, 'utf8')
+  const targetLength = meta.target === undefined ? 0 : utf8Length(meta.target)
+  const remoteAddressLength = meta.remoteAddress === undefined ? 0 : utf8Length(meta.remoteAddress)
+  const localAddressLength = meta.localAddress === undefined ? 0 : utf8Length(meta.localAddress)
   const context = meta.context === undefined ? undefined : JSON.stringify(meta.context) as string | undefined
-  const contextLength = context === undefined ? 0 : Buffer.byteLength(context, 'utf8')
+  const contextLength = context === undefined ? 0 : utf8Length(context)
   const extra = meta.resume === undefined ? undefined : JSON.stringify({ resume: meta.resume })
-  const extraLength = extra === undefined ? 0 : Buffer.byteLength(extra, 'utf8')
+  const extraLength = extra === undefined ? 0 : utf8Length(extra)
   return {
     meta,
     targetLength,
@@ -103,11 +103,11 @@ export function writeMetaV2 (frame: Buffer, offset: number, plan: MetaV2Plan): v
   frame.writeDoubleBE(m.sentAt, offset + 20)
   frame.writeDoubleBE(m.deadline ?? 0, offset + 28)
   let at = offset + META_V2_FIXED_SIZE
-  if (m.target !== undefined) at += frame.write(m.target, at, plan.targetLength, 'utf8')
-  if (m.remoteAddress !== undefined) at += frame.write(m.remoteAddress, at, plan.remoteAddressLength, 'utf8')
-  if (m.localAddress !== undefined) at += frame.write(m.localAddress, at, plan.localAddressLength, 'utf8')
-  if (plan.context !== undefined) at += frame.write(plan.context, at, plan.contextLength, 'utf8')
-  if (plan.extra !== undefined) frame.write(plan.extra, at, plan.extraLength, 'utf8')
+  if (m.target !== undefined) at += writeUtf8(frame, at, m.target, plan.targetLength)
+  if (m.remoteAddress !== undefined) at += writeUtf8(frame, at, m.remoteAddress, plan.remoteAddressLength)
+  if (m.localAddress !== undefined) at += writeUtf8(frame, at, m.localAddress, plan.localAddressLength)
+  if (plan.context !== undefined) at += writeUtf8(frame, at, plan.context, plan.contextLength)
+  if (plan.extra !== undefined) writeUtf8(frame, at, plan.extra, plan.extraLength)
 }
 
 /**
@@ -162,6 +162,24 @@ export function readMetaV2 (body: Buffer, start: number, end: number, fail: Fail
   return obj
 }
 
+/** Bytes of `s` in UTF-8 (a lone surrogate counts 3: it is written as U+FFFD, as buf.write does). */
+function utf8Length (s: string): number {
+  return Buffer.byteLength(s, 'utf8')
+}
+
+/**
+ * Writes `s` (`length` bytes of UTF-8, from utf8Length) at `at`; returns
+ * `length`. As many bytes as characters means ASCII, whose UTF-8 is its
+ * Latin-1: the simpler encoder, and a JS loop for an address (cheaper than
+ * any call into C++ at that size).
+ */
+function writeUtf8 (buf: Buffer, at: number, s: string, length: number): number {
+  if (length !== s.length) return buf.write(s, at, length, 'utf8')
+  if (length > 16) return buf.write(s, at, length, 'latin1')
+  for (let i = 0; i < length; i++) buf[at + i] = s.charCodeAt(i)
+  return length
+}
+
 /** UTF-8 text of `buf[start, end)`, refusing invalid UTF-8. Addresses are ASCII: they skip the TextDecoder. */
 function readUtf8 (buf: Buffer, start: number, end: number, what: string, fail: Fail): string {
   let i = start
@@ -194,15 +212,18 @@ export function writeAcceptV2 (frame: Buffer, offset: number, accept: Accept): v
   }
 }
 
-/** Reads a 16-byte ACCEPT body; `fail` (fatal "bad-message", as for any control body) on any other size or value. */
-export function readAcceptV2 (body: Buffer, fail: Fail): Accept {
-  if (body.length !== ACCEPT_V2_SIZE) return fail(`a version 2 body is ${ACCEPT_V2_SIZE} bytes, got ${body.length}`)
-  const live = readUint53(body, 0)
+/**
+ * Reads the ACCEPT body from `start` to the end of `buf`: 16 bytes; `fail`
+ * (fatal "bad-message", as for any control body) on any other size or value.
+ */
+export function readAcceptV2 (buf: Buffer, start: number, fail: Fail): Accept {
+  if (buf.length - start !== ACCEPT_V2_SIZE) return fail(`a version 2 body is ${ACCEPT_V2_SIZE} bytes, got ${buf.length - start}`)
+  const live = readUint53(buf, start)
   if (live === undefined) return fail('"live" is above 2^53 - 1')
-  const maxHi = body.readUInt32BE(8)
-  const maxLo = body.readUInt32BE(12)
+  const maxHi = buf.readUInt32BE(start + 8)
+  const maxLo = buf.readUInt32BE(start + 12)
   if (maxHi === NONE_HI && maxLo === NONE_LO) return { live, max: null }
-  const max = readUint53(body, 8)
+  const max = readUint53(buf, start + 8)
   if (max === undefined) return fail('"max" is above 2^53 - 1 and not "none" (all ones)')
   return { live, max }
 }

@@ -257,12 +257,17 @@ export function checkEncodeVersion (type: FrameType, version: number): void {
 /** Splits a whole frame (exactly header + body, as a Channel delivers it). Fatal errors only. */
 export function decodeFrame (frame: Buffer, maxFrameSize = MAX_FRAME_SIZE): { header: FrameHeader, body: Buffer } {
   const header = decodeHeader(frame, maxFrameSize)
+  checkFrameLength(frame, header)
+  return { header, body: frame.subarray(HEADER_SIZE) }
+}
+
+/** A whole frame is exactly header + body (fatal 'bad-frame' otherwise). */
+export function checkFrameLength (frame: Buffer, header: FrameHeader): void {
   const expected = HEADER_SIZE + header.bodyLength
   if (frame.length !== expected) {
     throw protocolError('bad-frame', `${FRAME_TYPE_NAMES[header.type]}: frame is ${frame.length} bytes, header says ${expected}`,
       { fatal: true })
   }
-  return { header, body: frame.subarray(HEADER_SIZE) }
 }
 
 /** A Framer for a Channel, refusing frames over `maxFrameSize` (default MAX_FRAME_SIZE). */

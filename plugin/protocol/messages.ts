@@ -2,7 +2,7 @@
 // type of PROTOCOL.md. Pure: no I/O. Decoders validate strictly and throw the
 // typed errors of ./errors.ts; an encoder refuses what a decoder would refuse.
 import {
-  FrameType, FRAME_TYPE_NAMES, PROTOCOL_NAME, PROTOCOL_VERSION, SENT_BY, encodeFrame, decodeFrame, checkDescriptors,
+  FrameType, FRAME_TYPE_NAMES, PROTOCOL_NAME, PROTOCOL_VERSION, SENT_BY, encodeFrame, decodeHeader, checkFrameLength, checkDescriptors,
   allocFrame, checkHandoffFrame, checkEncodeVersion, checkFrameVersion, MIN_PROTOCOL_VERSION, MAX_PROTOCOL_VERSION,
   type FrameHeader
 } from './frame.js'
@@ -166,7 +166,8 @@ const REASON_RE = new RegExp(`^[a-z][a-z0-9-]{0,${MAX_REASON_LENGTH - 1}}$`)
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 
 function has (obj: JsonObject, key: string): boolean {
-  return Object.prototype.hasOwnProperty.call(obj, key) && obj[key] !== undefined
+  // The load first: most optional members are absent, and a miss is cheaper than hasOwnProperty.
+  return obj[key] !== undefined && Object.prototype.hasOwnProperty.call(obj, key)
 }
 
 /**
@@ -494,28 +495,53 @@ export function encodeHandoff (id: number, request: HandoffRequest, maxFrameSize
  * same in both; the metadata is JSON in 1, binary in 2). Errors are never
  * fatal (the frame was well delimited), with the reason "bad-frame" for an
  * inconsistent layout, "frame-too-large" for a section over its limit,
- * "bad-metadata" for bad metadata. head and buffered are copies.
+ * "bad-metadata" for bad metadata. head and buffered are copies (an empty
+ * one is a shared, frozen, empty Buffer).
  */
 export function decodeHandoff (body: Buffer, version = PROTOCOL_VERSION): HandoffRequest {
-  const metaEnd = handoffSection(body, 0, 'meta', MAX_META_SIZE)
-  const headEnd = handoffSection(body, metaEnd, 'head', MAX_HEAD_SIZE)
-  const bufferedEnd = handoffSection(body, headEnd, 'buffered', MAX_BUFFERED_SIZE)
-  if (bufferedEnd !== body.length) {
-    throw protocolError('bad-frame', `HANDOFF: ${body.length - bufferedEnd} byte(s) after the last section`, { fatal: false })
-  }
-  const head = body.subarray(metaEnd + 4, headEnd)
-  const fields = version === 1
-    ? parseJsonObject(body.subarray(4, metaEnd), 'metadata', metaFail)
-    : readMetaV2(body, 4, metaEnd, metaFail)
-  const meta = validateMeta(fields, head, metaFail)
-  return { meta, head: Buffer.from(head), buffered: Buffer.from(body.subarray(headEnd + 4, bufferedEnd)) }
+  return readHandoff(body, 0, version)
 }
+
+/**
+ * decodeHandoff of the body from `start` to the end of `buf` (a whole frame
+ * from decodeMessage): no view of the body or of its sections is made, as
+ * each costs about as much as reading a short string.
+ */
+function readHandoff (buf: Buffer, start: number, version: number): HandoffRequest {
+  const metaEnd = handoffSection(buf, start, 'meta', MAX_META_SIZE)
+  const headEnd = handoffSection(buf, metaEnd, 'head', MAX_HEAD_SIZE)
+  const bufferedEnd = handoffSection(buf, headEnd, 'buffered', MAX_BUFFERED_SIZE)
+  if (bufferedEnd !== buf.length) {
+    throw protocolError('bad-frame', `HANDOFF: ${buf.length - bufferedEnd} byte(s) after the last section`, { fatal: false })
+  }
+  const head = copyOut(buf, metaEnd + 4, headEnd)
+  const fields = version === 1
+    ? parseJsonObject(buf.subarray(start + 4, metaEnd), 'metadata', metaFail)
+    : readMetaV2(buf, start + 4, metaEnd, metaFail)
+  const meta = validateMeta(fields, head, metaFail)
+  return { meta, head, buffered: copyOut(buf, headEnd + 4, bufferedEnd) }
+}
+
+/**
+ * A copy of buf[start, end) in a buffer of its own (the frame's memory is the
+ * channel's, reused). An empty section (most `buffered`, a raw handoff's
+ * head) is one shared empty Buffer, frozen: it has nothing to copy or
+ * overwrite, and making a Buffer costs about as much as reading a string.
+ */
+function copyOut (buf: Buffer, start: number, end: number): Buffer {
+  if (end === start) return EMPTY
+  const out = Buffer.allocUnsafe(end - start)
+  buf.copy(out, 0, start, end)
+  return out
+}
+
+const EMPTY = Object.freeze(Buffer.alloc(0))
 
 const metaFail: Fail = (message, cause) => {
   throw protocolError('bad-metadata', `HANDOFF meta: ${message}`, { fatal: false, cause })
 }
 
-/** Checks the section whose length prefix starts at `offset`; returns where it ends. */
+/** Checks the section whose length prefix starts at `offset` (the body runs to the end of `body`); returns where it ends. */
 function handoffSection (body: Buffer, offset: number, name: string, limit: number): number {
   if (body.length - offset < 4) {
     throw protocolError('bad-frame', `HANDOFF: body ends before the length of section "${name}"`, { fatal: false })
@@ -555,8 +581,10 @@ const acceptFail = encoderFail('ACCEPT')
 
 export function decodeAccept (body: Buffer, version = PROTOCOL_VERSION): Accept {
   if (version === 1) return validateAccept(decodeControl(FrameType.Accept, body), controlFail(FrameType.Accept))
-  return readAcceptV2(body, controlFail(FrameType.Accept))
+  return readAcceptV2(body, 0, acceptDecodeFail)
 }
+
+const acceptDecodeFail = controlFail(FrameType.Accept)
 
 function validateReject (obj: JsonObject, fail: Fail): Reject {
   return {
@@ -786,23 +814,27 @@ export interface DecodeOptions {
  * `err.id`): a HANDOFF whose descriptors or body are wrong.
  */
 export function decodeMessage (frame: Buffer, options: DecodeOptions = {}): Message {
-  const { header, body } = decodeFrame(frame, options.maxFrameSize ?? MAX_FRAME_SIZE)
+  const header = decodeHeader(frame, options.maxFrameSize ?? MAX_FRAME_SIZE)
+  checkFrameLength(frame, header)
   const { id } = header
   const version = options.version ?? PROTOCOL_VERSION
   checkFrameVersion(header, version)
+  // The handoff's two frames are read in place; the others from a view of their body.
+  const body = (): Buffer => frame.subarray(HEADER_SIZE)
   try {
     switch (header.type) {
-      case FrameType.Hello: return { type: header.type, id, header, body: decodeHello(body) }
+      case FrameType.Hello: return { type: header.type, id, header, body: decodeHello(body()) }
       case FrameType.Handoff:
         checkDescriptors(header, options.fds ?? header.fdCount, options.truncated === true)
-        return { type: header.type, id, header, body: decodeHandoff(body, version) }
-      case FrameType.Accept: return { type: header.type, id, header, body: decodeAccept(body, version) }
-      case FrameType.Reject: return { type: header.type, id, header, body: decodeReject(body) }
-      case FrameType.Status: return { type: header.type, id, header, body: decodeStatus(body) }
-      case FrameType.Goodbye: return { type: header.type, id, header, body: decodeGoodbye(body) }
-      case FrameType.Error: return { type: header.type, id, header, body: decodeError(body) }
-      case FrameType.StatusRequest: return { type: header.type, id, header, body: decodeStatusRequest(body) }
-      case FrameType.StatusReport: return { type: header.type, id, header, body: decodeStatusReport(body) }
+        return { type: header.type, id, header, body: readHandoff(frame, HEADER_SIZE, version) }
+      case FrameType.Accept:
+        return { type: header.type, id, header, body: version === 1 ? decodeAccept(body()) : readAcceptV2(frame, HEADER_SIZE, acceptDecodeFail) }
+      case FrameType.Reject: return { type: header.type, id, header, body: decodeReject(body()) }
+      case FrameType.Status: return { type: header.type, id, header, body: decodeStatus(body()) }
+      case FrameType.Goodbye: return { type: header.type, id, header, body: decodeGoodbye(body()) }
+      case FrameType.Error: return { type: header.type, id, header, body: decodeError(body()) }
+      case FrameType.StatusRequest: return { type: header.type, id, header, body: decodeStatusRequest(body()) }
+      case FrameType.StatusReport: return { type: header.type, id, header, body: decodeStatusReport(body()) }
     }
   } catch (err) {
     if (isProtocolError(err) && err.id === undefined && id !== 0) err.id = id
