@@ -121,7 +121,7 @@ async function main () {
   table('Pass rate: ratios and targets (issue 7)',
     ['ours', 'passes/s ÷ child.send', 'target', '', 'passes/s ÷ C', 'target', '', 'CPU/pass ÷ child.send', 'CPU/pass ÷ C'],
     targetRows,
-    ['The targets apply to the raw channel (first row); the other rows add per-pass work a real peer does (JSON codec, net.Socket), shown for comparison.'])
+    [`The targets apply to the raw channel (first row); the other rows add per-pass work a real peer does (the protocol codec, ${f.kind}; net.Socket), shown for comparison.`])
 
   const summary = { bench: 'pass-rate', reps, window, frames: f.kind, results, errors }
   if (args.json) fs.writeFileSync(args.json, JSON.stringify(summary, null, 2))

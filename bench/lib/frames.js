@@ -1,7 +1,10 @@
 'use strict'
 // The frames the pass-rate benchmarks send: the protocol's real HANDOFF and
-// ACCEPT (dist/protocol) when it is built, else a stand-in with the same
-// 16-byte header layout (magic "HO", version 1, type, flags, fdCount,
+// ACCEPT (dist/protocol) when it is built, of the version a channel between
+// two of our peers speaks (the highest the build speaks: 2, binary metadata,
+// PROTOCOL.md §14; HANDOFF_PROTOCOL_VERSION=1 in the environment for JSON,
+// to compare: the contenders' processes inherit it), else a stand-in with the
+// same 16-byte header layout (magic "HO", version 1, type, flags, fdCount,
 // reserved, id, bodyLength) and a 200-byte body.
 const { tryRequire } = require('./common.js')
 
@@ -14,6 +17,15 @@ const protocol = (() => {
   if (p && typeof p.encodeHandoff === 'function' && typeof p.encodeAccept === 'function' &&
       typeof p.decodeMessage === 'function' && p.protocolFramer) return p
   return null
+})()
+
+/** The protocol version the frames are of (a build from before version 2 speaks only 1). */
+const version = (() => {
+  if (protocol === null) return 1
+  const highest = typeof protocol.MAX_PROTOCOL_VERSION === 'number' ? protocol.MAX_PROTOCOL_VERSION : 1
+  const asked = Number(process.env.HANDOFF_PROTOCOL_VERSION ?? highest)
+  if (!Number.isInteger(asked) || asked < 1 || asked > highest) throw new Error(`HANDOFF_PROTOCOL_VERSION must be 1 to ${highest}`)
+  return asked
 })()
 
 function header (type, fdCount, id, bodyLength) {
@@ -36,7 +48,7 @@ const fallbackFramer = Object.freeze({
   }
 })
 
-/** A HANDOFF request of about 200 bytes of body: metadata of a loopback connection. */
+/** A HANDOFF request of a loopback connection with a small context: a body of 245 bytes in version 1 (JSON), 126 in version 2. */
 function sampleRequest (port = 40000) {
   return {
     meta: {
@@ -58,10 +70,11 @@ function sampleRequest (port = 40000) {
 /** The frames for one benchmark run. `handoff(id)` / `accept(id)` return a Buffer (reused: the channel copies it). */
 function frames () {
   if (protocol !== null) {
-    const handoffTemplate = protocol.encodeHandoff(1, sampleRequest())
-    const acceptTemplate = protocol.encodeAccept(1, { live: 1, max: null })
+    const handoffTemplate = protocol.encodeHandoff(1, sampleRequest(), protocol.MAX_FRAME_SIZE, version)
+    const acceptTemplate = protocol.encodeAccept(1, { live: 1, max: null }, version)
     return {
-      kind: 'protocol',
+      kind: `protocol v${version}`,
+      version,
       framer: protocol.protocolFramer,
       handoffSize: handoffTemplate.length,
       acceptSize: acceptTemplate.length,
@@ -69,10 +82,10 @@ function frames () {
       handoff (id) { handoffTemplate.writeUInt32BE(id, 8); return handoffTemplate },
       accept (id) { acceptTemplate.writeUInt32BE(id, 8); return acceptTemplate },
       // codec: what a real peer does for each pass
-      encodeHandoff (id, port) { return protocol.encodeHandoff(id, sampleRequest(port)) },
-      decodeHandoff (frame, fds) { return protocol.decodeMessage(frame, { fds }) },
-      encodeAccept (id, live) { return protocol.encodeAccept(id, { live, max: null }) },
-      decodeAccept (frame) { return protocol.decodeMessage(frame) },
+      encodeHandoff (id, port) { return protocol.encodeHandoff(id, sampleRequest(port), protocol.MAX_FRAME_SIZE, version) },
+      decodeHandoff (frame, fds) { return protocol.decodeMessage(frame, { fds, version }) },
+      encodeAccept (id, live) { return protocol.encodeAccept(id, { live, max: null }, version) },
+      decodeAccept (frame) { return protocol.decodeMessage(frame, { version }) },
       id (frame) { return frame.readUInt32BE(8) }
     }
   }
@@ -82,6 +95,7 @@ function frames () {
   const acceptTemplate = Buffer.concat([header(TYPE_ACCEPT, 0, 1, acceptBody.length), acceptBody])
   return {
     kind: 'stand-in',
+    version: 1,
     framer: fallbackFramer,
     handoffSize: handoffTemplate.length,
     acceptSize: acceptTemplate.length,
