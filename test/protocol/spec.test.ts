@@ -227,3 +227,64 @@ t.test('§11: the Python sketch talks to this codec', { skip: noPython }, async 
   t.same(served[1].body, { live: 1, max: null })
   t.same(served[2].body, { reason: 'descriptors-missing', message: '', retryable: false })
 })
+
+// ---------------------------------------------------------------------------
+// Version 2 (§14): its worked examples byte for byte, and its Python sketch
+// against this codec in both directions.
+
+t.test('14.5: the version 2 HANDOFF and ACCEPT examples', async (t) => {
+  const documented = example(t, 'handoff-v2')
+  t.equal(documented.length, 181)
+  const meta = { kind: 'upgrade', target: 'chat', keepAlive: true, sentAt: 1700000000000, remoteAddress: '203.0.113.7', remotePort: 51234, context: { room: 'lobby' } } as const
+  const frame = encodeHandoff(1, { meta, head: Buffer.from(EXAMPLE_HEAD), buffered: Buffer.from('ping') }, MAX_FRAME_SIZE, 2)
+  t.same(frame, documented, 'encodeHandoff(…, 2) gives the documented bytes')
+  t.same(protocolFramer.parse(documented.subarray(0, 16)), { frameSize: 181, fdCount: 1 })
+  const message = decodeMessage(documented, { fds: 1, version: 2 })
+  if (message.type !== FrameType.Handoff) throw new Error('not a HANDOFF')
+  t.same(message.body.meta, meta, 'the same metadata as §10.2\'s')
+  t.same(decodeMessage(example(t, 'handoff'), { fds: 1 }).body, message.body, 'the same handoff as §10.2\'s, whole')
+  t.equal(documented.readUInt32BE(16), 0x43, 'metaLength 67, as documented')
+  const accept = example(t, 'accept-v2')
+  t.same(encodeAccept(1, { live: 3, max: 100 }, 2), accept)
+  t.same(decodeMessage(accept, { version: 2 }).body, { live: 3, max: 100 })
+  t.match(doc, '| 20 | 8 | `sentAt` |', 'the layout table names the offsets the codec writes')
+})
+
+const HARNESS_V2 = String.raw`
+import json, sys
+exec(sys.argv[1])
+given = json.loads(sys.stdin.read())
+print(json.dumps({
+    "packed": [meta_v2(m).hex() for m in given["metas"]],
+    "parsed": [parse_meta_v2(bytes.fromhex(h)) for h in given["sections"]],
+    "accepts": [list(accept_v2(bytes.fromhex(h))) for h in given["accepts"]],
+}, ensure_ascii=False))
+`
+
+t.test('§14.6: the Python sketch of version 2 writes and reads what this codec does', { skip: noPython }, async (t) => {
+  const head = Buffer.from(EXAMPLE_HEAD)
+  const metas: Array<Parameters<typeof encodeHandoff>[1]['meta']> = [
+    { kind: 'upgrade', target: 'chat', keepAlive: true, sentAt: 1700000000000, remoteAddress: '203.0.113.7', remotePort: 51234, context: { room: 'lobby' } },
+    { kind: 'raw', keepAlive: false, sentAt: 0 },
+    { kind: 'request', keepAlive: false, sentAt: 1.5, deadline: 1700000005000, remoteAddress: '::1', remotePort: 0, localAddress: '::1', localPort: 65535, family: 'IPv6' },
+    { kind: 'request', keepAlive: true, sentAt: 2, family: 'IPv4', target: 'salle-é-😀', context: [null, 'é ✓ \u0000', { n: -1.25 }] },
+    { kind: 'websocket', keepAlive: true, sentAt: 3, resume: { extensions: 'permessage-deflate', n: [1] }, context: null }
+  ]
+  const sections = metas.map((meta) => {
+    const frame = encodeHandoff(1, { meta, head, buffered: Buffer.alloc(0) }, MAX_FRAME_SIZE, 2)
+    return frame.subarray(20, 20 + frame.readUInt32BE(16))
+  })
+  const accepts = [encodeAccept(1, { live: 3, max: 100 }, 2), encodeAccept(1, { live: 2 ** 40, max: null }, 2)]
+  const run = spawnSync('python3', ['-c', HARNESS_V2, sketch('python-v2')], {
+    input: JSON.stringify({ metas, sections: sections.map((s) => s.toString('hex')), accepts: accepts.map((a) => a.subarray(16).toString('hex')) }),
+    timeout: 30000
+  })
+  t.equal(run.status, 0, `python3 exits cleanly${run.stderr.length > 0 ? `: ${run.stderr.toString()}` : ''}`)
+  if (run.status !== 0) return
+  const out = JSON.parse(run.stdout.toString()) as { packed: string[], parsed: unknown[], accepts: unknown[] }
+  for (const [i, meta] of metas.entries()) {
+    t.equal(out.packed[i], sections[i].toString('hex'), `meta #${i}: the sketch's bytes are the codec's`)
+    t.same(out.parsed[i], meta, `meta #${i}: the sketch reads the codec's section`)
+  }
+  t.same(out.accepts, [[3, 100], [2 ** 40, null]], 'the sketch reads the codec\'s ACCEPT bodies')
+})
