@@ -224,7 +224,7 @@ export function decodeHeader (buf: Buffer, maxFrameSize = MAX_FRAME_SIZE): Frame
  * negotiation (HELLO, an observer's STATUS_REQUEST and its STATUS_REPORT),
  * the channel's version for every other.
  */
-export function frameVersion (type: FrameType, channelVersion: number): number {
+function frameVersion (type: FrameType, channelVersion: number): number {
   return type === FrameType.Hello || type === FrameType.StatusRequest || type === FrameType.StatusReport
     ? PROTOCOL_VERSION
     : channelVersion
