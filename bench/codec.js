@@ -67,6 +67,8 @@ for (const name of [...NAMES, 'sender', 'receiver']) {
   const label = name === 'sender' ? '**sender** (encode HANDOFF + decode ACCEPT)' : name === 'receiver' ? '**receiver** (decode HANDOFF + encode ACCEPT)' : name
   console.log(`| ${label} | ${f(results[1][name])} | ${f(results[2][name])} | ${(results[1][name] / results[2][name]).toFixed(1)}x |`)
 }
+const build = measure((i) => { sink += sampleRequest(40000 + (i & 0x3fff)).meta.remotePort })
+console.log(`| (in encode HANDOFF: building the request, as a sender does for each) | ${f(build)} | ${f(build)} | |`)
 console.log(`| frame bytes: HANDOFF, ACCEPT | ${results[1].sizes.handoff}, ${results[1].sizes.accept} | ${results[2].sizes.handoff}, ${results[2].sizes.accept} | |`)
 if (typeof args.json === 'string') require('node:fs').writeFileSync(args.json, JSON.stringify({ calls, rounds, results }, null, 2))
 if (sink === 0.5) console.log('') // never: keeps `sink` live
