@@ -138,6 +138,43 @@ for (const [channelVersion, frameVersion, withFd] of [[1, 2, true], [2, 1, true]
   })
 }
 
+t.test('our receiver on a version 2 channel: malformed binary metadata is REJECT "bad-metadata", its descriptor closed, the channel kept', async (t) => {
+  checkFdLeaks(t)
+  const sockPath = path.join(tmpDir(t), 'r.sock')
+  const receiver = await startReceiver(t, 'raw', { path: sockPath })
+  const peer = await RawPeer.connect(sockPath)
+  await peer.channel.send(protocol.encodeHello({ role: 'sender', pid: process.pid, version: 2 }))
+  await peer.next(FrameType.Hello)
+  await receiver.event('peer')
+  const baseline = receiver.fds()
+  const { fd, client, serverSide } = await tcpPair(t)
+  const good = protocol.encodeHandoff(1, rawRequest(client.localPort ?? 0), undefined, 2)
+  const faults: Array<[string, (frame: Buffer) => void]> = [
+    ['an unknown kind code', (f) => { f[20] = 9 }],
+    ['an undefined flag bit', (f) => { f[21] |= 0x80 }],
+    ['lengths that do not add up', (f) => { f.writeUInt16BE(f.readUInt16BE(28) + 1, 28) }],
+    ['sentAt NaN', (f) => { f.writeDoubleBE(NaN, 40) }]
+  ]
+  for (const [i, [what, fault]] of faults.entries()) {
+    const bad = Buffer.from(good)
+    bad.writeUInt32BE(10 + i, 8)
+    fault(bad)
+    await peer.channel.send(bad, [fd])
+    const reject = await peer.next(FrameType.Reject)
+    t.equal(reject[2], 2, `${what}: a REJECT of version 2`)
+    t.match(protocol.decodeMessage(reject, { version: 2 }), { id: 10 + i, body: { reason: 'bad-metadata', retryable: false } }, what)
+  }
+  t.equal(await fdsBackTo(receiver.pid, baseline), baseline, 'every descriptor they brought was closed')
+  await peer.channel.send(good, [fd])
+  t.same(protocol.decodeMessage(await peer.next(FrameType.Accept), { version: 2 }).body, { live: 1, max: null }, 'the channel still takes a good one')
+  serverSide.destroy()
+  await new Promise<void>((resolve) => client.once('data', () => resolve()))
+  client.end()
+  await receiver.request('idle')
+  await peer.close()
+  await stopChild(t, receiver, 'close')
+})
+
 // ---------------------------------------------------------------------------
 // Our sender (a Link to a hand-built receiver listening here)
 
