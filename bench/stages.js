@@ -151,7 +151,7 @@ async function main () {
   })])
   rows.push(['connections measured', ...cols.map(({ r, conc }) => String(results[r.key][conc].n))])
   rows.push(['conn/s (@100: rate phase with tracing on)', ...cols.map(({ r, conc }) => conc === 'c100' ? fmt(median(results[r.key].c100.rates), 0) : '')])
-  table(`Connection setup, stage by stage${WS.ws ? " (Fastify + @fastify/websocket on every server; first byte: the first WebSocket message)" : ""} (${rounds} round${rounds === 1 ? '' : 's'} of alternating phases; @1: concurrency 1, @100: concurrency ${P.c100.concurrency})`,
+  table(`Connection setup, stage by stage${WS.ws ? ' (Fastify + @fastify/websocket on every server; first byte: the first WebSocket message)' : ''} (${rounds} round${rounds === 1 ? '' : 's'} of alternating phases; @1: concurrency 1, @100: concurrency ${P.c100.concurrency})`,
     headers, rows,
     ['Each row: the median over every connection of the time from one stage to the next (clocks: process.hrtime.bigint() in each process, one monotonic clock). ' +
       'Medians of stages do not add up to the median total exactly. "sums" and "after" rows span several stages; "after" happens once the first byte is on its way.'])
