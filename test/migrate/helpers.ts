@@ -70,10 +70,12 @@ export class WsEcho extends EchoClient {
   ws!: WebSocket
   /** The server's Sec-WebSocket-Extensions answer (the negotiated parameters). */
   extensions = ''
-  constructor (private readonly url: string, private readonly deflate: boolean) { super() }
+  /** `windowBits`: the client's compression window it offers to limit itself to (client_max_window_bits). */
+  constructor (private readonly url: string, private readonly deflate: boolean, private readonly windowBits?: number) { super() }
 
   async open (): Promise<void> {
-    this.ws = new WebSocket(this.url, { perMessageDeflate: this.deflate ? { threshold: 0 } : false })
+    const deflate = this.windowBits === undefined ? { threshold: 0 } : { threshold: 0, clientMaxWindowBits: this.windowBits }
+    this.ws = new WebSocket(this.url, { perMessageDeflate: this.deflate ? deflate : false })
     this.ws.once('upgrade', (res) => { this.extensions = String(res.headers['sec-websocket-extensions'] ?? '') })
     this.ws.on('message', (data) => this.echo(data.toString()))
     this.ws.on('close', (code) => this.onClose(code))
