@@ -3,11 +3,14 @@
 // order, and which process sent them. Waits are for events (every echo and
 // close wakes them), bounded, and report what they waited for.
 import net from 'node:net'
+import path from 'node:path'
 import WebSocket from 'ws'
 import type { Test } from 'tap'
 import { clientFrame, upgradeRequest } from '../helpers/clients.js'
 import { checkFdLeaks, fdsBackTo } from '../helpers/fds.js'
 import { finishDeploy, startDeploy, type Deploy, type SiblingConfig } from '../helpers/sibling-deploy.js'
+import { forkFixture, type Child } from '../helpers/child.js'
+import { tmpDir } from '../helpers/tmp.js'
 
 let waiters: Array<() => void> = []
 /** Wakes every until() to check its condition again (call it on each event a test waits on). */
@@ -265,4 +268,82 @@ export async function endDeploy (t: Test, d: Deploy, clients: EchoClient[]): Pro
   t.equal(await fdsBackTo(d.next.pid, d.baseline.next), d.baseline.next, 'new sibling: no descriptor left')
   t.equal(await fdsBackTo(d.web.pid, d.baseline.web), d.baseline.web, 'web app: no descriptor left')
   await finishDeploy(t, d)
+}
+
+/** A client of the raw siblings' line protocol: each line "<n>" is answered "<n>@<pid>". */
+export interface LineClient {
+  socket: net.Socket
+  sent: number
+  got: number
+  errors: string[]
+  pids: Set<number>
+  lastPid: number
+  closed: boolean
+}
+
+/** Connects a line client to `host`:`port`; every answer and the close wake until(). */
+export async function lineClient (port: number, host = '127.0.0.1'): Promise<LineClient> {
+  const socket = net.connect(port, host)
+  socket.setNoDelay(true)
+  await new Promise((resolve) => socket.once('connect', resolve))
+  const c: LineClient = { socket, sent: 0, got: 0, errors: [], pids: new Set(), lastPid: 0, closed: false }
+  let buf = ''
+  socket.on('data', (d) => {
+    const parts = (buf + d.toString()).split('\n')
+    buf = parts.pop() as string
+    for (const line of parts) {
+      const [n, pid] = line.split('@').map(Number)
+      if (n !== c.got + 1) c.errors.push(`expected ${c.got + 1}, got ${line}`)
+      c.got = n
+      c.pids.add(pid)
+      c.lastPid = pid
+    }
+    wake()
+  })
+  socket.on('close', () => { c.closed = true; wake() })
+  return c
+}
+
+/**
+ * Each client sends its next line in two writes, 2 ms apart, every 7 ms (a
+ * pacing, so that a move finds partial lines in the parsers), until the
+ * returned stop(), which resolves once every client has stopped.
+ */
+export function pumpLines (clients: LineClient[]): () => Promise<void> {
+  let stopped = false
+  const pump = clients.map(async (c) => {
+    // eslint-disable-next-line no-unmodified-loop-condition -- the calls in the loop change it (closures)
+    while (!stopped && !c.closed) {
+      const line = `${++c.sent}\n`
+      c.socket.write(line.slice(0, 1))
+      await new Promise((resolve) => setTimeout(resolve, 2))
+      c.socket.write(line.slice(1))
+      await new Promise((resolve) => setTimeout(resolve, 5))
+    }
+  })
+  return async () => {
+    stopped = true
+    await Promise.all(pump)
+  }
+}
+
+/**
+ * A loopback TCP server in this process (the test plays the old sibling):
+ * its port, and `accepted()`, this process's end of the next connection.
+ * Closed at the end of `t`.
+ */
+export async function ownServer (t: Test): Promise<{ port: number, accepted: () => Promise<net.Socket> }> {
+  const server = net.createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => server.close())
+  const port = (server.address() as net.AddressInfo).port
+  return { port, accepted: async () => await new Promise<net.Socket>((resolve) => server.once('connection', resolve)) }
+}
+
+/** A new sibling alone (test/fixtures/`fixture`), ready, on a socket of its own: for tests that play the old one. */
+export async function newSibling (t: Test, fixture: string): Promise<{ next: Child, address: string }> {
+  const address = path.join(tmpDir(t, 'handoff-migrate-'), 'next.sock')
+  const next = forkFixture(fixture, { path: address }, 'new sibling', t)
+  await next.event('ready')
+  return { next, address }
 }

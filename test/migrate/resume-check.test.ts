@@ -8,15 +8,14 @@
 // (a sender of another build, or a buggy one): it hands a real TCP
 // connection to a real sibling process with each faulty payload in turn.
 import net from 'node:net'
-import path from 'node:path'
 import t from 'tap'
-import { forkFixture, stopChild } from '../helpers/child.js'
+import { stopChild } from '../helpers/child.js'
 import { upgradeRequest } from '../helpers/clients.js'
 import { checkFdLeaks, fdsBackTo } from '../helpers/fds.js'
-import { tmpDir } from '../helpers/tmp.js'
 import { socketFd } from '../../plugin/internals.js'
 import type { HandoffMeta } from '../../plugin/protocol/index.js'
 import { Sender } from '../../plugin/sender/index.js'
+import { newSibling, ownServer } from './helpers.js'
 
 const PMD = 'permessage-deflate'
 
@@ -51,20 +50,14 @@ const FAULTY: Array<[string, Record<string, unknown>, RegExp]> = [
 
 t.test('a resume payload the new sibling cannot honour exactly: REJECTed as bad-metadata, the connection still the sender\'s', async (t) => {
   checkFdLeaks(t)
-  const dir = tmpDir(t, 'handoff-resume-')
-  const sockPath = path.join(dir, 'next.sock')
-  const next = forkFixture('migrate-sibling.js', { path: sockPath }, 'new sibling', t)
-  await next.event('ready')
+  const { next, address: sockPath } = await newSibling(t, 'migrate-sibling.js')
 
   // The connection handed off: a real loopback TCP connection, our end of it.
-  const server = net.createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  t.teardown(() => server.close())
-  const port = (server.address() as net.AddressInfo).port
-  const accepted = new Promise<net.Socket>((resolve) => server.once('connection', resolve))
+  const { port, accepted } = await ownServer(t)
+  const ours$ = accepted()
   const client = net.connect(port, '127.0.0.1')
   t.teardown(() => client.destroy())
-  const ours = await accepted
+  const ours = await ours$
   t.teardown(() => ours.destroy())
   const fd = socketFd(ours) as number
 
