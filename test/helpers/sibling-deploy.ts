@@ -26,6 +26,8 @@ export interface SiblingConfig {
   resume?: false
   /** The sibling's resume hook throws. */
   resumeThrows?: boolean
+  /** The sibling stops itself (SIGSTOP) once it has resumed this many WebSockets. */
+  stopAfter?: number
 }
 
 /** Clients per run: the issue asks 1,000; MIGRATE_CLIENTS lowers it on a machine too loaded for that. */
