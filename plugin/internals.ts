@@ -531,6 +531,17 @@ export function listeningFd (server: net.Server): number {
 }
 
 /**
+ * Names a server that listens on an inherited Unix socket descriptor. Node
+ * knows a pipe server's path only when it bound it itself (`_pipeName`):
+ * for one listening on a descriptor address() answers null, which
+ * Fastify's listen() cannot log (it throws) and a takeover offer cannot
+ * describe. Set before listen({ fd }); listen() leaves it as it is.
+ */
+export function nameUnixServer (server: net.Server, name: string): void {
+  (server as unknown as { _pipeName?: string })._pipeName = name
+}
+
+/**
  * Stops accepting without touching the connections: net.Server's own
  * close(). http.Server.close() (Node ≥ 19) first closes every idle
  * keep-alive connection, which races a client that is sending its next

@@ -9,7 +9,7 @@ import fs from 'node:fs'
 import type { Server as HttpServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { ERR_HANDOFF_TAKEOVER_OPTION } from '../errors.js'
-import { listeningFd } from '../internals.js'
+import { listeningFd, nameUnixServer } from '../internals.js'
 import { drainer } from './drain.js'
 import { defaultLogger } from '../logger.js'
 import { takeover, type Generation, type ListenerSource, type TakeoverOptions } from './generation.js'
@@ -99,11 +99,13 @@ export async function listenOn (generation: Generation, target: FastifyLike | Ht
   const how = claimed !== null
     ? { fd: claimed.fd, host: '127.0.0.1', backlog: options.backlog }
     : { port: options.port ?? 0, host: options.host, backlog: options.backlog }
+  // A Unix socket (systemd's, or a predecessor's): its path, or which descriptor it came as when systemd does not say.
+  if (claimed?.kind === 'unix') nameUnixServer(server, claimed.address ?? `fd ${claimed.fd}`)
   const drain = drainer(server)
   if (fastify !== null) await fastify.listen(how)
   else await listenServer(server, how)
   const address = formatAddress(server.address())
-  const kind = typeof server.address() === 'string' ? 'unix' : 'tcp'
+  const kind = claimed?.kind ?? (typeof server.address() === 'string' ? 'unix' : 'tcp')
   generation.offer({ name, kind, address, fd: () => listeningFd(server), identity: claimed?.identity ?? null })
   server.once('close', () => { generation.withdraw(name); generation.close() })
   const log = logLine(options.log) ?? defaultLog(target)

@@ -5,7 +5,9 @@ import fs from 'node:fs'
 import http from 'node:http'
 import type { Test } from 'tap'
 import { Agent, request as undiciRequest } from 'undici'
-import { forkFixture, type Child } from '../helpers/child.js'
+import { spawn } from 'node:child_process'
+import path from 'node:path'
+import { Child, FIXTURES, childEnv, forkFixture } from '../helpers/child.js'
 import { WsClient } from '../examples/helpers.js'
 
 export interface Gen { child: Child, port: number, generation: number, source: string, pid: number }
@@ -16,6 +18,21 @@ export async function startGen (t: Test, config: Record<string, unknown>, label 
   const msg = await child.waitFor((m) => m.event === 'listening' || m.event === 'failed', 'listening')
   if (msg.event === 'failed') throw new Error(`${label} failed: ${msg.code as string} ${msg.message as string}`)
   return { child, port: msg.port, generation: msg.generation, source: msg.source, pid: child.pid }
+}
+
+/**
+ * A generation started the way systemd starts a service: `fds` as its
+ * descriptors 3, 4, … and `env` (LISTEN_FDS, LISTEN_FDNAMES) describing
+ * them; LISTEN_PID is the shell's pid, which exec keeps for node (systemd
+ * sets it after fork the same way). Killed at the end of `t`.
+ */
+export function startActivated (t: Test, config: Record<string, unknown>, fds: Array<number | 'pipe' | 'ignore'>,
+  env: Record<string, string>, label: string): Child {
+  const script = `LISTEN_PID=$$ exec "${process.execPath}" "${path.join(FIXTURES, 'takeover-webapp.js')}" '${JSON.stringify(config)}'`
+  const proc = spawn('/bin/sh', ['-c', script], { env: { ...childEnv(), ...env }, stdio: ['ignore', 'inherit', 'inherit', ...fds, 'ipc'] })
+  const child = new Child(proc, label)
+  t.teardown(() => child.kill())
+  return child
 }
 
 /** The inode of the socket listening on 127.0.0.1:`port`, from /proc/net/tcp. */

@@ -6,12 +6,11 @@ import t from 'tap'
 import fs from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
-import { spawn } from 'node:child_process'
 import { checkFdLeaks } from '../helpers/fds.js'
 import { tmpDir } from '../helpers/tmp.js'
-import { Child, FIXTURES, childEnv, stopChild } from '../helpers/child.js'
+import { stopChild } from '../helpers/child.js'
 import { getJson } from '../examples/helpers.js'
-import { listeningInode, socketInodes, startGen } from './helpers.js'
+import { listeningInode, socketInodes, startActivated, startGen } from './helpers.js'
 
 const { listeningFd } = require('../../dist/internals.js') as { listeningFd: (server: net.Server) => number }
 
@@ -24,15 +23,7 @@ t.test('systemd socket activation: the first generation serves on the inherited 
   await new Promise<void>((resolve) => manager.listen(0, '127.0.0.1', resolve))
   const port = (manager.address() as net.AddressInfo).port
   const inode = listeningInode(port)
-  // LISTEN_PID names the process the descriptors are for: the shell's pid,
-  // which exec keeps for node (systemd sets it after fork the same way).
-  const config = JSON.stringify({ control })
-  const proc = spawn('/bin/sh', ['-c', `LISTEN_PID=$$ exec "${process.execPath}" "${path.join(FIXTURES, 'takeover-webapp.js')}" '${config}'`], {
-    env: { ...childEnv(), LISTEN_FDS: '1', LISTEN_FDNAMES: 'http' },
-    stdio: ['ignore', 'inherit', 'inherit', listeningFd(manager), 'ipc']
-  })
-  const first = new Child(proc, 'activated generation')
-  t.teardown(() => first.kill())
+  const first = startActivated(t, { control }, [listeningFd(manager)], { LISTEN_FDS: '1', LISTEN_FDNAMES: 'http' }, 'activated generation')
   const listening = await first.event('listening')
   t.match(listening, { source: 'systemd', generation: 1, port }, 'the first generation took systemd\'s socket')
   // The manager keeps its copy in real life; closing ours shows the child alone serves.
