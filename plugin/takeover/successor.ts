@@ -60,7 +60,11 @@ export class Inheritance {
    */
   async ready (timeoutMs: number): Promise<void> {
     try {
-      await this.conv.send({ type: TakeoverType.Ready, body: { pid: process.pid } })
+      // A running generation that called it off already (its readyTimeout
+      // passed) sent ABORT and closed: READY cannot go, and the answer is
+      // already here, read below. Whatever else stops READY ends the channel,
+      // which the wait below reports too.
+      await this.conv.send({ type: TakeoverType.Ready, body: { pid: process.pid } }).catch(() => {})
       const answer = await this.conv.next([TakeoverType.Commit, TakeoverType.Abort], timeoutMs)
       if (answer.message.type === TakeoverType.Abort) throw new ERR_HANDOFF_TAKEOVER_ABORTED(answer.message.body.message)
     } catch (err) {

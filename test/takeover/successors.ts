@@ -43,7 +43,7 @@ t.test('options a generation cannot use: refused, typed, naming the option; noth
   t.notOk(fs.existsSync(control), 'no control socket left behind by any of them')
 })
 
-t.test('a successor that cannot start after the OFFER: it lets go of everything; the running generation rolls back and serves on', async (t) => {
+t.test('a successor that cannot start after the OFFER, or gives up: it lets go of everything; the running generation rolls back and serves on', async (t) => {
   checkFdLeaks(t)
   const control = path.join(tmpDir(t, 'takeover-succ-'), 'control.sock')
   const running = await startGen(t, { control }, 'running generation')
@@ -52,6 +52,11 @@ t.test('a successor that cannot start after the OFFER: it lets go of everything;
   await running.child.event('rollback')
   t.ok(running.child.seen('log').some((l) => /closed the control channel \(exited\?\) before it was ready/.test(l.msg)), 'the running generation says why it rolled back')
   t.equal((await getJson(`http://127.0.0.1:${running.port}/gen`)).pid, running.pid, 'and serves on')
+  // One that gives up by itself before it is ready: close() lets go of what it was offered.
+  const quitter = await takeover({ control })
+  quitter.close()
+  await running.child.event('rollback')
+  t.equal((await getJson(`http://127.0.0.1:${running.port}/gen`)).pid, running.pid, 'the running generation serves on again')
   await stopChild(t, running.child, 'close')
 })
 
