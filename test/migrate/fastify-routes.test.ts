@@ -63,13 +63,24 @@ t.test('each route\'s WebSockets resumed by the hook and with the state it calls
   ;({ report } = await full.request('move', { address: strictPath }))
   t.same({ moved: report.moved, kept: report.kept, closed: report.closed }, { moved: 0, kept: { refused: 3 }, closed: 0 }, 'all three refused, and kept')
 
-  const sentAt = clients.map((c) => c.sent)
+  let sentAt = clients.map((c) => c.sent)
   await until(() => clients.every((c, i) => c.closed !== null || c.received > sentAt[i] + 2), () => `echoes after the moves: ${JSON.stringify(summary(clients))}`)
+  t.same(clients.map((c) => c.lastPid), [strict.pid, full.pid, full.pid, strict.pid, full.pid], 'each served where it moved, or stayed')
+  // Back from the strict one: /resumable has no state of its own and that app none for it: it moves without.
+  const resumed = ((await full.request('stats')).resumes as Resume[]).length
+  ;({ report } = await strict.request('move', { address: fullPath }))
+  t.same({ moved: report.moved, kept: report.kept, closed: report.closed }, { moved: 2, kept: {}, closed: 0 }, 'both moved on')
+  t.same(((await full.request('stats')).resumes as Resume[]).slice(resumed).sort(byHook), [
+    { hook: 'resumable', route: '/resumable', state: null },
+    { hook: 'room', route: '/ws/:room', state: { room: 'red' } }
+  ], 'by their own hooks; the room still carried by its wsState, no state for the other')
+  sentAt = clients.map((c) => c.sent)
+  await until(() => clients.every((c, i) => c.closed !== null || c.received > sentAt[i] + 2), () => `echoes after the last move: ${JSON.stringify(summary(clients))}`)
   stop()
   await until(() => clients.every((c) => c.closed !== null || c.received === c.sent), () => JSON.stringify(summary(clients)))
   t.same(summary(clients).errors, [], 'every number echoed once, in order, through every move and refusal')
   t.equal(summary(clients).closed, 0, 'no client saw a close')
-  t.same(clients.map((c) => c.lastPid), [strict.pid, full.pid, full.pid, strict.pid, full.pid], 'each served where it moved, or stayed')
+  t.ok(clients.every((c) => c.lastPid === full.pid), 'all served by the sibling with the fallback hooks at the end')
   t.same((await first.request('stats')).closes, 0, 'the first sibling\'s "close" ran for none of the moved ones')
 
   for (const c of clients) c.end()

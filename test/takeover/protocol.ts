@@ -44,6 +44,8 @@ t.test('codec: every message round-trips; what the protocol forbids is refused',
   bad(patched(3, 2), [], /not a takeover frame/, 'a handoff frame type')
   bad(patched(4, 1), [], /must be 0/, 'flags')
   bad(patched(5, 1), [1], /carries no descriptors/, 'descriptors on READY')
+  bad(patched(5, 254, encode(offer, 1)), [], /OFFER: 254 descriptors/, 'more descriptors than one message may carry (SCM_MAX_FD 253)')
+  t.equal(messages.typeName(99), 'type 99', 'a type it does not know is named by its number in its errors')
   const big = Buffer.from(ready); big.writeUInt32BE(64 * 1024 + 1, 12)
   t.throws(() => takeoverFramer.parse(big), /body of 65537 bytes/, 'a body over 64 KiB')
   const withBody = (type: number, body: string, fdCount = 0): Buffer => {
