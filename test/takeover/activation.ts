@@ -9,26 +9,26 @@
 // the listener TCP, which a successor refuses.)
 import t from 'tap'
 import http from 'node:http'
-import type net from 'node:net'
 import path from 'node:path'
 import { checkFdLeaks } from '../helpers/fds.js'
 import { tmpDir } from '../helpers/tmp.js'
 import { stopChild } from '../helpers/child.js'
+import { listenUnix } from '../../plugin/unix.js'
 import { startActivated, startGen } from './helpers.js'
-
-const { listeningFd } = require('../../dist/internals.js') as { listeningFd: (server: net.Server) => number }
 
 t.test('activated with a Unix listener, a socket that does not listen and a closed descriptor: it serves HTTP on the Unix one', async (t) => {
   checkFdLeaks(t)
   const dir = tmpDir(t, 'takeover-systemd-')
   const socketPath = path.join(dir, 'http.sock')
-  // The service manager's part: it keeps its copy (closing it would unlink the path).
-  const manager = http.createServer()
-  await new Promise<void>((resolve) => manager.listen(socketPath, resolve))
+  // The service manager's part: it keeps its copy of the listening socket
+  // and accepts nothing on it (a server of this process would share the
+  // accept queue with the generation and take some of the requests).
+  const manager = await listenUnix(socketPath)
+  manager.pause()
   t.teardown(() => manager.close())
   // fd 3: the listener; fd 4: one end of a socket pair (a stream socket, not
   // listening); fd 5: not open in the child.
-  const gen = startActivated(t, { control: path.join(dir, 'control.sock') }, [listeningFd(manager), 'pipe', 'ignore'],
+  const gen = startActivated(t, { control: path.join(dir, 'control.sock') }, [manager.fd, 'pipe', 'ignore'],
     { LISTEN_FDS: '3', LISTEN_FDNAMES: 'admin:pair:gone' }, 'activated generation')
   const listening = await gen.event('listening')
   t.match(listening, { source: 'systemd', generation: 1 }, 'it took systemd\'s listener')
