@@ -21,9 +21,9 @@ const path = require('node:path')
 // what the whole suite reaches, floored to an integer (the margin is for runs
 // that differ: a child killed by SIGKILL leaves no coverage, some paths
 // depend on timing). Raised as tests are added, never lowered.
-// Reached (fresh-clone .ci/run, 2026-12-03, main 6eba5eb, every branch of
-// the security and test work merged): lines 96.74-96.76%, branches 89.23-89.47%.
-const FLOORS = { lines: 95, branches: 88 }
+// Reached (npm test on main f8c31bf with the fault tests below, 2026-12-03):
+// lines 97.46 %, branches 91.43 % (before them, at 6eba5eb: 96.76 %, 89.47 %).
+const FLOORS = { lines: 96, branches: 90 }
 // The modules of the zero-downtime and operations work (plugin/migrate,
 // plugin/takeover, plugin/cli) were held to floors of their own until their
 // fault tests caught up (first merged run: lines 95.04 %, branches 76.32 %;
