@@ -21,6 +21,8 @@ const BENCHMARKS = [
   { name: 'pass-rate', file: 'pass-rate.js', what: '1. descriptor pass rate and cost' },
   { name: 'e2e', file: 'e2e.js', what: '2. end to end, connect -> first byte' },
   { name: 'stages', file: 'stages.js', what: '2b. connection setup, stage by stage' },
+  { name: 'e2e-ws', file: 'e2e.js', args: ['--app', 'ws-hello'], what: '2c. end to end on Fastify + @fastify/websocket, connect -> first WebSocket message' },
+  { name: 'stages-ws', file: 'stages.js', args: ['--app', 'ws-hello'], what: '2d. connection setup on Fastify + @fastify/websocket, stage by stage' },
   { name: 'ws-echo', file: 'ws-echo.js', what: '3. after the handoff: WebSocket echo' },
   { name: 'stability', file: 'stability.js', what: '4. stability: 100,000 handoffs' },
   { name: 'scale', file: 'scale.js', what: '5. scale: 10,000 WebSockets held by one sibling' },
@@ -74,7 +76,7 @@ async function waitQuiet (seconds) {
 
 function runOne (b) {
   return new Promise((resolve) => {
-    const childArgs = [path.join(__dirname, b.file)]
+    const childArgs = [path.join(__dirname, b.file), ...(b.args ?? [])]
     if (quick) childArgs.push('--quick')
     childArgs.push('--json', path.join(jsonDir, `${b.name}.json`))
     const started = Date.now()

@@ -37,6 +37,8 @@ t.test('npm run bench -- --quick runs every benchmark and prints its tables', as
     'Pass rate: ratios and targets',
     'Connect -> first byte',
     'Connection setup, stage by stage',
+    'Connect -> first WebSocket message, Fastify + @fastify/websocket on every server',
+    'Connection setup, stage by stage (Fastify + @fastify/websocket',
     'WebSocket echo after the handoff',
     'After the handoff: ratios and targets',
     'WebSocket open, before the echo',
@@ -54,11 +56,11 @@ t.test('npm run bench -- --quick runs every benchmark and prints its tables', as
   t.match(stdout, /\| scale\s+\| ok /, 'the summary lists every benchmark as ok')
 
   // Progress: stderr not being a terminal, a line as each benchmark starts and ends.
-  for (const name of ['pass-rate', 'e2e', 'ws-echo', 'migrate']) {
-    t.match(stderr, new RegExp(`^\\[\\d/\\d\\] ${name}: started$`, 'm'), `stderr: ${name} started`)
-    t.match(stderr, new RegExp(`^\\[\\d/\\d\\] ${name}: ok, [\\d.]+ s$`, 'm'), `stderr: ${name} ended`)
+  for (const name of ['pass-rate', 'e2e', 'e2e-ws', 'stages-ws', 'ws-echo', 'migrate']) {
+    t.match(stderr, new RegExp(`^\\[\\d+/\\d+\\] ${name}: started$`, 'm'), `stderr: ${name} started`)
+    t.match(stderr, new RegExp(`^\\[\\d+/\\d+\\] ${name}: ok, [\\d.]+ s$`, 'm'), `stderr: ${name} ended`)
   }
-  t.notMatch(stdout, /^\[\d\/\d\]|@@bench-progress/m, 'no progress on stdout')
+  t.notMatch(stdout, /^\[\d+\/\d+\]|@@bench-progress/m, 'no progress on stdout')
   t.notMatch(stderr, /@@bench-progress/, 'the round markers are taken out of stderr')
 
   // The charts, from this run's figures, linked from stdout.
