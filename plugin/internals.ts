@@ -530,6 +530,14 @@ export function listeningFd (server: net.Server): number {
   return typeof fd === 'number' && fd >= 0 ? fd : -1
 }
 
+// Checked at load on a bare server: address() of a server without a handle
+// answers its `_pipeName` (lib/net.js Server.prototype.address).
+internal('net.Server#_pipeName (read by address())', () => {
+  const probe = new net.Server() as unknown as { _pipeName?: string, address (): unknown }
+  probe._pipeName = '/probe'
+  return probe.address() === '/probe'
+})
+
 /**
  * Names a server that listens on an inherited Unix socket descriptor. Node
  * knows a pipe server's path only when it bound it itself (`_pipeName`):

@@ -38,6 +38,7 @@ t.test('on this Node every internal is there, and each was checked at load', asy
   t.equal(out.loaded, true, 'the package loads')
   t.ok((out.checked ?? []).length >= 10, 'the internals were checked at load')
   t.ok(out.checked?.includes('_http_server.setupConnectionsTracking'))
+  t.ok(out.checked?.includes('net.Server#_pipeName (read by address())'), 'the name a Unix listener from a descriptor is given (takeover)')
 })
 
 const broken: Array<[string, string, string]> = [
