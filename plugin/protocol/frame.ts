@@ -115,10 +115,7 @@ export function encodeFrame (type: FrameType, id: number, body: Buffer, fdCount 
   maxFrameSize = MAX_FRAME_SIZE, version = PROTOCOL_VERSION): Buffer {
   if (!isFrameType(type)) throw new ERR_HANDOFF_INVALID_ARG(`unknown frame type ${String(type)}`)
   checkEncodeVersion(type, version)
-  if (!isUint32(id)) throw new ERR_HANDOFF_INVALID_ARG(`id must be a uint32, got ${String(id)}`)
-  if (isHandoffLevel(type) ? id === 0 : id !== 0) {
-    throw new ERR_HANDOFF_INVALID_ARG(`${FRAME_TYPE_NAMES[type]} frames must have ${isHandoffLevel(type) ? 'a non-zero' : 'a zero'} id`)
-  }
+  checkFrameId(type, id)
   const expectedFds = type === FrameType.Handoff ? FDS_PER_HANDOFF : 0
   if (fdCount !== expectedFds) {
     throw new ERR_HANDOFF_INVALID_ARG(`${FRAME_TYPE_NAMES[type]} frames carry ${expectedFds} descriptor(s), not ${String(fdCount)}`)
@@ -135,6 +132,18 @@ export function encodeFrame (type: FrameType, id: number, body: Buffer, fdCount 
   const frame = allocFrame(type, id, body.length, fdCount, flags, version)
   body.copy(frame, HEADER_SIZE)
   return frame
+}
+
+/**
+ * encodeFrame's check of `id` (ERR_HANDOFF_INVALID_ARG): a uint32, non-zero
+ * on HANDOFF, ACCEPT and REJECT, zero on every other type. Also made by the
+ * encoders that write a frame in place (allocFrame checks nothing).
+ */
+export function checkFrameId (type: FrameType, id: number): void {
+  if (!isUint32(id)) throw new ERR_HANDOFF_INVALID_ARG(`id must be a uint32, got ${String(id)}`)
+  if (isHandoffLevel(type) ? id === 0 : id !== 0) {
+    throw new ERR_HANDOFF_INVALID_ARG(`${FRAME_TYPE_NAMES[type]} frames must have ${isHandoffLevel(type) ? 'a non-zero' : 'a zero'} id`)
+  }
 }
 
 /**
@@ -160,8 +169,7 @@ export function allocFrame (type: FrameType, id: number, bodyLength: number, fdC
 
 /** encodeFrame's checks of `id` and `maxFrameSize` for a HANDOFF of `frameSize` bytes (its type, fdCount and flags are fixed). */
 export function checkHandoffFrame (id: number, frameSize: number, maxFrameSize: number): void {
-  if (!isUint32(id)) throw new ERR_HANDOFF_INVALID_ARG(`id must be a uint32, got ${String(id)}`)
-  if (id === 0) throw new ERR_HANDOFF_INVALID_ARG(`${FRAME_TYPE_NAMES[FrameType.Handoff]} frames must have a non-zero id`)
+  checkFrameId(FrameType.Handoff, id)
   checkMaxFrameSize(maxFrameSize)
   if (frameSize > maxFrameSize) {
     throw frameTooLarge(`${FRAME_TYPE_NAMES[FrameType.Handoff]} frame`, frameSize, maxFrameSize, { fatal: false, id })

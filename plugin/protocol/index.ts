@@ -2,8 +2,8 @@
 export * from './limits.js'
 export * from './errors.js'
 // Named, not `export *`: frame.ts also holds the encoders' and decoders'
-// own checks (checkEncodeVersion, checkFrameLength), which no peer needs
-// (encodeHandoff/encodeAccept and decodeFrame/decodeMessage make them).
+// own checks (checkEncodeVersion, checkFrameId, checkFrameLength), which no
+// peer needs (encodeHandoff/encodeAccept and decodeFrame/decodeMessage make them).
 export {
   MAGIC, PROTOCOL_VERSION, MIN_PROTOCOL_VERSION, MAX_PROTOCOL_VERSION, PROTOCOL_NAME, FrameType, FRAME_TYPE_NAMES,
   SENT_BY, ALLOWED_FLAGS, type FrameHeader, type Framer, isFrameType, isHandoffLevel, encodeFrame, allocFrame,

@@ -3,7 +3,7 @@
 // typed errors of ./errors.ts; an encoder refuses what a decoder would refuse.
 import {
   FrameType, FRAME_TYPE_NAMES, PROTOCOL_NAME, PROTOCOL_VERSION, SENT_BY, encodeFrame, decodeHeader, checkFrameLength, checkDescriptors,
-  allocFrame, checkHandoffFrame, checkEncodeVersion, checkFrameVersion, MIN_PROTOCOL_VERSION, MAX_PROTOCOL_VERSION,
+  allocFrame, checkHandoffFrame, checkEncodeVersion, checkFrameId, checkFrameVersion, MIN_PROTOCOL_VERSION, MAX_PROTOCOL_VERSION,
   type FrameHeader
 } from './frame.js'
 import { ACCEPT_V2_SIZE, planMetaV2, readAcceptV2, readMetaV2, writeAcceptV2, writeMetaV2, type MetaV2Plan } from './binary.js'
@@ -571,7 +571,7 @@ export function encodeAccept (id: number, accept: Accept, version = PROTOCOL_VER
   const a = validateAccept(asObject(accept, 'ACCEPT'), acceptFail)
   if (version === 1) return encodeControl(FrameType.Accept, id, { live: a.live, max: a.max })
   checkEncodeVersion(FrameType.Accept, version)
-  if (!Number.isInteger(id) || id <= 0 || id > 0xFFFFFFFF) throw new ERR_HANDOFF_INVALID_ARG(`ACCEPT id must be a non-zero uint32, got ${String(id)}`)
+  checkFrameId(FrameType.Accept, id)
   const frame = allocFrame(FrameType.Accept, id, ACCEPT_V2_SIZE, 0, 0, version)
   writeAcceptV2(frame, HEADER_SIZE, a)
   return frame
