@@ -4,10 +4,13 @@
 // here what every handoff has is fixed-width, strings are length-prefixed
 // UTF-8, and only the application's `context` (arbitrary JSON by nature) and
 // the rare members (`resume`) are JSON, in sections that are empty (nothing
-// to parse) when absent. This file only reads and writes bytes: the values'
-// rules are validateMeta's and validateAccept's (messages.ts), applied to
-// what it reads, so both versions accept exactly the same metadata.
+// to parse) when absent. The writers take values validateMeta and
+// validateAccept (messages.ts) have checked; the metadata reader applies the
+// same rules itself as it reads (building one object per handoff, not a
+// parsed one and then its validated copy), so both versions accept exactly
+// the same metadata (test/protocol/version2.test.ts holds them to it).
 import type { Accept, HandoffKind, HandoffMeta } from './messages.js'
+import { MAX_NAME_LENGTH, codePointLength } from './limits.js'
 
 type Fail = (message: string, cause?: unknown) => never
 type JsonObject = Record<string, unknown>
@@ -111,16 +114,21 @@ export function writeMetaV2 (frame: Buffer, offset: number, plan: MetaV2Plan): v
 }
 
 /**
- * Reads the metadata section `body[start, end)` into the object version 1's
- * JSON would have parsed to (members absent when absent), for validateMeta.
- * Only the layout is checked here: the section's own lengths, the flags,
- * the kind code, UTF-8, JSON. `fail` gets every problem (REJECT
- * "bad-metadata": the section itself was well delimited).
+ * Reads and validates the metadata section `body[start, end)`: the metadata
+ * itself, with every rule validateMeta (messages.ts) applies to version 1's
+ * JSON, so both versions accept exactly the same metadata. Most rules hold
+ * by construction here (a port is a uint16, the kind a code, a flag a bit);
+ * what the bytes can still get wrong is checked: the section's own lengths,
+ * the flags, the kind code, UTF-8, JSON, the numbers and the names' lengths.
+ * One object, built once: this runs for every handoff. `head` is the frame's
+ * head section (an "upgrade" or "request" needs one). `fail` gets every
+ * problem (REJECT "bad-metadata": the section itself was well delimited).
  */
-export function readMetaV2 (body: Buffer, start: number, end: number, fail: Fail): JsonObject {
+export function readMetaV2 (body: Buffer, start: number, end: number, head: Buffer, fail: Fail): HandoffMeta {
   if (end - start < META_V2_FIXED_SIZE) return fail(`${end - start} bytes, less than the fixed ${META_V2_FIXED_SIZE}`)
   const kind = KINDS[body[start]]
   if (kind === undefined) return fail(`unknown kind code ${body[start]}`)
+  if (kind !== 'raw' && head.length === 0) return fail(`a "${kind}" handoff needs the request head`)
   const flags = body[start + 1]
   if ((flags & ~DEFINED_FLAGS) !== 0) return fail(`undefined flag bits 0x${flags.toString(16).padStart(2, '0')}`)
   if ((flags & (HAS_FAMILY | FAMILY_IPV6)) === FAMILY_IPV6) return fail('the IPv6 bit is set without the family bit')
@@ -131,6 +139,7 @@ export function readMetaV2 (body: Buffer, start: number, end: number, fail: Fail
   const localAddressLength = body.readUInt16BE(start + 10)
   const contextLength = body.readUInt32BE(start + 12)
   const extraLength = body.readUInt32BE(start + 16)
+  const sentAt = body.readDoubleBE(start + 20)
   const deadline = body.readDoubleBE(start + 28)
   if ((flags & HAS_REMOTE_PORT) === 0 && remotePort !== 0) return fail('remotePort is not 0 but absent')
   if ((flags & HAS_LOCAL_PORT) === 0 && localPort !== 0) return fail('localPort is not 0 but absent')
@@ -138,28 +147,48 @@ export function readMetaV2 (body: Buffer, start: number, end: number, fail: Fail
   // Summed as numbers: two uint32s cannot overflow a double.
   const size = META_V2_FIXED_SIZE + targetLength + remoteAddressLength + localAddressLength + contextLength + extraLength
   if (size !== end - start) return fail(`the lengths add up to ${size} bytes, the section has ${end - start}`)
-  const obj: JsonObject = { kind, keepAlive: (flags & KEEP_ALIVE) !== 0, sentAt: body.readDoubleBE(start + 20) }
-  if ((flags & HAS_DEADLINE) !== 0) obj.deadline = deadline
+  // (`x >= 0` is false for NaN.)
+  if (!(sentAt >= 0 && sentAt !== Infinity)) return fail('"sentAt" must be a finite number >= 0 (ms since the epoch)')
+  const meta: HandoffMeta = { kind, keepAlive: (flags & KEEP_ALIVE) !== 0, sentAt }
+  if ((flags & HAS_DEADLINE) !== 0) {
+    if (!(deadline >= 0 && deadline !== Infinity)) return fail('"deadline" must be a finite number >= 0 (ms since the epoch)')
+    meta.deadline = deadline
+  }
   let at = start + META_V2_FIXED_SIZE
-  if (targetLength !== 0) obj.target = readUtf8(body, at, at + targetLength, 'target', fail)
+  if (targetLength !== 0) meta.target = readName(body, at, at + targetLength, 'target', fail)
   at += targetLength
-  if (remoteAddressLength !== 0) obj.remoteAddress = readUtf8(body, at, at + remoteAddressLength, 'remoteAddress', fail)
+  if (remoteAddressLength !== 0) meta.remoteAddress = readName(body, at, at + remoteAddressLength, 'remoteAddress', fail)
   at += remoteAddressLength
-  if ((flags & HAS_REMOTE_PORT) !== 0) obj.remotePort = remotePort
-  if (localAddressLength !== 0) obj.localAddress = readUtf8(body, at, at + localAddressLength, 'localAddress', fail)
+  if ((flags & HAS_REMOTE_PORT) !== 0) meta.remotePort = remotePort
+  if (localAddressLength !== 0) meta.localAddress = readName(body, at, at + localAddressLength, 'localAddress', fail)
   at += localAddressLength
-  if ((flags & HAS_LOCAL_PORT) !== 0) obj.localPort = localPort
-  if ((flags & HAS_FAMILY) !== 0) obj.family = (flags & FAMILY_IPV6) !== 0 ? 'IPv6' : 'IPv4'
-  if (contextLength !== 0) obj.context = readJson(body, at, at + contextLength, 'context', fail)
+  if ((flags & HAS_LOCAL_PORT) !== 0) meta.localPort = localPort
+  if ((flags & HAS_FAMILY) !== 0) meta.family = (flags & FAMILY_IPV6) !== 0 ? 'IPv6' : 'IPv4'
+  if (contextLength !== 0) meta.context = readJson(body, at, at + contextLength, 'context', fail)
   at += contextLength
+  let resume: unknown
   if (extraLength !== 0) {
     const extra = readJson(body, at, at + extraLength, 'extra', fail)
     if (extra === null || typeof extra !== 'object' || Array.isArray(extra)) return fail('extra must be a JSON object')
     // Members a reader does not know are ignored, as in version 1's JSON.
-    const resume = (extra as JsonObject).resume
-    if (resume !== undefined) obj.resume = resume
+    resume = (extra as JsonObject).resume
   }
-  return obj
+  if (resume !== undefined || kind === 'websocket') {
+    if (kind !== 'websocket') return fail('"resume" belongs to a "websocket" handoff only')
+    if (typeof resume !== 'object' || resume === null || Array.isArray(resume)) return fail('"resume" must be an object')
+    meta.resume = resume as Record<string, unknown>
+  }
+  return meta
+}
+
+/** A target or an address: UTF-8 of at most MAX_NAME_LENGTH code points (its length prefix makes it at least 1). */
+function readName (buf: Buffer, start: number, end: number, what: string, fail: Fail): string {
+  const value = readUtf8(buf, start, end, what, fail)
+  // .length is never below the code point count: only a long string needs counting.
+  if (value.length > MAX_NAME_LENGTH && codePointLength(value) > MAX_NAME_LENGTH) {
+    return fail(`"${what}" must be a string of 1 to ${MAX_NAME_LENGTH} characters`)
+  }
+  return value
 }
 
 /** Bytes of `s` in UTF-8 (a lone surrogate counts 3: it is written as U+FFFD, as buf.write does). */

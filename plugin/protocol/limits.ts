@@ -1,5 +1,5 @@
 // The limits of PROTOCOL.md ("Limits"), as constants. Every size is in bytes.
-// Nothing here does I/O; the values are part of protocol version 1.
+// Nothing here does I/O; the values are part of protocol version 1, and codePointLength is how a name is measured against them.
 
 /** Bytes in a frame header. */
 export const HEADER_SIZE = 16
@@ -35,6 +35,26 @@ export const FDS_PER_HANDOFF = 1
 export const MAX_REASON_LENGTH = 64
 /** HANDOFF metadata: `target`, addresses. */
 export const MAX_NAME_LENGTH = 255
+
+/**
+ * A string's length as PROTOCOL.md counts it (MAX_NAME_LENGTH): in Unicode
+ * code points (what Python's len() and Go's utf8.RuneCountInString say), not
+ * in UTF-16 code units (JavaScript's .length counts a character outside the
+ * BMP twice).
+ */
+export function codePointLength (value: string): number {
+  let n = 0
+  for (let i = 0; i < value.length; i++) {
+    const unit = value.charCodeAt(i)
+    // A high surrogate followed by a low one is one code point.
+    if (unit >= 0xD800 && unit <= 0xDBFF && i + 1 < value.length) {
+      const next = value.charCodeAt(i + 1)
+      if (next >= 0xDC00 && next <= 0xDFFF) i++
+    }
+    n++
+  }
+  return n
+}
 
 /** Recommended: how long a peer waits for the other side's HELLO before ERROR "timeout". */
 export const DEFAULT_HELLO_TIMEOUT_MS = 5000

@@ -9,7 +9,7 @@ import {
 import { ACCEPT_V2_SIZE, planMetaV2, readAcceptV2, readMetaV2, writeAcceptV2, writeMetaV2, type MetaV2Plan } from './binary.js'
 import {
   FDS_PER_HANDOFF, HANDOFF_PREFIX_SIZE, HEADER_SIZE, MAX_BUFFERED_SIZE, MAX_CONTROL_BODY_SIZE, MAX_FRAME_SIZE, MAX_HEAD_SIZE,
-  MAX_MAX_FRAME_SIZE, MAX_META_SIZE, MAX_NAME_LENGTH, MAX_REASON_LENGTH, MIN_MAX_FRAME_SIZE
+  MAX_MAX_FRAME_SIZE, MAX_META_SIZE, MAX_NAME_LENGTH, MAX_REASON_LENGTH, MIN_MAX_FRAME_SIZE, codePointLength
 } from './limits.js'
 import {
   ERR_HANDOFF_INVALID_ARG, frameTooLarge, isProtocolError, protocolError, type ErrorReason, type RejectReason
@@ -168,25 +168,6 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 function has (obj: JsonObject, key: string): boolean {
   // The load first: most optional members are absent, and a miss is cheaper than hasOwnProperty.
   return obj[key] !== undefined && Object.prototype.hasOwnProperty.call(obj, key)
-}
-
-/**
- * A string's length as PROTOCOL.md counts it: in Unicode code points (what
- * Python's len() and Go's utf8.RuneCountInString say), not in UTF-16 code
- * units (JavaScript's .length counts a character outside the BMP twice).
- */
-export function codePointLength (value: string): number {
-  let n = 0
-  for (let i = 0; i < value.length; i++) {
-    const unit = value.charCodeAt(i)
-    // A high surrogate followed by a low one is one code point.
-    if (unit >= 0xD800 && unit <= 0xDBFF && i + 1 < value.length) {
-      const next = value.charCodeAt(i + 1)
-      if (next >= 0xDC00 && next <= 0xDFFF) i++
-    }
-    n++
-  }
-  return n
 }
 
 /** A HELLO name or a target: a string of 1 to MAX_NAME_LENGTH code points. */
@@ -388,45 +369,75 @@ export function negotiateHello (local: Pick<Hello, 'role' | 'version' | 'minVers
 // ---------------------------------------------------------------------------
 // HANDOFF (type 2)
 
+// Every member is read by name, once (obj.target, not obj[key]): this runs
+// for every handoff a sender encodes and every version 1 HANDOFF received,
+// and a load by a constant name is a cached one where obj[key] over many
+// keys is a megamorphic lookup.
 function validateMeta (obj: JsonObject, head: Buffer, fail: Fail): HandoffMeta {
   const kind = obj.kind
   if (typeof kind !== 'string' || !(HANDOFF_KINDS as readonly string[]).includes(kind)) {
     return fail(`"kind" must be one of ${HANDOFF_KINDS.join(', ')}`)
   }
   if (kind !== 'raw' && head.length === 0) return fail(`a "${kind}" handoff needs the request head`)
-  const keepAlive = getBoolean(obj, 'keepAlive', fail)
+  const keepAlive = obj.keepAlive
+  if (typeof keepAlive !== 'boolean') return fail('"keepAlive" must be a boolean')
   const sentAt = obj.sentAt
   if (typeof sentAt !== 'number' || !Number.isFinite(sentAt) || sentAt < 0) {
     return fail('"sentAt" must be a finite number >= 0 (ms since the epoch)')
   }
   const meta: HandoffMeta = { kind: kind as HandoffKind, keepAlive, sentAt }
-  if (has(obj, 'deadline')) {
-    const deadline = obj.deadline
+  const deadline = obj.deadline
+  if (own(obj, 'deadline', deadline)) {
     if (typeof deadline !== 'number' || !Number.isFinite(deadline) || deadline < 0) {
       return fail('"deadline" must be a finite number >= 0 (ms since the epoch)')
     }
     meta.deadline = deadline
   }
-  const target = getOptionalString(obj, 'target', fail, MAX_NAME_LENGTH)
-  if (target !== undefined) meta.target = target
-  const remoteAddress = getOptionalString(obj, 'remoteAddress', fail, MAX_NAME_LENGTH)
-  if (remoteAddress !== undefined) meta.remoteAddress = remoteAddress
-  if (has(obj, 'remotePort')) meta.remotePort = getInteger(obj, 'remotePort', fail, 0, 65535)
-  const localAddress = getOptionalString(obj, 'localAddress', fail, MAX_NAME_LENGTH)
-  if (localAddress !== undefined) meta.localAddress = localAddress
-  if (has(obj, 'localPort')) meta.localPort = getInteger(obj, 'localPort', fail, 0, 65535)
-  if (has(obj, 'family')) {
-    if (obj.family !== 'IPv4' && obj.family !== 'IPv6') return fail('"family" must be "IPv4" or "IPv6"')
-    meta.family = obj.family
+  const target = obj.target
+  if (own(obj, 'target', target)) meta.target = nameOf(target, 'target', fail)
+  const remoteAddress = obj.remoteAddress
+  if (own(obj, 'remoteAddress', remoteAddress)) meta.remoteAddress = nameOf(remoteAddress, 'remoteAddress', fail)
+  const remotePort = obj.remotePort
+  if (own(obj, 'remotePort', remotePort)) meta.remotePort = portOf(remotePort, 'remotePort', fail)
+  const localAddress = obj.localAddress
+  if (own(obj, 'localAddress', localAddress)) meta.localAddress = nameOf(localAddress, 'localAddress', fail)
+  const localPort = obj.localPort
+  if (own(obj, 'localPort', localPort)) meta.localPort = portOf(localPort, 'localPort', fail)
+  const family = obj.family
+  if (own(obj, 'family', family)) {
+    if (family !== 'IPv4' && family !== 'IPv6') return fail('"family" must be "IPv4" or "IPv6"')
+    meta.family = family
   }
+  // Present even when undefined or null, as the application gave it.
   if (Object.prototype.hasOwnProperty.call(obj, 'context')) meta.context = obj.context
-  if (has(obj, 'resume') || kind === 'websocket') {
-    const resume = obj.resume
+  const resume = obj.resume
+  if (own(obj, 'resume', resume) || kind === 'websocket') {
     if (kind !== 'websocket') return fail('"resume" belongs to a "websocket" handoff only')
     if (typeof resume !== 'object' || resume === null || Array.isArray(resume)) return fail('"resume" must be an object')
     meta.resume = resume as Record<string, unknown>
   }
   return meta
+}
+
+/** Whether obj has its own member `key`, whose `value` the caller loaded: undefined counts as absent (most optional members are). */
+function own (obj: JsonObject, key: string, value: unknown): boolean {
+  return value !== undefined && Object.prototype.hasOwnProperty.call(obj, key)
+}
+
+/** An optional name of the metadata (target, address): 1 to MAX_NAME_LENGTH code points. */
+function nameOf (value: unknown, key: string, fail: Fail): string {
+  // .length is never below the code point count: only a long string needs counting.
+  if (typeof value !== 'string' || value.length === 0 || (value.length > MAX_NAME_LENGTH && codePointLength(value) > MAX_NAME_LENGTH)) {
+    return fail(`"${key}" must be a string of 1 to ${MAX_NAME_LENGTH} characters`)
+  }
+  return value
+}
+
+function portOf (value: unknown, key: string, fail: Fail): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0 || value > 65535) {
+    return fail(`"${key}" must be an integer from 0 to 65535`)
+  }
+  return value
 }
 
 /** The metadata object in the order PROTOCOL.md lists its keys, without the absent ones. */
@@ -515,10 +526,9 @@ function readHandoff (buf: Buffer, start: number, version: number): HandoffReque
     throw protocolError('bad-frame', `HANDOFF: ${buf.length - bufferedEnd} byte(s) after the last section`, { fatal: false })
   }
   const head = copyOut(buf, metaEnd + 4, headEnd)
-  const fields = version === 1
-    ? parseJsonObject(buf.subarray(start + 4, metaEnd), 'metadata', metaFail)
-    : readMetaV2(buf, start + 4, metaEnd, metaFail)
-  const meta = validateMeta(fields, head, metaFail)
+  const meta = version === 1
+    ? validateMeta(parseJsonObject(buf.subarray(start + 4, metaEnd), 'metadata', metaFail), head, metaFail)
+    : readMetaV2(buf, start + 4, metaEnd, head, metaFail)
   return { meta, head, buffered: copyOut(buf, headEnd + 4, bufferedEnd) }
 }
 
