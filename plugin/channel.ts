@@ -11,6 +11,7 @@ import {
 import type { Framer } from './framer.js'
 import { frameTooLarge, protocolError } from './protocol/errors.js'
 import { stageChannel } from './trace.js'
+import { EMPTY_BUFFER } from './empty.js'
 
 export type { Framer }
 
@@ -445,7 +446,7 @@ export class Channel extends EventEmitter<ChannelEvents> {
     if (batch.start > frame.start) {
       // Arrived in the middle of the frame: it was not sent with it.
       closeFds(batch.fds)
-      this.emit('frameError', new ERR_HANDOFF_ORPHAN_FDS(batch.fds.length), Buffer.alloc(0))
+      this.emit('frameError', new ERR_HANDOFF_ORPHAN_FDS(batch.fds.length), EMPTY_BUFFER)
       return null
     }
     return batch
@@ -457,7 +458,7 @@ export class Channel extends EventEmitter<ChannelEvents> {
       const batch = this.batches.shift() as FdBatch
       if (this.heldInNative) this.syncHeld()
       closeFds(batch.fds)
-      this.emit('frameError', new ERR_HANDOFF_ORPHAN_FDS(batch.fds.length), Buffer.alloc(0))
+      this.emit('frameError', new ERR_HANDOFF_ORPHAN_FDS(batch.fds.length), EMPTY_BUFFER)
     }
   }
 

@@ -27,6 +27,7 @@ import { IncomingMessage, type Server as HttpServer, type ServerResponse } from 
 import net from 'node:net'
 import util from 'node:util'
 import { ERR_HANDOFF_NODE_INTERNAL } from './errors.js'
+import { EMPTY_BUFFER } from './empty.js'
 
 /** The one way this file loads Node's private modules (`_http_common`, `_http_server`). */
 const nodeRequire = createRequire(__filename)
@@ -514,7 +515,7 @@ export function websocketUpgradeOf (raw: IncomingMessage, registered: boolean): 
     live(`@fastify/websocket's Symbol('${WS_SOCKET}') on an upgrade request it routed`, !registered || !cameAsUpgrade(raw))
     return null
   }
-  return { socket: socket as net.Socket, head: Buffer.isBuffer(head) ? head : Buffer.alloc(0) }
+  return { socket: socket as net.Socket, head: Buffer.isBuffer(head) ? head : EMPTY_BUFFER }
 }
 
 // ── takeover ──
@@ -753,7 +754,7 @@ export function wsCutState (socket: unknown): WsCutState {
 /** The bytes the receiver holds unparsed at a boundary (at most one byte of the next header). */
 export function wsUnparsed (socket: unknown): Buffer {
   const r = ws(socket)._receiver
-  return r === null || r._buffers.length === 0 ? Buffer.alloc(0) : Buffer.concat(r._buffers)
+  return r === null || r._buffers.length === 0 ? EMPTY_BUFFER : Buffer.concat(r._buffers)
 }
 
 /** Whether the app paused the WebSocket (ws.pause()): its flow control would not survive a move. */

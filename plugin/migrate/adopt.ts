@@ -4,6 +4,7 @@
 // the app's resume hook (not 'connection') gets it with its state.
 import type { EventEmitter } from 'node:events'
 import type net from 'node:net'
+import { EMPTY_BUFFER } from '../empty.js'
 import { wsAdopt, wsServerOptions, type WsInternals } from '../internals.js'
 import type { HandoffRequest } from '../protocol/index.js'
 import type { HandoffInfo } from '../receiver/info.js'
@@ -69,7 +70,7 @@ export function createResumer (init: ResumerInit): Resumer {
         ? payload.window
         : undefined
       // The bytes the old sibling had read are already in front of the socket's stream (receiver.ts).
-      const ws = wsAdopt(init.ws, wsServerOptions(init.wss), socket, Buffer.alloc(0),
+      const ws = wsAdopt(init.ws, wsServerOptions(init.wss), socket, EMPTY_BUFFER,
         { protocol: payload.protocol, extensions: payload.extensions }, dictionary)
       init.registry.add(ws, {
         head: request.head,

@@ -12,6 +12,7 @@ import type { Allowlist } from '../credentials.js'
 import type { UnixAddress } from '../unix.js'
 import { drainReadable, type Detached } from '../sender/detach.js'
 import { Sender, type HandoffResult } from '../sender/handoff.js'
+import { EMPTY_BUFFER } from '../empty.js'
 
 export interface HandOnOptions {
   /** Bytes the app read and did not parse: they come first on the new side. */
@@ -22,7 +23,7 @@ export interface HandOnOptions {
 
 class RawDetached implements Detached {
   readonly kind = 'raw' as const
-  readonly head = Buffer.alloc(0)
+  readonly head = EMPTY_BUFFER
   readonly keepAlive = false
   readonly fd: number
   readonly buffered: Buffer
@@ -95,7 +96,7 @@ export class RawMover {
   async ready (): Promise<void> { await this.sender.ready('next') }
 
   async handOn (socket: net.Socket, options: HandOnOptions = {}): Promise<HandoffResult> {
-    const unread = options.unread ?? Buffer.alloc(0)
+    const unread = options.unread ?? EMPTY_BUFFER
     if (!Buffer.isBuffer(unread)) throw new ERR_HANDOFF_MIGRATE_OPTION('unread', 'expected a Buffer')
     const fd = socket.destroyed ? null : socketFd(socket)
     if (fd === null || fd < 0) throw new ERR_HANDOFF_SOCKET_GONE()

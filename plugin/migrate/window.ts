@@ -5,6 +5,8 @@
 // misses one inflated byte would make the new process decode garbage
 // without any error), which is why it is opt-in: it costs 2^bits bytes of
 // memory per compressed connection (32 KiB by default).
+import { EMPTY_BUFFER } from '../empty.js'
+
 export class CompressionWindow {
   readonly size: number
   private chunks: Buffer[] = []
@@ -31,7 +33,7 @@ export class CompressionWindow {
   /** The last `size` bytes (fewer when less has been inflated so far). */
   snapshot (): Buffer {
     this.compact()
-    return this.chunks.length === 0 ? Buffer.alloc(0) : this.chunks[0]
+    return this.chunks.length === 0 ? EMPTY_BUFFER : this.chunks[0]
   }
 
   private compact (): void {

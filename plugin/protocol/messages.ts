@@ -14,6 +14,7 @@ import {
 import {
   ERR_HANDOFF_INVALID_ARG, frameTooLarge, isProtocolError, protocolError, type ErrorReason, type RejectReason
 } from './errors.js'
+import { EMPTY_BUFFER } from '../empty.js'
 
 // ---------------------------------------------------------------------------
 // Types
@@ -539,13 +540,11 @@ function readHandoff (buf: Buffer, start: number, version: number): HandoffReque
  * overwrite, and making a Buffer costs about as much as reading a string.
  */
 function copyOut (buf: Buffer, start: number, end: number): Buffer {
-  if (end === start) return EMPTY
+  if (end === start) return EMPTY_BUFFER
   const out = Buffer.allocUnsafe(end - start)
   buf.copy(out, 0, start, end)
   return out
 }
-
-const EMPTY = Object.freeze(Buffer.alloc(0))
 
 const metaFail: Fail = (message, cause) => {
   throw protocolError('bad-metadata', `HANDOFF meta: ${message}`, { fatal: false, cause })

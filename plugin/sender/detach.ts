@@ -21,6 +21,7 @@ import {
 } from '../errors.js'
 import { hasHandle, leaveHttpServer, parserState, ReadHold, responseOf, socketFd } from '../internals.js'
 import type { HandoffKind } from '../protocol/index.js'
+import { EMPTY_BUFFER } from '../empty.js'
 
 /** Address fields for the HANDOFF meta (what the sender saw). */
 export interface ConnectionAddress {
@@ -165,7 +166,9 @@ class DetachedConnection implements Detached {
     this.fd = init.fd
     this.head = init.head
     this.drained = init.drained
-    this.buffered = Buffer.concat([init.upgradeHead, ...init.drained])
+    this.buffered = init.upgradeHead.length === 0 && init.drained.length === 0
+      ? EMPTY_BUFFER // the common case: nothing read past the head
+      : Buffer.concat([init.upgradeHead, ...init.drained])
     this.keepAlive = init.keepAlive
     this.address = addressOf(init.socket)
     this.hold = init.hold
@@ -217,7 +220,7 @@ export function detachUpgrade (req: IncomingMessage, socket: net.Socket, upgrade
     socket,
     fd,
     head: requestHead(req, options.url),
-    upgradeHead: upgradeHead ?? Buffer.alloc(0), // copied with the drained bytes into `buffered`
+    upgradeHead: upgradeHead ?? EMPTY_BUFFER, // copied with the drained bytes into `buffered`
     drained,
     keepAlive: false,
     hold,
@@ -302,7 +305,7 @@ export async function detachRequest (req: IncomingMessage, res: ServerResponse,
     socket,
     fd,
     head: requestHead(req, options.url),
-    upgradeHead: Buffer.alloc(0),
+    upgradeHead: EMPTY_BUFFER,
     drained,
     keepAlive: persistent(req, res),
     hold,
