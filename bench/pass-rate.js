@@ -6,8 +6,10 @@
 //   - C: sendmsg/recvmsg with SCM_RIGHTS over a socketpair (bench/c/fdpass.c,
 //     compiled now with cc -O2): the floor; and the same frame without a descriptor
 //   - fastify-handoff's Channel over a Unix path between two Node processes:
-//     raw (the frame built once), with the protocol codec on both sides, and
-//     codec + the receiver rebuilding a net.Socket on the descriptor
+//     raw (the frame built once), with the protocol codec on both sides, with
+//     the least any JavaScript codec does for the same bytes (protocol v2: a
+//     bound, nothing checked), and codec + the receiver rebuilding a net.Socket
+//     on the descriptor
 //   - Node's child.send(msg, socket) to a forked child
 // Each pass carries a TCP socket's descriptor and ~200 B of metadata; the
 // receiver closes the descriptor and acknowledges (ACCEPT); at most `window`
@@ -60,6 +62,9 @@ async function main () {
     { key: 'c-nofd', name: 'C, same frame, no descriptor', frame: codecSize, run: () => runC(0), info: true },
     { key: 'raw', name: 'fastify-handoff Channel, raw', frame: f.handoffSize, run: () => runNode('pass/channel.js', nodeArgs('raw', P.nodeMax)) },
     { key: 'codec', name: 'Channel + protocol codec', frame: codecSize, run: () => runNode('pass/channel.js', nodeArgs('codec', P.nodeMax)) },
+    ...(f.least === null || f.least === undefined
+      ? []
+      : [{ key: 'least', name: 'Channel + the least codec (a bound)', frame: codecSize, run: () => runNode('pass/channel.js', nodeArgs('least', P.nodeMax)) }]),
     { key: 'rebuild', name: 'Channel + codec + net.Socket rebuild', frame: codecSize, run: () => runNode('pass/channel.js', nodeArgs('rebuild', P.nodeMax)) },
     { key: 'child', name: 'Node child.send(msg, socket)', frame: null, run: () => runNode('pass/child-send.js', nodeArgs('child', P.childMax)) }
   ]
@@ -110,7 +115,8 @@ async function main () {
     return median(v)
   }
   const targetRows = []
-  for (const k of ['raw', 'codec', 'rebuild']) {
+  for (const k of ['raw', 'codec', 'least', 'rebuild']) {
+    if (results[k] === undefined) continue
     const name = contenders.find((c) => c.key === k).name
     const vsChild = ratio(k, 'child')
     const vsC = ratio(k, 'c')
@@ -121,7 +127,10 @@ async function main () {
   table('Pass rate: ratios and targets (issue 7)',
     ['ours', 'passes/s ÷ child.send', 'target', '', 'passes/s ÷ C', 'target', '', 'CPU/pass ÷ child.send', 'CPU/pass ÷ C'],
     targetRows,
-    [`The targets apply to the raw channel (first row); the other rows add per-pass work a real peer does (the protocol codec, ${f.kind}; net.Socket), shown for comparison.`])
+    [`The targets apply to the raw channel (first row); the other rows add per-pass work a real peer does (the protocol codec, ${f.kind}; net.Socket), shown for comparison.`,
+      ...(results.least === undefined
+        ? []
+        : ['"the least codec": the same bytes written and read with nothing checked (bench/lib/frames.js, leastCodec): a lower bound for any JavaScript codec of protocol v2, not a codec.'])])
 
   const summary = { bench: 'pass-rate', reps, window, frames: f.kind, results, errors }
   if (args.json) fs.writeFileSync(args.json, JSON.stringify(summary, null, 2))

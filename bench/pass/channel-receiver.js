@@ -2,7 +2,7 @@
 // Receiver side of the pass-rate benchmark over fastify-handoff's Channel:
 // listens on a Unix path, and for each HANDOFF closes (or rebuilds a net.Socket
 // on) the descriptor and answers ACCEPT.
-//   argv: path mode   (mode: raw | codec | rebuild)
+//   argv: path mode   (mode: raw | codec | least | rebuild; least: bench/lib/frames.js's lower bound of a codec)
 const net = require('node:net')
 const { serveControl, tryRequire } = require('../lib/common.js')
 const { frames } = require('../lib/frames.js')
@@ -21,7 +21,8 @@ function onFrame (channel, frame, fds) {
     channel.sendWithCallback(f.accept(f.id(frame)), [], noop)
     return
   }
-  const msg = f.decodeHandoff(frame, fds.length)
+  const codec = mode === 'least' ? f.least : f
+  const msg = codec.decodeHandoff(frame, fds.length)
   const id = f.id(frame)
   if (mode === 'rebuild') {
     // What a receiver does with the descriptor: its rebuild (dist/receiver/rebuild.js: the kind
@@ -35,7 +36,7 @@ function onFrame (channel, frame, fds) {
     closeFds(fds)
   }
   if (msg === undefined) throw new Error('no message')
-  channel.sendWithCallback(f.encodeAccept(id, ++live), [], noop)
+  channel.sendWithCallback(codec.encodeAccept(id, ++live), [], noop)
 }
 
 async function main () {

@@ -3,7 +3,7 @@
 // Connects to a receiver process over a Unix path and streams HANDOFF frames,
 // each with a TCP socket's descriptor, at most `window` unacknowledged; then
 // measures the round trip (one in flight). Prints one JSON line.
-//   --mode raw|codec|rebuild --warmup N --max N --seconds S --window W --rtt N --rtt-seconds S
+//   --mode raw|codec|least|rebuild --warmup N --max N --seconds S --window W --rtt N --rtt-seconds S
 const path = require('node:path')
 const { parseArgs, Peer, tempDir } = require('../lib/common.js')
 const { frames } = require('../lib/frames.js')
@@ -31,12 +31,14 @@ async function main () {
   const fd = tcp.fd
 
   let id = 0
+  const codec = mode === 'least' ? f.least : f
+  if (codec === null) throw new Error('the least codec needs protocol version 2 frames')
   const sendOne = mode === 'raw'
     ? () => channel.sendWithCallback(f.handoff(++id), [fd], noop)
-    : () => { id++; channel.sendWithCallback(f.encodeHandoff(id, 40000 + (id & 0x3fff)), [fd], noop) }
+    : () => { id++; channel.sendWithCallback(codec.encodeHandoff(id, 40000 + (id & 0x3fff)), [fd], noop) }
   const meter = createMeter(sendOne)
   channel.on('message', (frame) => {
-    if (mode !== 'raw') f.decodeAccept(frame)
+    if (mode !== 'raw') codec.decodeAccept(frame)
     meter.ack()
   })
 
