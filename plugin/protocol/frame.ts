@@ -114,7 +114,7 @@ function checkMaxFrameSize (maxFrameSize: number): void {
 export function encodeFrame (type: FrameType, id: number, body: Buffer, fdCount = 0, flags = 0,
   maxFrameSize = MAX_FRAME_SIZE, version = PROTOCOL_VERSION): Buffer {
   if (!isFrameType(type)) throw new ERR_HANDOFF_INVALID_ARG(`unknown frame type ${String(type)}`)
-  checkEncodeVersion(type, version)
+  checkVersionArgument(type, version)
   checkFrameId(type, id)
   const expectedFds = type === FrameType.Handoff ? FDS_PER_HANDOFF : 0
   if (fdCount !== expectedFds) {
@@ -252,8 +252,8 @@ export function checkFrameVersion (header: FrameHeader, channelVersion: number):
   }
 }
 
-/** An encoder's check of the header version it was given: refused with ERR_HANDOFF_INVALID_ARG. */
-export function checkEncodeVersion (type: FrameType, version: number): void {
+/** An encoder's, or a bare body decoder's, check of the version it was given (a caller's argument, not wire data): refused with ERR_HANDOFF_INVALID_ARG. */
+export function checkVersionArgument (type: FrameType, version: number): void {
   if (!Number.isInteger(version) || version < MIN_PROTOCOL_VERSION || version > MAX_PROTOCOL_VERSION) {
     throw new ERR_HANDOFF_INVALID_ARG(`version must be ${MIN_PROTOCOL_VERSION} to ${MAX_PROTOCOL_VERSION}, got ${String(version)}`)
   }

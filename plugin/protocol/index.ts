@@ -18,7 +18,7 @@ export {
   type HandoffProtocolError, type ViolationOptions
 } from './errors.js'
 // Named, not `export *`: frame.ts also holds the encoders' and decoders'
-// own checks (checkEncodeVersion, checkFrameId, checkFrameLength), which no
+// own checks (checkVersionArgument, checkFrameId, checkFrameLength), which no
 // peer needs (encodeHandoff/encodeAccept and decodeFrame/decodeMessage make them).
 export {
   MAGIC, PROTOCOL_VERSION, MIN_PROTOCOL_VERSION, MAX_PROTOCOL_VERSION, PROTOCOL_NAME, FrameType, FRAME_TYPE_NAMES,

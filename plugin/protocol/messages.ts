@@ -3,7 +3,7 @@
 // typed errors of ./errors.ts; an encoder refuses what a decoder would refuse.
 import {
   FrameType, FRAME_TYPE_NAMES, PROTOCOL_NAME, PROTOCOL_VERSION, SENT_BY, encodeFrame, decodeHeader, checkFrameLength, checkDescriptors,
-  allocFrame, checkHandoffFrame, checkEncodeVersion, checkFrameId, checkFrameVersion, MIN_PROTOCOL_VERSION, MAX_PROTOCOL_VERSION,
+  allocFrame, checkHandoffFrame, checkVersionArgument, checkFrameId, checkFrameVersion, MIN_PROTOCOL_VERSION, MAX_PROTOCOL_VERSION,
   type FrameHeader
 } from './frame.js'
 import { ACCEPT_V2_SIZE, planMetaV2, readAcceptV2, readMetaV2, writeAcceptV2, writeMetaV2, type MetaV2Plan } from './binary.js'
@@ -469,7 +469,7 @@ const handoffFail = encoderFail('HANDOFF')
  */
 export function encodeHandoff (id: number, request: HandoffRequest, maxFrameSize = MAX_FRAME_SIZE,
   version = PROTOCOL_VERSION): Buffer {
-  checkEncodeVersion(FrameType.Handoff, version)
+  checkVersionArgument(FrameType.Handoff, version)
   const { meta, head, buffered } = asObject(request, 'HANDOFF') as unknown as HandoffRequest
   if (!Buffer.isBuffer(head)) return handoffFail('"head" must be a Buffer')
   if (!Buffer.isBuffer(buffered)) return handoffFail('"buffered" must be a Buffer')
@@ -508,9 +508,11 @@ export function encodeHandoff (id: number, request: HandoffRequest, maxFrameSize
  * fatal (the frame was well delimited), with the reason "bad-frame" for an
  * inconsistent layout, "frame-too-large" for a section over its limit,
  * "bad-metadata" for bad metadata. head and buffered are copies (an empty
- * one is a shared, frozen, empty Buffer).
+ * one is a shared, frozen, empty Buffer). A `version` this codec does not
+ * speak is the caller's mistake (ERR_HANDOFF_INVALID_ARG), as in the encoders.
  */
 export function decodeHandoff (body: Buffer, version = PROTOCOL_VERSION): HandoffRequest {
+  checkVersionArgument(FrameType.Handoff, version)
   return readHandoff(body, 0, version)
 }
 
@@ -579,7 +581,7 @@ function validateAccept (obj: JsonObject, fail: Fail): Accept {
 export function encodeAccept (id: number, accept: Accept, version = PROTOCOL_VERSION): Buffer {
   const a = validateAccept(asObject(accept, 'ACCEPT'), acceptFail)
   if (version === 1) return encodeControl(FrameType.Accept, id, { live: a.live, max: a.max })
-  checkEncodeVersion(FrameType.Accept, version)
+  checkVersionArgument(FrameType.Accept, version)
   checkFrameId(FrameType.Accept, id)
   const frame = allocFrame(FrameType.Accept, id, ACCEPT_V2_SIZE, 0, 0, version)
   writeAcceptV2(frame, HEADER_SIZE, a)
@@ -589,6 +591,7 @@ export function encodeAccept (id: number, accept: Accept, version = PROTOCOL_VER
 const acceptFail = encoderFail('ACCEPT')
 
 export function decodeAccept (body: Buffer, version = PROTOCOL_VERSION): Accept {
+  checkVersionArgument(FrameType.Accept, version)
   if (version === 1) return validateAccept(decodeControl(FrameType.Accept, body), controlFail(FrameType.Accept))
   return readAcceptV2(body, 0, acceptDecodeFail)
 }

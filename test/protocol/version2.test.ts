@@ -245,6 +245,17 @@ t.test('encodeHandoff version 2 refuses what version 1 refuses, and other versio
 })
 
 // ---------------------------------------------------------------------------
+t.test('the bare body decoders refuse a version this codec does not speak, as the encoders do', async (t) => {
+  const handoff = body(v2(META))
+  const accept = encodeAccept(1, { live: 1, max: null }, 2).subarray(16)
+  for (const version of [0, 3, 1.5, Number.NaN]) {
+    t.ok(caughtInvalid(t, () => decodeHandoff(handoff, version), `decodeHandoff, version ${version}`) instanceof ERR_HANDOFF_INVALID_ARG)
+    t.ok(caughtInvalid(t, () => decodeAccept(accept, version), `decodeAccept, version ${version}`) instanceof ERR_HANDOFF_INVALID_ARG)
+  }
+  t.same(decodeAccept(accept, 2), { live: 1, max: null }, 'version 2 still reads')
+  t.equal(decodeHandoff(handoff, 2).meta.kind, META.kind)
+})
+
 t.test('ACCEPT version 2: 16 bytes, round trips, bad bodies fatal "bad-message"', async (t) => {
   for (const accept of [{ live: 3, max: 100 }, { live: 0, max: null }, { live: 0, max: 0 },
     { live: Number.MAX_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER }, { live: 2 ** 32, max: 2 ** 32 + 1 }]) {
